@@ -1,0 +1,1 @@
+"""Datasets: sources (download, archives, image folders), preparation, on-device batches."""

@@ -1,0 +1,78 @@
+"""ResNets adapted to small images: a 3x3 stride-1 stem and no max-pool (the CIFAR stem).
+
+The residual blocks are timm's; the stem and stage layout are built here so that the
+width can be scaled for CPU demos and the stride stays 1 until stage 2.
+"""
+
+from __future__ import annotations
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from timm.models.resnet import BasicBlock, Bottleneck
+from torch import nn
+
+from rotnet.models.base import Backbone, FeatureInfo, GlobalPoolLinear
+from rotnet.models.registry import register_backbone
+
+
+class ResNetOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    width: int = Field(64, ge=4)  # channels of the stem and stage 1 (64 in the standard ResNet)
+
+
+def _downsample(cin: int, cout: int, stride: int) -> nn.Module | None:
+    if stride == 1 and cin == cout:
+        return None
+    return nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+
+class ResNet(Backbone):
+    def __init__(
+        self,
+        block: type[BasicBlock] | type[Bottleneck],
+        depths: tuple[int, int, int, int],
+        num_classes: int,
+        in_chans: int = 3,
+        width: int = 64,
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_chans, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
+        )
+        stages: dict[str, nn.Module] = {}
+        cin = width
+        for i, depth in enumerate(depths):
+            planes, stride = width * 2**i, (1 if i == 0 else 2)
+            cout = planes * block.expansion
+            layers = [block(cin, planes, stride=stride, downsample=_downsample(cin, cout, stride))]
+            layers += [block(cout, planes) for _ in range(depth - 1)]
+            stages[f"layer{i + 1}"] = nn.Sequential(*layers)
+            self.feature_info.append(FeatureInfo(f"layer{i + 1}", cout, 2**i))
+            cin = cout
+        self.stages = nn.ModuleDict(stages)
+        self.head = GlobalPoolLinear(cin, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        # Zero-init the last BN of each residual branch so every block starts as identity.
+        for m in self.modules():
+            if isinstance(m, (BasicBlock, Bottleneck)):
+                m.zero_init_last()
+
+    def forward_features(self, x: torch.Tensor, upto: str | None = None) -> dict[str, torch.Tensor]:
+        x = self.stem(x)
+        out = {}
+        for name, stage in self.stages.items():
+            x = stage(x)
+            out[name] = x
+            if name == upto:
+                break
+        return out
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)
+
+
+@register_backbone("resnet18", ResNetOptions)
+def build_resnet18(opts: ResNetOptions, num_classes: int, in_chans: int = 3) -> ResNet:
+    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_chans, width=opts.width)

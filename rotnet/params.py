@@ -1,0 +1,186 @@
+"""Typed, validated parameters read from params.yaml.
+
+Every knob of the study lives in params.yaml. ``load_params`` turns it into frozen
+pydantic models and converts validation failures into one RotnetError that names
+each bad key, what is wrong with it and how to fix it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rotnet.errors import RotnetError
+
+DATASET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class Strict(BaseModel):
+    """Base for every params section: unknown keys are errors (they are usually typos)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StudyParams(Strict):
+    datasets: list[str] = Field(default_factory=lambda: ["cifar10"], min_length=1)
+    backbones: list[str] = Field(default_factory=lambda: ["nin", "resnet18"], min_length=1)
+
+
+class RuntimeParams(Strict):
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
+    amp: bool = True  # bf16 autocast on CUDA; ignored on the CPU where bf16 is slow
+    channels_last: bool = True  # faster convolutions on CUDA and on the CPU (oneDNN)
+    compile: bool = False
+    eval_batch_size: int = Field(512, ge=1)
+    threads: int | None = Field(None, ge=1)
+
+
+class DatasetParams(Strict):
+    # download: the official archive, MD5-checked; cifar-archive: a local copy of it;
+    # imagefolder: a folder or .tar.gz/.tgz/.zip with train/<class>/* and test/<class>/*.
+    source: Literal["download", "cifar-archive", "imagefolder"] = "download"
+    path: str | None = None
+    download_dir: str = "data/raw"
+    val_size: int = Field(5000, ge=1)  # images carved from train, stratified by class
+    train_per_class: int | None = Field(None, ge=1)  # keep only the first N train images per class
+    resize: int | None = Field(None, ge=8)  # resize to resize x resize; None: keep, sizes must match
+
+    @model_validator(mode="after")
+    def _path_matches_source(self) -> DatasetParams:
+        if self.source != "download" and not self.path:
+            raise ValueError(f"source '{self.source}' needs 'path': the archive file or folder to read")
+        return self
+
+
+class OptimizerParams(Strict):
+    name: Literal["sgd"] = "sgd"
+    lr: float = Field(0.1, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = True
+    weight_decay: float = Field(5e-4, ge=0)
+
+
+class ScheduleParams(Strict):
+    # step: multiply lr by gamma at each milestone epoch (the paper); cosine: decay to 0.
+    name: Literal["step", "cosine"] = "step"
+    milestones: list[int] = Field(default_factory=lambda: [60, 120, 160])
+    gamma: float = Field(0.2, gt=0, le=1)
+    warmup_epochs: float = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> ScheduleParams:
+        if any(b <= a for a, b in zip(self.milestones, self.milestones[1:], strict=False)):
+            raise ValueError(f"milestones must be strictly increasing, got {self.milestones}")
+        if any(m < 1 for m in self.milestones):
+            raise ValueError(f"milestones are epochs and must be >= 1, got {self.milestones}")
+        return self
+
+
+class AugmentParams(Strict):
+    crop_padding: int = Field(4, ge=0)  # random crop of the original size after zero padding
+    flip: bool = True  # random horizontal flip
+
+
+class TrainParams(Strict):
+    epochs: int = Field(200, ge=1)
+    batch_size: int = Field(128, ge=1)
+    optimizer: OptimizerParams = OptimizerParams()
+    schedule: ScheduleParams = ScheduleParams()
+    augment: AugmentParams = AugmentParams()
+
+    @model_validator(mode="after")
+    def _milestones_inside(self) -> TrainParams:
+        if self.schedule.name == "step" and any(m >= self.epochs for m in self.schedule.milestones):
+            raise ValueError(
+                f"schedule.milestones {self.schedule.milestones} must be < epochs ({self.epochs}); "
+                "lower them together with epochs"
+            )
+        if self.schedule.warmup_epochs >= self.epochs:
+            raise ValueError(f"schedule.warmup_epochs must be < epochs ({self.epochs})")
+        return self
+
+
+class ProbeParams(TrainParams):
+    epochs: int = Field(100, ge=1)
+    heads: list[Literal["nonlinear", "linear"]] = Field(
+        default_factory=lambda: ["nonlinear", "linear"], min_length=1
+    )
+    hidden: int = Field(200, ge=1)  # width of the paper's FC-BN-ReLU layers
+
+
+class Params(Strict):
+    seed: int = 0
+    study: StudyParams = StudyParams()
+    runtime: RuntimeParams = RuntimeParams()
+    datasets: dict[str, DatasetParams] = Field(default_factory=lambda: {"cifar10": DatasetParams()})
+    backbones: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    supervised: TrainParams = TrainParams()
+    pretrain: TrainParams = TrainParams()
+    probe: ProbeParams = ProbeParams(schedule=ScheduleParams(milestones=[35, 70, 85]))
+
+    @model_validator(mode="after")
+    def _study_refers_to_known_entries(self) -> Params:
+        for name in self.datasets:
+            if not DATASET_NAME.match(name):
+                raise ValueError(f"dataset name '{name}' must be lower-case letters, digits, '_' or '-'")
+        missing = [d for d in self.study.datasets if d not in self.datasets]
+        if missing:
+            raise ValueError(
+                f"study.datasets names {missing}, which have no entry under 'datasets' "
+                f"(defined: {sorted(self.datasets)})"
+            )
+        return self
+
+    def dataset(self, name: str) -> DatasetParams:
+        if name not in self.datasets:
+            raise RotnetError(
+                f"unknown dataset '{name}'; params.yaml defines: {', '.join(sorted(self.datasets))}"
+            )
+        return self.datasets[name]
+
+    def backbone_options(self, name: str) -> dict[str, Any]:
+        return dict(self.backbones.get(name) or {})
+
+
+def _describe(err: ValidationError, source: str) -> str:
+    lines = [f"invalid parameters in {source}:"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        got = e.get("input")
+        shown = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"
+        lines.append(f"  - {where}: {msg}{shown}")
+    lines.append(f"Fix these keys in {source} (or the matching `dvc exp run -S key=value`).")
+    return "\n".join(lines)
+
+
+def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Params:
+    """Validate a params mapping; raise RotnetError listing every problem."""
+    try:
+        params = Params.model_validate(raw or {})
+    except ValidationError as err:
+        raise RotnetError(_describe(err, source)) from None
+    # Backbone names and options are checked against the model registry, which
+    # knows each backbone's own typed options.
+    from rotnet.models.registry import validate_backbone_options
+
+    for name in params.study.backbones:
+        validate_backbone_options(name, params.backbone_options(name), source)
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise RotnetError(f"{path} not found; run from the project root, or pass --params PATH")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise RotnetError(f"{path} is not valid YAML: {err}") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise RotnetError(f"{path} must hold a mapping of sections, got {type(raw).__name__}")
+    return parse_params(raw, str(path))

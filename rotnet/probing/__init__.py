@@ -1,0 +1,1 @@
+"""Classifiers trained on the frozen feature maps of a pretrained backbone."""

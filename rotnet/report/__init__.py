@@ -1,0 +1,1 @@
+"""The study report: our figures beside each other and beside the paper's."""

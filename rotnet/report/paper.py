@@ -1,0 +1,32 @@
+"""Published figures the report compares against (top-1 %, official CIFAR-10 test set).
+
+Source: Gidaris, Singh, Komodakis, "Unsupervised Representation Learning by Predicting
+Image Rotations", ICLR 2018 (Table 1 and the CIFAR-10 comparison table).
+"""
+
+from __future__ import annotations
+
+PAPER_DATA = "CIFAR-10 (official), paper"
+
+# Non-linear head on each frozen block of RotNet NIN, by number of blocks.
+NIN_PROBES: dict[int, dict[str, float]] = {
+    3: {"block1": 85.45, "block2": 88.26, "block3": 62.09},
+    4: {"block1": 85.07, "block2": 89.06, "block3": 86.21, "block4": 61.73},
+    5: {"block1": 85.04, "block2": 89.76, "block3": 86.82, "block4": 74.50, "block5": 50.37},
+}
+
+NIN_SUPERVISED = 92.80
+
+COMPARISON: dict[str, float] = {
+    "supervised NIN": 92.80,
+    "random init + conv head": 72.50,
+    "RotNet + non-linear head": 89.06,
+    "RotNet + conv head": 91.16,
+    "RotNet + non-linear, fine-tuned": 91.73,
+    "RotNet + conv, fine-tuned": 92.17,
+}
+
+
+def nin_probe_figure(blocks: int, layer: str) -> float | None:
+    """The paper's non-linear-head accuracy for this NIN depth and block, if it has one."""
+    return NIN_PROBES.get(blocks, {}).get(layer)

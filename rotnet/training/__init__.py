@@ -1,0 +1,1 @@
+"""One training engine for supervised, rotation and probe training."""

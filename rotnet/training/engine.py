@@ -1,0 +1,164 @@
+"""The training loop shared by every stage.
+
+Per epoch: shuffled, augmented batches from the on-device dataset; one optimizer step
+per batch; a validation pass. Each output keeps the weights of its best validation
+epoch; the test split is evaluated once, at the end, with those weights.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from rotnet.data.device import DeviceDataset, DeviceSplit
+from rotnet.errors import RotnetError
+from rotnet.params import RuntimeParams, TrainParams
+from rotnet.progress import log, progress
+from rotnet.training.optim import build_optimizer, build_scheduler
+from rotnet.training.runtime import autocast, make_generator
+from rotnet.training.tasks import Task
+
+
+@dataclass
+class OutputResult:
+    best_epoch: int
+    val_acc: float
+    test_acc: float
+    test_confusion: list[list[int]]  # rows: true class, columns: predicted class
+
+
+@dataclass
+class FitResult:
+    outputs: dict[str, OutputResult]
+    history: list[dict[str, float]]
+    epochs: int
+    train_time_s: float  # optimizer steps only, validation excluded
+    train_images: int  # source images seen in training (before any rotation copies)
+    wall_time_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def images_per_s(self) -> float:
+        return self.train_images / max(self.train_time_s, 1e-9)
+
+
+def accuracy(confusion: torch.Tensor) -> float:
+    return float(confusion.diagonal().sum() / confusion.sum().clamp(min=1) * 100)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Engine:
+    def __init__(self, data: DeviceDataset, runtime: RuntimeParams, device: torch.device) -> None:
+        self.data = data
+        self.runtime = runtime
+        self.device = device
+
+    def _prepare(self, task: Task) -> None:
+        for module in task.modules():
+            module.to(self.device)
+            if self.runtime.channels_last:
+                module.to(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def evaluate(self, task: Task, split: DeviceSplit, forward: Callable | None = None) -> dict[str, torch.Tensor]:
+        """Confusion matrix per output over a whole split (no augmentation)."""
+        forward = forward or task.forward
+        task.eval()
+        conf = {o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in task.outputs}
+        for x, y in split.batches(self.runtime.eval_batch_size):
+            with autocast(self.device, self.runtime.amp):
+                logits, targets = forward(self.data.normalize(x, self.runtime.channels_last), y)
+            for out, lg in logits.items():
+                k = task.classes(out)
+                conf[out] += torch.bincount(targets * k + lg.argmax(1), minlength=k * k).view(k, k)
+        return {o: c.cpu() for o, c in conf.items()}
+
+    def fit(
+        self,
+        task: Task,
+        cfg: TrainParams,
+        seed: int,
+        desc: str,
+        on_epoch: Callable[[dict[str, float]], None] | None = None,
+    ) -> FitResult:
+        start = time.monotonic()
+        self._prepare(task)
+        forward = torch.compile(task.forward) if self.runtime.compile else task.forward
+        train = self.data.train
+        if len(train) < cfg.batch_size:
+            raise RotnetError(
+                f"{desc}: batch_size {cfg.batch_size} is larger than the {len(train)} training images; lower it"
+            )
+        steps = train.num_batches(cfg.batch_size, drop_last=True)
+        optimizer = build_optimizer(task.trainable(), cfg.optimizer)
+        scheduler = build_scheduler(optimizer, cfg.schedule, cfg.epochs, steps)
+        gen = make_generator(self.device, seed)
+        best: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
+        history: list[dict[str, float]] = []
+        train_time = 0.0
+        for epoch in range(1, cfg.epochs + 1):
+            task.train()
+            lr = optimizer.param_groups[0]["lr"]
+            loss_sum = torch.zeros((), device=self.device)
+            correct = {o: torch.zeros((), dtype=torch.long, device=self.device) for o in task.outputs}
+            seen = 0
+            _sync(self.device)
+            t0 = time.monotonic()
+            batches = train.batches(cfg.batch_size, shuffle=True, augment=cfg.augment, generator=gen, drop_last=True)
+            for step, (x, y) in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
+                with autocast(self.device, self.runtime.amp):
+                    logits, targets = forward(self.data.normalize(x, self.runtime.channels_last), y)
+                    loss = sum(F.cross_entropy(lg.float(), targets) for lg in logits.values())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                loss_sum += loss.detach()
+                for out, lg in logits.items():
+                    correct[out] += (lg.argmax(1) == targets).sum()
+                seen += len(targets)
+            _sync(self.device)
+            train_time += time.monotonic() - t0
+            mean_loss = float(loss_sum) / steps
+            if not torch.isfinite(torch.tensor(mean_loss)):
+                raise RotnetError(
+                    f"{desc}: the training loss became {mean_loss} in epoch {epoch}; lower the learning rate "
+                    "(optimizer.lr) or check the data"
+                )
+            val = self.evaluate(task, self.data.val, forward)
+            row: dict[str, float] = {"epoch": epoch, "lr": lr, "train_loss": mean_loss / len(task.outputs)}
+            for out in task.outputs:
+                row[f"train_acc/{out}"] = float(correct[out]) / seen * 100
+                row[f"val_acc/{out}"] = accuracy(val[out])
+                if out not in best or row[f"val_acc/{out}"] > best[out][0]:
+                    best[out] = (row[f"val_acc/{out}"], epoch, task.snapshot(out))
+            row["time_s"] = time.monotonic() - start
+            history.append(row)
+            if on_epoch:
+                on_epoch(row)
+            shown = ", ".join(f"val {o} {row[f'val_acc/{o}']:.2f}%" for o in task.outputs[:4])
+            more = f" (+{len(task.outputs) - 4} more)" if len(task.outputs) > 4 else ""
+            log(f"{desc} epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, {shown}{more}")
+        for out, (_, _, state) in best.items():
+            task.restore(out, state)
+        test = self.evaluate(task, self.data.test, forward)  # the only look at the test split
+        outputs = {
+            o: OutputResult(best[o][1], best[o][0], accuracy(test[o]), test[o].tolist()) for o in task.outputs
+        }
+        return FitResult(
+            outputs=outputs,
+            history=history,
+            epochs=cfg.epochs,
+            train_time_s=train_time,
+            train_images=steps * cfg.batch_size * cfg.epochs,
+            wall_time_s=time.monotonic() - start,
+        )

@@ -1,0 +1,99 @@
+"""What every training stage does around the engine: load data onto the device, seed,
+record history and logs, and write model and metrics files atomically."""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from rotnet import paths
+from rotnet.atomic import write_json
+from rotnet.data.device import DeviceDataset
+from rotnet.data.prepared import PreparedDataset, load_prepared
+from rotnet.models.base import Backbone
+from rotnet.models.registry import create_backbone
+from rotnet.params import Params, TrainParams
+from rotnet.progress import log
+from rotnet.training.checkpoint import model_state, save_checkpoint
+from rotnet.training.engine import Engine, FitResult
+from rotnet.training.recorder import Recorder
+from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
+from rotnet.training.tasks import Task
+
+
+@dataclass
+class StageContext:
+    kind: str
+    dataset: str
+    backbone: str
+    params: Params
+    prepared: PreparedDataset
+    device: torch.device
+    engine: Engine
+
+    @classmethod
+    def open(cls, params: Params, kind: str, dataset: str, backbone: str) -> StageContext:
+        params.dataset(dataset)  # a clear error for an unknown dataset name
+        setup_threads(params.runtime)
+        device = resolve_device(params.runtime)
+        prepared = load_prepared(paths.prepared_dir(dataset))
+        log(f"{kind}@{dataset}/{backbone}: {len(prepared.train.labels)} train, {len(prepared.val.labels)} val, "
+            f"{len(prepared.test.labels)} test images on {describe_device(device)}")
+        seed_everything(params.seed)
+        data = DeviceDataset.from_prepared(prepared, device)
+        return cls(kind, dataset, backbone, params, prepared, device, Engine(data, params.runtime, device))
+
+    @property
+    def in_chans(self) -> int:
+        return int(self.prepared.train.images.shape[-1])
+
+    def new_backbone(self, num_classes: int) -> Backbone:
+        return create_backbone(self.backbone, num_classes, self.in_chans, self.params.backbone_options(self.backbone))
+
+    def fit(self, task: Task, cfg: TrainParams) -> FitResult:
+        recorder = Recorder(
+            paths.history_file(self.kind, self.dataset, self.backbone),
+            paths.logs_dir(self.kind, self.dataset, self.backbone),
+        )
+        try:
+            # The data order and augmentation draw from their own seeded stream.
+            return self.engine.fit(task, cfg, self.params.seed + 1, f"{self.kind}@{self.backbone}", recorder)
+        finally:
+            recorder.close()
+
+    def save_backbone(self, model: Backbone, num_classes: int, **info: Any) -> None:
+        state = model_state(
+            model,
+            kind=self.kind,
+            backbone=self.backbone,
+            backbone_options=self.params.backbone_options(self.backbone),
+            num_classes=num_classes,
+            in_chans=self.in_chans,
+            input_size=list(self.prepared.train.images.shape[1:3]),
+            mean=self.prepared.mean,
+            std=self.prepared.std,
+            class_names=self.prepared.class_names,
+            dataset=self.dataset,
+            **info,
+        )
+        save_checkpoint(paths.model_dir(self.kind, self.dataset, self.backbone) / "model.pt", state)
+
+    def common_metrics(self, result: FitResult) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "data": self.prepared.meta.get("description", self.dataset),
+            "backbone": self.backbone,
+            "epochs": result.epochs,
+            "wall_time_s": round(result.wall_time_s, 2),
+            "train_time_s": round(result.train_time_s, 2),
+            "images_per_s": round(result.images_per_s, 1),
+            "device": describe_device(self.device),
+            "host": platform.node(),
+            "torch": torch.__version__,
+        }
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        write_json(paths.metrics_file(self.kind, self.dataset, self.backbone), metrics)

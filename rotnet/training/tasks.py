@@ -1,0 +1,129 @@
+"""What the engine can train. A task turns an augmented, normalized batch into named
+logits and their targets, and says which weights to keep for each named output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from rotnet.data.augment import rotate_all
+from rotnet.models.base import Backbone
+
+
+def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+class Task:
+    """Base: one module trained as a whole, one output."""
+
+    output: str
+    num_classes: int
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+
+    @property
+    def outputs(self) -> list[str]:
+        return [self.output]
+
+    def classes(self, output: str) -> int:
+        return self.num_classes
+
+    def trainable(self) -> Iterator[nn.Parameter]:
+        return self.model.parameters()
+
+    def modules(self) -> list[nn.Module]:
+        return [self.model]
+
+    def train(self) -> None:
+        self.model.train()
+
+    def eval(self) -> None:
+        self.model.eval()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        raise NotImplementedError
+
+    def snapshot(self, output: str) -> dict[str, torch.Tensor]:
+        return _copy_state(self.model)
+
+    def restore(self, output: str, state: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(state)
+
+
+class SupervisedTask(Task):
+    output = "supervised"
+
+    def __init__(self, model: Backbone, num_classes: int) -> None:
+        super().__init__(model)
+        self.num_classes = num_classes
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        return {self.output: self.model(x)}, y
+
+
+class RotationTask(Task):
+    """The RotNet pretext task: each image at 0/90/180/270 degrees in the same batch.
+
+    Augmentation has already been applied once per image, before the rotations.
+    """
+
+    output = "rotation"
+    num_classes = 4
+    samples_per_image = 4
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        rotated, labels = rotate_all(x)
+        return {self.output: self.model(rotated)}, labels
+
+
+class ProbeTask(Task):
+    """Heads on the frozen feature maps of a backbone, all fed by one backbone pass.
+
+    The backbone stays in eval mode (BN statistics frozen) with gradients off; every
+    head is an independent classifier, so summing their losses trains each as if alone.
+    """
+
+    def __init__(self, backbone: Backbone, heads: dict[str, nn.Module], layers: dict[str, str], num_classes: int):
+        super().__init__(backbone)
+        self.heads = nn.ModuleDict({k.replace("/", "-"): h for k, h in heads.items()})
+        self.layers = layers  # output name -> feature map name
+        self.num_classes = num_classes
+        names = backbone.feature_names
+        self.deepest = max(layers.values(), key=names.index)
+        backbone.requires_grad_(False)
+
+    @property
+    def outputs(self) -> list[str]:
+        return list(self.layers)
+
+    def trainable(self) -> Iterator[nn.Parameter]:
+        return self.heads.parameters()
+
+    def modules(self) -> list[nn.Module]:
+        return [self.model, self.heads]
+
+    def train(self) -> None:
+        self.model.eval()
+        self.heads.train()
+
+    def eval(self) -> None:
+        self.model.eval()
+        self.heads.eval()
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        with torch.no_grad():
+            feats = self.model.forward_features(x, upto=self.deepest)
+        return {out: self.heads[out.replace("/", "-")](feats[layer]) for out, layer in self.layers.items()}, y
+
+    def head(self, output: str) -> nn.Module:
+        return self.heads[output.replace("/", "-")]
+
+    def snapshot(self, output: str) -> dict[str, torch.Tensor]:
+        return _copy_state(self.head(output))
+
+    def restore(self, output: str, state: dict[str, torch.Tensor]) -> None:
+        self.head(output).load_state_dict(state)

@@ -1,0 +1,6 @@
+"""DVC stage 'probe': see `python stages/probe.py --help`; the logic lives in the rotnet package."""
+
+from rotnet.cli import run_stage
+
+if __name__ == "__main__":
+    run_stage("probe")

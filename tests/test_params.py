@@ -1,0 +1,67 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rotnet.errors import RotnetError
+from rotnet.params import load_params, parse_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_committed_params_are_valid_and_paper_scale():
+    p = load_params(ROOT / "params.yaml")
+    assert p.pretrain.epochs == 200 and p.pretrain.schedule.milestones == [60, 120, 160]
+    assert p.pretrain.schedule.gamma == 0.2 and p.pretrain.optimizer.lr == 0.1
+    assert p.probe.epochs == 100 and p.backbone_options("nin") == {"blocks": 4, "width": 192}
+
+
+@pytest.mark.parametrize(
+    "raw,words",
+    [
+        ({"supervised": {"optimizer": {"lr": -1}}}, ["supervised.optimizer.lr", "greater than 0", "-1"]),
+        ({"pretrain": {"batch_size": 0}}, ["pretrain.batch_size"]),
+        ({"probe": {"epochs": 10}}, ["milestones", "< epochs (10)"]),
+        ({"probe": {"heads": ["mlp"]}}, ["probe.heads", "nonlinear", "linear"]),
+        ({"supervised": {"optimizer": {"name": "adamw"}}}, ["optimizer.name", "sgd"]),
+        ({"datasets": {"cifar10": {"val_size": -5}}}, ["datasets.cifar10.val_size"]),
+        ({"datasets": {"cifar10": {"source": "imagefolder"}}}, ["needs 'path'"]),
+        ({"study": {"datasets": ["mnist"]}}, ["mnist", "no entry under 'datasets'"]),
+        ({"runtime": {"device": "gpu"}}, ["runtime.device"]),
+        ({"supervised": {"epoch": 3}}, ["supervised.epoch", "Extra inputs"]),
+    ],
+)
+def test_bad_params_name_the_key_and_the_fix(raw, words):
+    with pytest.raises(RotnetError) as err:
+        parse_params(raw)
+    msg = str(err.value)
+    for word in words:
+        assert word in msg
+    assert "Fix these keys" in msg
+
+
+def test_unknown_backbone_in_study_lists_valid_ones():
+    with pytest.raises(RotnetError, match="unknown backbone 'alexnet'; valid backbones: nin, resnet18"):
+        parse_params({"study": {"backbones": ["alexnet"]}})
+
+
+def test_backbone_options_are_checked_against_the_registry():
+    with pytest.raises(RotnetError, match="backbones.nin.*blocks"):
+        parse_params({"backbones": {"nin": {"blocks": 2}}})
+
+
+def test_unknown_dataset_lookup_lists_defined_ones():
+    with pytest.raises(RotnetError, match="unknown dataset 'svhn'; params.yaml defines: cifar10"):
+        parse_params({}).dataset("svhn")
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(RotnetError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(RotnetError, match="not valid YAML"):
+        load_params(bad)
+    ok = tmp_path / "ok.yaml"
+    ok.write_text(yaml.safe_dump({"seed": 3}))
+    assert load_params(ok).seed == 3

@@ -1,0 +1,114 @@
+"""End to end: the real DAG under `dvc repro` in a temporary git repo, on tiny settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+CLASSES = ["cat", "dog", "ship"]
+
+pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed (pip install -e .)")
+
+
+def _draw_image_folder(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("test", 12)):
+        for c, name in enumerate(CLASSES):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                img = rng.integers(0, 60, (32, 32, 3)).astype(np.uint8)
+                img[: 4 + 6 * c, 4:28, c] = 230  # class and orientation cue
+                Image.fromarray(img).save(folder / f"{i:03d}.png")
+
+
+def _tiny_params(data: Path) -> dict:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["runtime"].update(device="cpu", eval_batch_size=128)
+    params["datasets"]["cifar10"].update(source="imagefolder", path=str(data), val_size=30)
+    params["backbones"] = {"nin": {"blocks": 4, "width": 16}, "resnet18": {"width": 8}}
+    for stage in ("supervised", "pretrain", "probe"):
+        params[stage].update(epochs=2, batch_size=30)
+        params[stage]["schedule"]["milestones"] = [1]
+    params["probe"]["hidden"] = 32
+    return params
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def _ran(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
+    data = tmp_path / "images"
+    _draw_image_folder(data)
+    repo = tmp_path / "study"
+    repo.mkdir()
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(ROOT / name, repo / name)
+    for folder in ("stages", "rotnet"):
+        shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "params.yaml").write_text(yaml.safe_dump(_tiny_params(data)))
+    _run(["git", "init", "-q"], repo)
+    _run(["dvc", "init", "-q"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny study"], repo)
+
+    first = _run(["dvc", "repro"], repo)
+    expected = {"prepare@cifar10", "report"} | {
+        f"{k}@cifar10-{b}" for k in ("supervised", "pretrain", "probe") for b in ("nin", "resnet18")
+    }
+    assert _ran(first) == expected
+
+    report = (repo / "metrics" / "report.md").read_text()
+    assert "| nin |" in report and "| resnet18 |" in report
+    assert "| block2 |" in report and "| layer4 |" in report
+    assert "89.06" in report  # the paper's figure for NIN block 2 sits beside ours
+    rows = (repo / "metrics" / "report.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * (2 + 4 * 2)  # per backbone: supervised, rotation, 4 layers x 2 heads
+    assert (repo / "metrics" / "report.png").stat().st_size > 1000
+    probe = json.loads((repo / "metrics/runs/cifar10/nin/probe.json").read_text())
+    assert set(probe["layers"]) == {"block1", "block2", "block3", "block4"}
+    assert (repo / "models/cifar10/resnet18/pretrain/model.pt").is_file()
+    assert list((repo / "logs/cifar10/nin/pretrain").glob("events.out.tfevents.*"))
+
+    again = _run(["dvc", "repro"], repo)
+    assert _ran(again) == set()
+
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["probe"]["hidden"] = 24
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    third = _run(["dvc", "repro"], repo)
+    assert _ran(third) == {"probe@cifar10-nin", "probe@cifar10-resnet18", "report"}
+
+    shown = _run(["dvc", "metrics", "show", "--json"], repo)
+    assert "test_acc" in shown
+
+
+def test_stage_script_reports_bad_params_without_traceback(tmp_path):
+    (tmp_path / "params.yaml").write_text("supervised:\n  optimizer:\n    lr: -1\n")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "supervised.py"), "--dataset", "cifar10", "--backbone", "nin"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "supervised.optimizer.lr" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "metrics").exists() and not (tmp_path / "models").exists()
