@@ -106,9 +106,7 @@ class TrainParams(Strict):
 
 class ProbeParams(TrainParams):
     epochs: int = Field(100, ge=1)
-    heads: list[Literal["nonlinear", "linear"]] = Field(
-        default_factory=lambda: ["nonlinear", "linear"], min_length=1
-    )
+    heads: list[Literal["nonlinear", "linear"]] = Field(default_factory=lambda: ["nonlinear", "linear"], min_length=1)
     hidden: int = Field(200, ge=1)  # width of the paper's FC-BN-ReLU layers
 
 
@@ -137,9 +135,7 @@ class Params(Strict):
 
     def dataset(self, name: str) -> DatasetParams:
         if name not in self.datasets:
-            raise RotnetError(
-                f"unknown dataset '{name}'; params.yaml defines: {', '.join(sorted(self.datasets))}"
-            )
+            raise RotnetError(f"unknown dataset '{name}'; params.yaml defines: {', '.join(sorted(self.datasets))}")
         return self.datasets[name]
 
     def backbone_options(self, name: str) -> dict[str, Any]:

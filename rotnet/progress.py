@@ -22,10 +22,8 @@ def progress(items: Iterable[T], total: int | None = None, desc: str = "", every
         yield from tqdm(items, total=total, desc=desc, leave=False, dynamic_ncols=True)
         return
     start = last = time.monotonic()
-    done = 0
-    for item in items:
+    for done, item in enumerate(items, 1):
         yield item
-        done += 1
         now = time.monotonic()
         if now - last >= every:
             last = now

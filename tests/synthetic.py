@@ -20,6 +20,11 @@ def draw(n: int, classes: int = 4, size: int = 16, seed: int = 0) -> Split:
 def dataset(n_train: int = 256, n_val: int = 64, n_test: int = 64, classes: int = 4, size: int = 16) -> PreparedDataset:
     train = draw(n_train, classes, size, seed=1)
     mean, std = channel_stats(train.images)
-    meta = {"name": "synthetic", "class_names": [f"c{i}" for i in range(classes)], "mean": mean, "std": std,
-            "description": "synthetic bars"}
+    meta = {
+        "name": "synthetic",
+        "class_names": [f"c{i}" for i in range(classes)],
+        "mean": mean,
+        "std": std,
+        "description": "synthetic bars",
+    }
     return PreparedDataset("synthetic", train, draw(n_val, classes, size, 2), draw(n_test, classes, size, 3), meta)

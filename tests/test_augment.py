@@ -44,7 +44,10 @@ def test_random_crop_is_a_window_of_the_zero_padded_image_per_sample():
     offsets = set()
     for i in range(len(x)):
         hits = [
-            (dy, dx) for dy in range(9) for dx in range(9) if torch.equal(out[i], padded[i, :, dy : dy + 8, dx : dx + 8])
+            (dy, dx)
+            for dy in range(9)
+            for dx in range(9)
+            if torch.equal(out[i], padded[i, :, dy : dy + 8, dx : dx + 8])
         ]
         assert hits, f"sample {i} is not a crop of its own padded image"
         offsets.add(hits[0])
@@ -57,5 +60,5 @@ def test_random_flip_mirrors_some_samples_and_keeps_others():
     out = random_flip(x, torch.Generator().manual_seed(1))
     flipped = [torch.equal(out[i], x[i].flip(2)) for i in range(64)]
     kept = [torch.equal(out[i], x[i]) for i in range(64)]
-    assert all(f or k for f, k in zip(flipped, kept))
+    assert all(f or k for f, k in zip(flipped, kept, strict=False))
     assert 10 < sum(flipped) < 54

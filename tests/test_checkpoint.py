@@ -7,8 +7,16 @@ from rotnet.training.checkpoint import build_from_checkpoint, load_checkpoint, m
 
 
 def _info():
-    return dict(kind="pretrain", backbone="nin", backbone_options={"width": 16}, num_classes=4, in_chans=3,
-                class_names=["a", "b"], mean=[0.5] * 3, std=[0.2] * 3)
+    return dict(
+        kind="pretrain",
+        backbone="nin",
+        backbone_options={"width": 16},
+        num_classes=4,
+        in_chans=3,
+        class_names=["a", "b"],
+        mean=[0.5] * 3,
+        std=[0.2] * 3,
+    )
 
 
 def test_round_trip_rebuilds_the_same_model(tmp_path):

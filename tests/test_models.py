@@ -29,7 +29,10 @@ def test_every_backbone_follows_the_contract(name, in_chans, size):
 def test_nin_paper_layout():
     model = create_backbone("nin", 10, options={"blocks": 4})
     assert [(f.name, f.channels, f.stride) for f in model.feature_info] == [
-        ("block1", 96, 2), ("block2", 192, 4), ("block3", 192, 4), ("block4", 192, 4)
+        ("block1", 96, 2),
+        ("block2", 192, 4),
+        ("block3", 192, 4),
+        ("block4", 192, 4),
     ]
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.kernel_size[0] for c in convs] == [5, 1, 1, 5, 1, 1, 3, 1, 1, 3, 1, 1]

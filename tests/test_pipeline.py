@@ -107,7 +107,10 @@ def test_stage_script_reports_bad_params_without_traceback(tmp_path):
     (tmp_path / "params.yaml").write_text("supervised:\n  optimizer:\n    lr: -1\n")
     done = subprocess.run(
         [sys.executable, str(ROOT / "stages" / "supervised.py"), "--dataset", "cifar10", "--backbone", "nin"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2
     assert "supervised.optimizer.lr" in done.stderr and "Traceback" not in done.stderr

@@ -1,9 +1,8 @@
 import pytest
 import torch
 
-from rotnet.params import ScheduleParams
+from rotnet.params import OptimizerParams, ScheduleParams
 from rotnet.training.optim import build_optimizer, build_scheduler, lr_factor
-from rotnet.params import OptimizerParams
 
 
 def test_step_schedule_matches_the_paper_table():

@@ -21,7 +21,9 @@ class _Entry:
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register_backbone(name: str, options: type[BaseModel]) -> Callable[[Callable[..., Backbone]], Callable[..., Backbone]]:
+def register_backbone(
+    name: str, options: type[BaseModel]
+) -> Callable[[Callable[..., Backbone]], Callable[..., Backbone]]:
     """Register ``build(options, num_classes, in_chans) -> Backbone`` under ``name``."""
 
     def wrap(build: Callable[..., Backbone]) -> Callable[..., Backbone]:
@@ -53,14 +55,11 @@ def validate_backbone_options(name: str, options: dict[str, Any], source: str = 
         )
         valid = ", ".join(entry.options.model_fields)
         raise RotnetError(
-            f"invalid options for backbone '{name}' in {source} (backbones.{name}): {problems}. "
-            f"Valid options: {valid}"
+            f"invalid options for backbone '{name}' in {source} (backbones.{name}): {problems}. Valid options: {valid}"
         ) from None
 
 
-def create_backbone(
-    name: str, num_classes: int, in_chans: int = 3, options: dict[str, Any] | None = None
-) -> Backbone:
+def create_backbone(name: str, num_classes: int, in_chans: int = 3, options: dict[str, Any] | None = None) -> Backbone:
     """Build backbone ``name`` with a ``num_classes`` head for ``in_chans``-channel images."""
     opts = validate_backbone_options(name, options or {})
     return _entry(name).build(opts, num_classes=num_classes, in_chans=in_chans)

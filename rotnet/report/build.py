@@ -38,21 +38,45 @@ def collect(params: Params) -> pd.DataFrame:
             sup, pre, probe = (_read(k, dataset, backbone) for k in KINDS)
             base = {"dataset": dataset, "data": sup["data"], "backbone": backbone}
             rows.append(
-                {**base, "method": "supervised", "layer": "", "head": "", "val_acc": sup["val_acc"],
-                 "test_acc": sup["test_acc"], "epochs": sup["epochs"], "wall_time_s": sup["wall_time_s"],
-                 "paper_acc": NIN_SUPERVISED if backbone == "nin" else None}
+                {
+                    **base,
+                    "method": "supervised",
+                    "layer": "",
+                    "head": "",
+                    "val_acc": sup["val_acc"],
+                    "test_acc": sup["test_acc"],
+                    "epochs": sup["epochs"],
+                    "wall_time_s": sup["wall_time_s"],
+                    "paper_acc": NIN_SUPERVISED if backbone == "nin" else None,
+                }
             )
             rows.append(
-                {**base, "method": "rotation pretext", "layer": "", "head": "rotation",
-                 "val_acc": pre["rotation_val_acc"], "test_acc": pre["rotation_test_acc"], "epochs": pre["epochs"],
-                 "wall_time_s": pre["wall_time_s"], "paper_acc": None}
+                {
+                    **base,
+                    "method": "rotation pretext",
+                    "layer": "",
+                    "head": "rotation",
+                    "val_acc": pre["rotation_val_acc"],
+                    "test_acc": pre["rotation_test_acc"],
+                    "epochs": pre["epochs"],
+                    "wall_time_s": pre["wall_time_s"],
+                    "paper_acc": None,
+                }
             )
             for layer, heads in probe["layers"].items():
                 for head, res in heads.items():
                     rows.append(
-                        {**base, "method": "rotnet probe", "layer": layer, "head": head, "val_acc": res["val_acc"],
-                         "test_acc": res["test_acc"], "epochs": probe["epochs"], "wall_time_s": probe["wall_time_s"],
-                         "paper_acc": _paper_figure(params, backbone, layer, head)}
+                        {
+                            **base,
+                            "method": "rotnet probe",
+                            "layer": layer,
+                            "head": head,
+                            "val_acc": res["val_acc"],
+                            "test_acc": res["test_acc"],
+                            "epochs": probe["epochs"],
+                            "wall_time_s": probe["wall_time_s"],
+                            "paper_acc": _paper_figure(params, backbone, layer, head),
+                        }
                     )
     return pd.DataFrame(rows)
 
@@ -78,10 +102,16 @@ def _summary_rows(df: pd.DataFrame) -> list[list[Any]]:
         rot = g[g.method == "rotation pretext"].iloc[0]
         probes = g[g.method == "rotnet probe"]
         best = probes.loc[probes.val_acc.idxmax()]  # chosen on validation, never on test
-        rows.append([
-            backbone, sup.test_acc, rot.test_acc, f"{best.layer} ({best['head']})", best.test_acc,
-            best.test_acc - sup.test_acc,
-        ])
+        rows.append(
+            [
+                backbone,
+                sup.test_acc,
+                rot.test_acc,
+                f"{best.layer} ({best['head']})",
+                best.test_acc,
+                best.test_acc - sup.test_acc,
+            ]
+        )
     return rows
 
 
@@ -94,7 +124,9 @@ def _layer_rows(g: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
         by_head = lg.set_index("head")
         paper = lg.paper_acc.dropna()
         rows.append(
-            [layer] + [by_head.val_acc.get(h) for h in heads] + [by_head.test_acc.get(h) for h in heads]
+            [layer]
+            + [by_head.val_acc.get(h) for h in heads]
+            + [by_head.test_acc.get(h) for h in heads]
             + [paper.iloc[0] if len(paper) else None]
         )
     return header, rows
@@ -114,40 +146,61 @@ def render_markdown(df: pd.DataFrame, params: Params, figure: str | None) -> str
         data = d.data.iloc[0]
         out += [f"## {dataset}: {data}", ""]
         out += ["### Supervised vs RotNet", ""]
-        out.append(_table(
-            ["backbone", "supervised test", "rotation test", "best probe (val-selected)", "probe test",
-             "gap to supervised"],
-            _summary_rows(d),
-        ))
+        out.append(
+            _table(
+                [
+                    "backbone",
+                    "supervised test",
+                    "rotation test",
+                    "best probe (val-selected)",
+                    "probe test",
+                    "gap to supervised",
+                ],
+                _summary_rows(d),
+            )
+        )
         out.append("")
         for backbone, g in d.groupby("backbone", sort=False):
             sup = g[g.method == "supervised"].iloc[0]
             out += [f"### {backbone}: probe accuracy per layer", ""]
             header, rows = _layer_rows(g)
             out.append(_table(header, rows))
-            out += ["", f"Supervised {backbone}: val {sup.val_acc:.2f}, test {sup.test_acc:.2f} "
-                    f"({int(sup.epochs)} epochs, {sup.wall_time_s:.0f} s).", ""]
+            out += [
+                "",
+                f"Supervised {backbone}: val {sup.val_acc:.2f}, test {sup.test_acc:.2f} "
+                f"({int(sup.epochs)} epochs, {sup.wall_time_s:.0f} s).",
+                "",
+            ]
         if "nin" in set(d.backbone):
             g = d[d.backbone == "nin"]
             nonlin = g[(g.method == "rotnet probe") & (g["head"] == "nonlinear")]
             ours_best = nonlin.loc[nonlin.val_acc.idxmax()] if len(nonlin) else None
             sup = g[g.method == "supervised"].iloc[0]
             out += ["### NIN beside the paper", ""]
-            out.append(_table(
-                ["method", f"paper ({PAPER_DATA})", f"ours ({data})"],
-                [
-                    ["supervised NIN", COMPARISON["supervised NIN"], sup.test_acc],
-                    ["RotNet + non-linear head (best block)", COMPARISON["RotNet + non-linear head"],
-                     None if ours_best is None else ours_best.test_acc],
-                ],
-            ))
+            out.append(
+                _table(
+                    ["method", f"paper ({PAPER_DATA})", f"ours ({data})"],
+                    [
+                        ["supervised NIN", COMPARISON["supervised NIN"], sup.test_acc],
+                        [
+                            "RotNet + non-linear head (best block)",
+                            COMPARISON["RotNet + non-linear head"],
+                            None if ours_best is None else ours_best.test_acc,
+                        ],
+                    ],
+                )
+            )
             out.append("")
     if figure:
         out += ["## Probe accuracy per layer", "", f"![probe accuracy per layer]({figure})", ""]
-    out += ["## Settings", "", f"- seed {params.seed}; supervised {params.supervised.epochs} epochs, "
-            f"pretrain {params.pretrain.epochs} epochs, probe {params.probe.epochs} epochs",
-            "- full metrics per stage: `metrics/runs/<dataset>/<backbone>/*.json`; compare runs with "
-            "`dvc metrics diff`", ""]
+    out += [
+        "## Settings",
+        "",
+        f"- seed {params.seed}; supervised {params.supervised.epochs} epochs, "
+        f"pretrain {params.pretrain.epochs} epochs, probe {params.probe.epochs} epochs",
+        "- full metrics per stage: `metrics/runs/<dataset>/<backbone>/*.json`; compare runs with `dvc metrics diff`",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -159,7 +212,7 @@ def plot(df: pd.DataFrame, target: Path) -> None:
 
     groups = list(df.groupby(["dataset", "backbone"], sort=False))
     fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.8), squeeze=False)
-    for ax, ((dataset, backbone), g) in zip(axes[0], groups):
+    for ax, ((dataset, backbone), g) in zip(axes[0], groups, strict=False):
         probes = g[g.method == "rotnet probe"]
         layers = list(dict.fromkeys(probes.layer))
         for head, hg in probes.groupby("head", sort=False):

@@ -28,8 +28,9 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict[str, Any]
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for damaged files
-        raise RotnetError(f"{path} is not a readable rotnet model file ({type(err).__name__}: {err}); "
-                          "rerun the stage that wrote it") from None
+        raise RotnetError(
+            f"{path} is not a readable rotnet model file ({type(err).__name__}: {err}); rerun the stage that wrote it"
+        ) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise RotnetError(f"{path} is not a rotnet model file (format {FORMAT} expected)")
     if kind is not None and ckpt.get("kind") != kind:

@@ -73,7 +73,9 @@ class Engine:
         """Confusion matrix per output over a whole split (no augmentation)."""
         forward = forward or task.forward
         task.eval()
-        conf = {o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in task.outputs}
+        conf = {
+            o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in task.outputs
+        }
         for x, y in split.batches(self.runtime.eval_batch_size):
             with autocast(self.device, self.runtime.amp):
                 logits, targets = forward(self.data.normalize(x, self.runtime.channels_last), y)
@@ -114,7 +116,7 @@ class Engine:
             _sync(self.device)
             t0 = time.monotonic()
             batches = train.batches(cfg.batch_size, shuffle=True, augment=cfg.augment, generator=gen, drop_last=True)
-            for step, (x, y) in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
+            for x, y in progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"):
                 with autocast(self.device, self.runtime.amp):
                     logits, targets = forward(self.data.normalize(x, self.runtime.channels_last), y)
                     loss = sum(F.cross_entropy(lg.float(), targets) for lg in logits.values())
@@ -127,7 +129,8 @@ class Engine:
                     correct[out] += (lg.argmax(1) == targets).sum()
                 seen += len(targets)
             _sync(self.device)
-            train_time += time.monotonic() - t0
+            epoch_time = time.monotonic() - t0
+            train_time += epoch_time
             mean_loss = float(loss_sum) / steps
             if not torch.isfinite(torch.tensor(mean_loss)):
                 raise RotnetError(
@@ -141,6 +144,7 @@ class Engine:
                 row[f"val_acc/{out}"] = accuracy(val[out])
                 if out not in best or row[f"val_acc/{out}"] > best[out][0]:
                     best[out] = (row[f"val_acc/{out}"], epoch, task.snapshot(out))
+            row["images_per_s"] = steps * cfg.batch_size / max(epoch_time, 1e-9)
             row["time_s"] = time.monotonic() - start
             history.append(row)
             if on_epoch:
@@ -151,9 +155,7 @@ class Engine:
         for out, (_, _, state) in best.items():
             task.restore(out, state)
         test = self.evaluate(task, self.data.test, forward)  # the only look at the test split
-        outputs = {
-            o: OutputResult(best[o][1], best[o][0], accuracy(test[o]), test[o].tolist()) for o in task.outputs
-        }
+        outputs = {o: OutputResult(best[o][1], best[o][0], accuracy(test[o]), test[o].tolist()) for o in task.outputs}
         return FitResult(
             outputs=outputs,
             history=history,

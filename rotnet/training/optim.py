@@ -40,6 +40,4 @@ def build_scheduler(
     optimizer: torch.optim.Optimizer, cfg: ScheduleParams, epochs: int, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """A per-step scheduler: call ``step()`` after every optimizer step."""
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(cfg, step / steps_per_epoch, epochs)
-    )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(cfg, step / steps_per_epoch, epochs))

@@ -17,7 +17,9 @@ def resolve_device(cfg: RuntimeParams) -> torch.device:
     if cfg.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if cfg.device.startswith("cuda") and not torch.cuda.is_available():
-        raise RotnetError(f"runtime.device is '{cfg.device}' but no CUDA GPU is visible; set runtime.device: auto or cpu")
+        raise RotnetError(
+            f"runtime.device is '{cfg.device}' but no CUDA GPU is visible; set runtime.device: auto or cpu"
+        )
     return torch.device(cfg.device)
 
 

@@ -40,8 +40,10 @@ class StageContext:
         setup_threads(params.runtime)
         device = resolve_device(params.runtime)
         prepared = load_prepared(paths.prepared_dir(dataset))
-        log(f"{kind}@{dataset}/{backbone}: {len(prepared.train.labels)} train, {len(prepared.val.labels)} val, "
-            f"{len(prepared.test.labels)} test images on {describe_device(device)}")
+        log(
+            f"{kind}@{dataset}/{backbone}: {len(prepared.train.labels)} train, {len(prepared.val.labels)} val, "
+            f"{len(prepared.test.labels)} test images on {describe_device(device)}"
+        )
         seed_everything(params.seed)
         data = DeviceDataset.from_prepared(prepared, device)
         return cls(kind, dataset, backbone, params, prepared, device, Engine(data, params.runtime, device))

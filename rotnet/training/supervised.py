@@ -11,7 +11,8 @@ from rotnet.training.tasks import SupervisedTask
 
 def per_class_accuracy(confusion: list[list[int]], class_names: list[str]) -> dict[str, float]:
     return {
-        name: round(row[i] / max(sum(row), 1) * 100, 2) for i, (name, row) in enumerate(zip(class_names, confusion))
+        name: round(row[i] / max(sum(row), 1) * 100, 2)
+        for i, (name, row) in enumerate(zip(class_names, confusion, strict=False))
     }
 
 

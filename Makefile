@@ -1,0 +1,45 @@
+# Everyday commands. `make help` lists them.
+PY ?= python3
+SHARED_MINI := $(abspath ../shared/datasets/cifar10-jpeg-mini.tar.gz)
+
+# Quick profile: the whole DAG on 2 CPU cores in minutes, on real CIFAR-10 images.
+# Uses the mini JPEG archive in ../shared when it is there, else the official download
+# cut to 300 train images per class.
+ifneq ($(wildcard $(SHARED_MINI)),)
+QUICK_DATA := -S datasets.cifar10.source=imagefolder -S datasets.cifar10.path=$(SHARED_MINI)
+else
+QUICK_DATA := -S datasets.cifar10.train_per_class=300
+endif
+QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
+	-S backbones.nin.width=96 -S backbones.resnet18.width=16 \
+	-S supervised.epochs=8 -S 'supervised.schedule.milestones=[6]' \
+	-S pretrain.epochs=5 -S 'pretrain.schedule.milestones=[4]' \
+	-S probe.epochs=5 -S 'probe.schedule.milestones=[4]'
+
+.PHONY: help install quick study test lint format bench
+help:
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+install: ## install the package, its tools and the test dependencies (editable)
+	$(PY) -m pip install -e '.[dev]'
+
+quick: install ## install, then run the whole study with the quick CPU profile (a DVC experiment)
+	dvc exp run $(QUICK)
+	@echo "report: metrics/report.md"
+
+study: install ## install, then run the paper-scale study (params.yaml as committed; wants a GPU)
+	dvc repro
+
+lint: ## ruff lint and format check
+	ruff check .
+	ruff format --check .
+
+format: ## apply ruff's fixes and formatting
+	ruff check --fix .
+	ruff format .
+
+test: install lint ## install, lint, and run the whole test suite
+	$(PY) -m pytest -q
+
+bench: ## engine vs plain PyTorch training throughput
+	$(PY) benchmarks/throughput.py
