@@ -1,0 +1,80 @@
+"""What a source yields (train and test splits) and how the train split is cut down and carved."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rotnet.data.prepared import Split
+from rotnet.errors import RotnetError
+
+
+@dataclass(frozen=True)
+class SourceSplits:
+    """A dataset as its source provides it, before subsetting, validation split and resizing."""
+
+    train: Split
+    test: Split
+    class_names: list[str]
+    checksum: dict[str, str]  # {"algorithm": "md5" | "sha256", "value": hex digest}
+
+
+def take(split: Split, idx: np.ndarray) -> Split:
+    return Split(np.ascontiguousarray(split.images[idx]), split.labels[idx].astype(np.int64))
+
+
+def first_per_class(labels: np.ndarray, n: int) -> np.ndarray:
+    """Indices (in order) of the first ``n`` items of each class; classes with fewer keep all."""
+    labels = np.asarray(labels)
+    # Rank of each item within its class, counted in file/batch order: a stable sort groups
+    # the classes while keeping the original order inside each group.
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    group_start = np.repeat(starts, np.diff(np.r_[starts, len(labels)]))
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[order] = np.arange(len(labels)) - group_start
+    return np.flatnonzero(rank < n)
+
+
+def stratified_split(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (train_idx, val_idx), both sorted, with ``val_size`` validation items.
+
+    Each class gets floor(val_size * n_class / n) validation items, and the leftover items go to
+    the classes with the largest remainders (seeded tie-break), so every class is within one item
+    of its exact share. A class never gives up its last training item. Deterministic for a seed.
+    """
+    labels = np.asarray(labels)
+    n = len(labels)
+    if val_size < 0:
+        raise RotnetError(f"val_size must be >= 0, got {val_size}")
+    if val_size >= n:
+        raise RotnetError(f"val_size {val_size} must be smaller than the number of training images ({n})")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    # Integer arithmetic keeps the quotas exact (no float rounding differences across machines).
+    quota = val_size * counts // n
+    remainder = val_size * counts % n
+    leftover = val_size - int(quota.sum())
+    tie_break = rng.random(len(classes))
+    for c in np.lexsort((tie_break, -remainder)):
+        if leftover == 0:
+            break
+        if quota[c] + 1 < counts[c]:  # keep at least one training item per class
+            quota[c] += 1
+            leftover -= 1
+    if leftover:
+        starved = [int(c) for c, q, k in zip(classes, quota, counts, strict=True) if q + 1 >= k]
+        raise RotnetError(
+            f"val_size {val_size} of {n} training images would leave class(es) {starved} with no "
+            f"training images; lower val_size (at most {n - len(classes)})"
+        )
+    val_parts = []
+    for c, q in zip(classes, quota, strict=True):
+        members = np.flatnonzero(labels == c)
+        val_parts.append(members[rng.permutation(len(members))[:q]])
+    val_idx = np.sort(np.concatenate(val_parts)) if val_parts else np.empty(0, dtype=np.int64)
+    mask = np.ones(n, dtype=bool)
+    mask[val_idx] = False
+    return np.flatnonzero(mask).astype(np.int64), val_idx.astype(np.int64)
