@@ -77,6 +77,9 @@ class RotationTask(Task):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         rotated, labels = rotate_all(x)
+        if x.is_contiguous(memory_format=torch.channels_last):
+            # rot90 and cat return NCHW; a layout mismatch with channels-last weights is slow.
+            rotated = rotated.contiguous(memory_format=torch.channels_last)
         return {self.output: self.model(rotated)}, labels
 
 
