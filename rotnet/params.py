@@ -57,57 +57,119 @@ class DatasetParams(Strict):
 
 
 class OptimizerParams(Strict):
-    name: Literal["sgd"] = "sgd"
+    # sgd (Nesterov by default, the paper), adam, adamw, rangerlars (RAdam + LARS-style
+    # layer-wise trust ratio + Lookahead).
+    name: Literal["sgd", "adam", "adamw", "rangerlars"] = "sgd"
     lr: float = Field(0.1, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    nesterov: bool = True
+    momentum: float = Field(0.9, ge=0, lt=1)  # sgd only
+    nesterov: bool = True  # sgd only
+    betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw, rangerlars
+    eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(5e-4, ge=0)
+    # Weight decay on biases and normalisation weights too (the paper's code does; modern
+    # recipes do not, since it only shrinks scales that BN restores).
+    decay_norm_and_bias: bool = False
+    lookahead_k: int = Field(6, ge=1)  # rangerlars: slow-weights sync period
+    lookahead_alpha: float = Field(0.5, gt=0, le=1)  # rangerlars: slow-weights step
+
+    @model_validator(mode="after")
+    def _betas(self) -> OptimizerParams:
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must each be in [0, 1), got {list(self.betas)}")
+        return self
 
 
 class ScheduleParams(Strict):
-    # step: multiply lr by gamma at each milestone epoch (the paper); cosine: decay to 0.
-    name: Literal["step", "cosine"] = "step"
+    # step: lr x gamma at each milestone epoch (the paper); cosine: to min_lr_ratio x lr;
+    # onecycle: warm up to lr over pct_start of training, then anneal (Smith's 1cycle);
+    # cyclic: triangular cycles between min_lr_ratio x lr and lr, cycle_epochs long;
+    # plateau: lr x gamma when the validation loss stops improving for `patience` epochs.
+    name: Literal["step", "cosine", "onecycle", "cyclic", "plateau"] = "step"
     milestones: list[int] = Field(default_factory=lambda: [60, 120, 160])
-    gamma: float = Field(0.2, gt=0, le=1)
-    warmup_epochs: float = Field(0, ge=0)
+    gamma: float = Field(0.2, gt=0, lt=1)
+    warmup_epochs: float = Field(0, ge=0)  # linear warm-up for step, cosine, plateau
+    min_lr_ratio: float = Field(0.0, ge=0, lt=1)  # cosine floor, cyclic low end
+    pct_start: float = Field(0.3, gt=0, lt=1)  # onecycle
+    cycle_epochs: float = Field(10, gt=0)  # cyclic
+    patience: int = Field(5, ge=0)  # plateau
+    threshold: float = Field(1e-4, ge=0)  # plateau: relative improvement that counts
 
     @model_validator(mode="after")
-    def _increasing(self) -> ScheduleParams:
+    def _consistent(self) -> ScheduleParams:
         if any(b <= a for a, b in zip(self.milestones, self.milestones[1:], strict=False)):
             raise ValueError(f"milestones must be strictly increasing, got {self.milestones}")
         if any(m < 1 for m in self.milestones):
             raise ValueError(f"milestones are epochs and must be >= 1, got {self.milestones}")
+        if self.name in ("onecycle", "cyclic") and self.warmup_epochs:
+            raise ValueError(f"the {self.name} schedule has its own warm-up; set warmup_epochs: 0")
         return self
 
 
 class AugmentParams(Strict):
     crop_padding: int = Field(4, ge=0)  # random crop of the original size after zero padding
     flip: bool = True  # random horizontal flip
+    # Random resized crop: area scale range of the crop, resized back to the image size.
+    resize_scale: tuple[float, float] | None = None
+    autoaugment: bool = False  # AutoAugment, CIFAR-10 policy, drawn per sample
+    cutmix_prob: float = Field(0.0, ge=0, le=1)  # chance that a batch gets CutMix
+    cutmix_alpha: float = Field(1.0, gt=0)  # Beta(alpha, alpha) for the pasted area
+
+    @model_validator(mode="after")
+    def _scale(self) -> AugmentParams:
+        if self.resize_scale is not None:
+            lo, hi = self.resize_scale
+            if not 0 < lo <= hi <= 1:
+                raise ValueError(f"resize_scale must satisfy 0 < low <= high <= 1, got {list(self.resize_scale)}")
+        return self
 
 
 class TrainParams(Strict):
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(128, ge=1)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
     optimizer: OptimizerParams = OptimizerParams()
     schedule: ScheduleParams = ScheduleParams()
     augment: AugmentParams = AugmentParams()
 
     @model_validator(mode="after")
-    def _milestones_inside(self) -> TrainParams:
-        if self.schedule.name == "step" and any(m >= self.epochs for m in self.schedule.milestones):
+    def _schedule_fits(self) -> TrainParams:
+        sch = self.schedule
+        if sch.name == "step" and any(m >= self.epochs for m in sch.milestones):
             raise ValueError(
-                f"schedule.milestones {self.schedule.milestones} must be < epochs ({self.epochs}); "
+                f"schedule.milestones {sch.milestones} must be < epochs ({self.epochs}); "
                 "lower them together with epochs"
             )
-        if self.schedule.warmup_epochs >= self.epochs:
+        if sch.warmup_epochs >= self.epochs:
             raise ValueError(f"schedule.warmup_epochs must be < epochs ({self.epochs})")
+        if sch.name == "cyclic" and sch.cycle_epochs > self.epochs:
+            raise ValueError(f"schedule.cycle_epochs ({sch.cycle_epochs}) must be <= epochs ({self.epochs})")
+        return self
+
+
+class PretrainParams(TrainParams):
+    @model_validator(mode="after")
+    def _rotation_safe(self) -> PretrainParams:
+        # CutMix pastes a patch of another image, maybe at another rotation: the rotation
+        # label of the result is no longer true, so the pretext task would learn noise.
+        if self.augment.cutmix_prob > 0:
+            raise ValueError("augment.cutmix_prob must be 0 for rotation pretraining: CutMix mixes rotations")
         return self
 
 
 class ProbeParams(TrainParams):
     epochs: int = Field(100, ge=1)
-    heads: list[Literal["nonlinear", "linear"]] = Field(default_factory=lambda: ["nonlinear", "linear"], min_length=1)
+    heads: list[Literal["nonlinear", "linear", "conv"]] = Field(
+        default_factory=lambda: ["nonlinear", "linear", "conv"], min_length=1
+    )
     hidden: int = Field(200, ge=1)  # width of the paper's FC-BN-ReLU layers
+    # The paper's conv head (a fresh NIN block 3 + pooling + linear) is costly on large
+    # maps; it goes only on these feature maps, where a backbone has them.
+    conv_layers: list[str] = Field(default_factory=lambda: ["block2"])
+
+
+class FinetuneParams(TrainParams):
+    # Start from the RotNet weights, put a fresh classifier on top, train the whole network.
+    backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # lr of pretrained layers = scale x lr
 
 
 class Params(Strict):
@@ -117,8 +179,9 @@ class Params(Strict):
     datasets: dict[str, DatasetParams] = Field(default_factory=lambda: {"cifar10": DatasetParams()})
     backbones: dict[str, dict[str, Any]] = Field(default_factory=dict)
     supervised: TrainParams = TrainParams()
-    pretrain: TrainParams = TrainParams()
+    pretrain: PretrainParams = PretrainParams()
     probe: ProbeParams = ProbeParams(schedule=ScheduleParams(milestones=[35, 70, 85]))
+    finetune: FinetuneParams = FinetuneParams(epochs=100, schedule=ScheduleParams(milestones=[35, 70, 85]))
 
     @model_validator(mode="after")
     def _study_refers_to_known_entries(self) -> Params:
