@@ -11,10 +11,12 @@ else
 QUICK_DATA := -S datasets.cifar10.train_per_class=300
 endif
 QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
-	-S backbones.nin.width=96 -S backbones.resnet18.width=16 \
+	-S 'study.backbones=[nin,resnet18]' -S backbones.nin.width=96 -S backbones.resnet18.width=16 \
 	-S supervised.epochs=8 -S 'supervised.schedule.milestones=[6]' \
 	-S pretrain.epochs=5 -S 'pretrain.schedule.milestones=[4]' \
-	-S probe.epochs=5 -S 'probe.schedule.milestones=[4]'
+	-S probe.epochs=5 -S 'probe.schedule.milestones=[4]' \
+	-S finetune.epochs=5 -S 'finetune.schedule.milestones=[4]' \
+	-S small_input.epochs=2 -S small_input.train_images=1000 -S small_input.schedule.warmup_epochs=0
 
 .PHONY: help install quick study test lint format bench
 help:

@@ -10,6 +10,7 @@ The engine keeps the uint8 dataset on the device and augments whole batches ther
 
     python benchmarks/throughput.py                  # real images when ../shared has them
     python benchmarks/throughput.py --steps 30 --device cuda
+    python benchmarks/throughput.py --workloads resnet50 effb0-stride effb0-upsample --compile both
 
 Prints images/s for each side and the engine/baseline ratio (images = source images;
 rotation pretraining trains on 4 samples per image).
@@ -130,27 +131,49 @@ def engine(model, task_cls, images, labels, mean, std, batch, steps, device, com
     return result.history[1]["images_per_s"]
 
 
+# name: (label, backbone, options, task, rotate)
+WORKLOADS = {
+    "nin-rotation": ("NIN rotation pretraining", "nin", {}, RotationTask, True),
+    "resnet18": ("ResNet-18 supervised", "resnet18", {}, SupervisedTask, False),
+    "resnet50": ("ResNet-50 supervised", "resnet50", {}, SupervisedTask, False),
+    "effb0-stride": (
+        "EfficientNet-B0 (stride) supervised",
+        "efficientnet_b0",
+        {"small_input": "stride"},
+        SupervisedTask,
+        False,
+    ),
+    "effb0-upsample": (
+        "EfficientNet-B0 (upsample 128) supervised",
+        "efficientnet_b0",
+        {"small_input": "upsample", "upsample_size": 128},
+        SupervisedTask,
+        False,
+    ),
+}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--steps", type=int, default=8, help="timed optimizer steps per measurement")
     ap.add_argument("--batch", type=int, default=128, help="images per batch (rotation: x4 samples)")
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
-    ap.add_argument("--compile", action="store_true", help="torch.compile the engine's step")
+    ap.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=["nin-rotation", "resnet18"])
+    ap.add_argument("--compile", choices=["off", "on", "both"], default="off", help="torch.compile the engine's step")
     args = ap.parse_args()
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     images, labels, source = load_images((args.steps + 2) * args.batch)
     mean, std = channel_stats(images)
+    compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
     print(f"device: {describe_device(device)}; data: {source}; batch {args.batch}; {args.steps} timed steps")
-    print(f"{'workload':34s} {'baseline img/s':>15s} {'engine img/s':>13s} {'ratio':>7s}")
-    for label, name, task_cls, rotate in (
-        ("NIN rotation pretraining", "nin", RotationTask, True),
-        ("ResNet-18 supervised", "resnet18", SupervisedTask, False),
-    ):
+    print(f"{'workload':44s} {'compile':>7s} {'baseline img/s':>15s} {'engine img/s':>13s} {'ratio':>7s}")
+    for key in args.workloads:
+        label, name, options, task_cls, rotate = WORKLOADS[key]
         classes = 4 if rotate else 10
         torch.manual_seed(0)
         base = baseline(
-            create_backbone(name, classes),
+            create_backbone(name, classes, options=options),
             images,
             labels,
             mean,
@@ -161,20 +184,22 @@ def main() -> None:
             args.workers,
             device,
         )
-        torch.manual_seed(0)
-        ours = engine(
-            create_backbone(name, classes),
-            task_cls,
-            images,
-            labels,
-            mean,
-            std,
-            args.batch,
-            args.steps,
-            device,
-            args.compile,
-        )
-        print(f"{label:34s} {base:15.1f} {ours:13.1f} {ours / base:6.2f}x", flush=True)
+        for compile_ in compiles:
+            torch.manual_seed(0)
+            ours = engine(
+                create_backbone(name, classes, options=options),
+                task_cls,
+                images,
+                labels,
+                mean,
+                std,
+                args.batch,
+                args.steps,
+                device,
+                compile_,
+            )
+            flag = "on" if compile_ else "off"
+            print(f"{label:44s} {flag:>7s} {base:15.1f} {ours:13.1f} {ours / base:6.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,9 @@ def _stage_functions() -> dict[str, tuple[StageFn, bool]]:
     from rotnet.data.stage import run_prepare
     from rotnet.probing.probe import run_probe
     from rotnet.report.build import run_report
+    from rotnet.training.finetune import run_finetune
     from rotnet.training.pretrain import run_pretrain
+    from rotnet.training.small_input import run_small_input
     from rotnet.training.supervised import run_supervised
 
     return {
@@ -26,25 +28,29 @@ def _stage_functions() -> dict[str, tuple[StageFn, bool]]:
         "supervised": (run_supervised, True),
         "pretrain": (run_pretrain, True),
         "probe": (run_probe, True),
+        "finetune": (run_finetune, True),
+        "small_input": (run_small_input, False),
         "report": (run_report, False),
     }
 
 
-STAGES = ("prepare", "supervised", "pretrain", "probe", "report")
+STAGES = ("prepare", "supervised", "pretrain", "probe", "finetune", "small_input", "report")
 HELP = {
     "prepare": "download or read a dataset and write data/prepared/<dataset>",
     "supervised": "train a backbone on the labels",
     "pretrain": "RotNet rotation pretraining of a backbone",
     "probe": "train heads on every frozen feature map of the pretrained backbone",
+    "finetune": "train the whole pretrained backbone with a fresh classifier on the labels",
+    "small_input": "compare the ways a large-image backbone can see small images (accuracy, images/s)",
     "report": "aggregate all metrics into metrics/report.{md,csv,png}",
 }
 
 
 def _add_stage_args(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    if stage in ("prepare", "supervised", "pretrain", "probe"):
+    if stage in ("prepare", "supervised", "pretrain", "probe", "finetune", "small_input"):
         parser.add_argument("--dataset", required=True, help="dataset name, a key of params.yaml's datasets")
-    if stage in ("supervised", "pretrain", "probe"):
+    if stage in ("supervised", "pretrain", "probe", "finetune"):
         parser.add_argument("--backbone", required=True, help="backbone name, see `rotnet backbones`")
 
 

@@ -172,16 +172,28 @@ class FinetuneParams(TrainParams):
     backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # lr of pretrained layers = scale x lr
 
 
+class SmallInputParams(TrainParams):
+    """A short supervised run of each small-input choice, for accuracy and images/s side by side."""
+
+    backbones: list[str] = Field(default_factory=lambda: ["efficientnet_b0", "efficientnet_b0_upsample"])
+    epochs: int = Field(30, ge=1)
+    train_images: int | None = Field(None, ge=10)  # a stratified subset of train; null: all of it
+    schedule: ScheduleParams = ScheduleParams(name="cosine", milestones=[])
+
+
 class Params(Strict):
     seed: int = 0
     study: StudyParams = StudyParams()
     runtime: RuntimeParams = RuntimeParams()
     datasets: dict[str, DatasetParams] = Field(default_factory=lambda: {"cifar10": DatasetParams()})
-    backbones: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    backbones: dict[str, dict[str, Any]] = Field(
+        default_factory=lambda: {"efficientnet_b0_upsample": {"arch": "efficientnet_b0", "small_input": "upsample"}}
+    )
     supervised: TrainParams = TrainParams()
     pretrain: PretrainParams = PretrainParams()
     probe: ProbeParams = ProbeParams(schedule=ScheduleParams(milestones=[35, 70, 85]))
     finetune: FinetuneParams = FinetuneParams(epochs=100, schedule=ScheduleParams(milestones=[35, 70, 85]))
+    small_input: SmallInputParams = SmallInputParams()
 
     @model_validator(mode="after")
     def _study_refers_to_known_entries(self) -> Params:
@@ -227,8 +239,15 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
     # knows each backbone's own typed options.
     from rotnet.models.registry import validate_backbone_options
 
-    for name in params.study.backbones:
-        validate_backbone_options(name, params.backbone_options(name), source)
+    for where, names in (
+        ("study.backbones", params.study.backbones),
+        ("small_input.backbones", params.small_input.backbones),
+    ):
+        for name in names:
+            try:
+                validate_backbone_options(name, params.backbone_options(name), source)
+            except RotnetError as err:
+                raise RotnetError(f"{source}: {where} names '{name}': {err}") from None
     return params
 
 

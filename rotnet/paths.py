@@ -27,6 +27,10 @@ def metrics_file(kind: str, dataset: str, backbone: str) -> Path:
     return runs_dir() / dataset / backbone / f"{kind}.json"
 
 
+def small_input_file(dataset: str) -> Path:
+    return runs_dir() / dataset / "small_input.json"
+
+
 def history_file(kind: str, dataset: str, backbone: str) -> Path:
     return runs_dir() / dataset / backbone / f"{kind}_history.csv"
 

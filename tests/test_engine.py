@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from rotnet.data.device import DeviceDataset
@@ -48,7 +49,7 @@ def test_best_validation_epoch_weights_are_kept():
     # The restored weights reproduce the best epoch's validation accuracy.
     from rotnet.training.engine import accuracy
 
-    assert accuracy(engine.evaluate(task, engine.data.val)["supervised"]) == out.val_acc
+    assert accuracy(engine.evaluate(task, engine.data.val)[0]["supervised"]) == out.val_acc
 
 
 def test_rotation_pretraining_learns_the_pretext_task():
@@ -65,7 +66,7 @@ def test_probe_keeps_the_backbone_frozen_and_trains_every_head():
     for f in backbone.feature_info:
         side = 16 // f.stride
         for kind in ("nonlinear", "linear"):
-            heads[f"{f.name}/{kind}"] = build_head(kind, f.channels * side * side, 4, 32)
+            heads[f"{f.name}/{kind}"] = build_head(kind, torch.Size([f.channels, side, side]), 4, 32)
             layers[f"{f.name}/{kind}"] = f.name
     head_before = {k: [p.clone() for p in h.parameters()] for k, h in heads.items()}
     result = _engine().fit(ProbeTask(backbone, heads, layers, 4), _cfg(2), 1, "probe")
@@ -87,3 +88,67 @@ def test_same_seed_same_results_on_cpu():
     a, b = run(), run()
     assert [r["val_acc/supervised"] for r in a.history] == [r["val_acc/supervised"] for r in b.history]
     assert a.outputs["supervised"].test_confusion == b.outputs["supervised"].test_confusion
+
+
+def test_recipes_train_through_the_engine():
+    """CutMix on every batch, label smoothing, AdamW, one-cycle, AutoAugment and resized crops together."""
+    torch.manual_seed(0)
+    cfg = TrainParams(
+        epochs=3,
+        batch_size=32,
+        label_smoothing=0.1,
+        optimizer={"name": "adamw", "lr": 0.003, "weight_decay": 0.05},
+        schedule={"name": "onecycle", "milestones": []},
+        augment={"cutmix_prob": 1.0, "autoaugment": True, "resize_scale": (0.6, 1.0)},
+    )
+    result = _engine().fit(SupervisedTask(create_backbone("nin", 4, options={"width": 16}), 4), cfg, 1, "recipes")
+    assert result.outputs["supervised"].val_acc > 35  # chance is 25%
+    assert result.history[0]["lr"] < result.history[1]["lr"]  # one-cycle warms up
+
+
+def test_plateau_schedule_reads_the_validation_loss():
+    torch.manual_seed(0)
+    schedule = {"name": "plateau", "milestones": [], "patience": 0, "gamma": 0.5, "threshold": 0}
+    cfg = TrainParams(epochs=6, batch_size=32, optimizer={"lr": 0.5}, schedule=schedule)
+    result = _engine().fit(SupervisedTask(create_backbone("nin", 4, options={"width": 16}), 4), cfg, 1, "plateau")
+    losses = [r["val_loss"] for r in result.history]
+    lrs = [r["lr"] for r in result.history]  # the lr each epoch trained with
+    assert lrs[1] == lrs[0]  # the first epoch only sets the best loss
+    for i in range(2, 6):  # patience 0: halve right after an epoch that did not beat the best so far
+        stalled = losses[i - 1] >= min(losses[: i - 1])
+        assert lrs[i] == pytest.approx(lrs[i - 1] * (0.5 if stalled else 1.0)), (i, losses, lrs)
+
+
+def test_finetune_starts_from_the_pretrained_weights():
+    from rotnet.training.finetune import FinetuneTask, load_pretrained_body
+
+    pretrained = create_backbone("nin", 4, options={"width": 16})
+    with torch.no_grad():
+        for p in pretrained.parameters():
+            p.add_(1.0)  # unlike any fresh initialisation
+    model = create_backbone("nin", 10, options={"width": 16})
+    copied = load_pretrained_body(model, pretrained.state_dict())
+    own = model.state_dict()
+    for k, v in pretrained.state_dict().items():
+        if k.startswith("head."):
+            assert k not in copied
+        else:
+            assert torch.equal(own[k], v), k
+    assert own["head.fc.weight"].shape == (10, 16)
+    task = FinetuneTask(model, 10, backbone_lr_scale=0.1)
+    from rotnet.params import OptimizerParams
+    from rotnet.training.optim import build_optimizer
+
+    opt = build_optimizer(task.param_groups(), OptimizerParams(lr=0.1))
+    head_ids = {id(p) for p in model.head.parameters()}
+    for group in opt.param_groups:
+        in_head = {id(p) in head_ids for p in group["params"]}
+        assert len(in_head) == 1
+        assert group["lr"] == pytest.approx(0.1 if in_head.pop() else 0.01)
+
+
+def test_conv_head_is_a_fresh_nin_block_on_block2():
+    head = build_head("conv", torch.Size([192, 8, 8]), 10, 200)
+    convs = [m for m in head.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs] == [3, 1, 1] and all(c.out_channels == 192 for c in convs)
+    assert head(torch.randn(2, 192, 8, 8)).shape == (2, 10)

@@ -17,7 +17,7 @@ def test_dvc_outputs_match_the_package_paths():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     ds, bb = "cifar10", "nin"
     assert _resolve(stages["prepare"]["outs"][0], ds, bb) == str(paths.prepared_dir(ds))
-    for kind in ("supervised", "pretrain", "probe"):
+    for kind in ("supervised", "pretrain", "probe", "finetune"):
         st = stages[kind]
         outs = {_resolve(o, ds, bb) for o in st["outs"]}
         assert str(paths.model_dir(kind, ds, bb)) in outs

@@ -50,7 +50,8 @@ def test_bad_params_name_the_key_and_the_fix(raw, words):
 
 
 def test_unknown_backbone_in_study_lists_valid_ones():
-    with pytest.raises(RotnetError, match="unknown backbone 'alexnet'; valid backbones: nin, resnet18"):
+    names = r"efficientnet_b0, .*nin, resnet101, .*resnet18"
+    with pytest.raises(RotnetError, match=rf"unknown backbone 'alexnet'; valid backbones: {names}"):
         parse_params({"study": {"backbones": ["alexnet"]}})
 
 
@@ -74,3 +75,21 @@ def test_missing_and_malformed_files(tmp_path):
     ok = tmp_path / "ok.yaml"
     ok.write_text(yaml.safe_dump({"seed": 3}))
     assert load_params(ok).seed == 3
+
+
+def test_one_architecture_under_two_names():
+    from rotnet.models import create_backbone
+
+    p = parse_params(
+        {
+            "study": {"backbones": ["nin", "nin_wide"]},
+            "backbones": {"nin_wide": {"arch": "nin", "width": 32}},
+            "small_input": {"backbones": []},
+        }
+    )
+    model = create_backbone("nin_wide", 10, options=p.backbone_options("nin_wide"))
+    assert model.feature_info[1].channels == 32
+    with pytest.raises(RotnetError, match=r"unknown backbone 'vgg' \(backbones.x.arch\)"):
+        parse_params({"study": {"backbones": ["x"]}, "backbones": {"x": {"arch": "vgg"}}})
+    with pytest.raises(RotnetError, match=r"small_input.backbones names 'effnet_up'.*unknown backbone"):
+        parse_params({"small_input": {"backbones": ["effnet_up"]}})

@@ -35,13 +35,22 @@ def _draw_image_folder(root: Path) -> None:
 
 def _tiny_params(data: Path) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["study"]["backbones"] = ["nin", "resnet18"]
     params["runtime"].update(device="cpu", eval_batch_size=128)
     params["datasets"]["cifar10"].update(source="imagefolder", path=str(data), val_size=30)
     params["backbones"] = {"nin": {"blocks": 4, "width": 16}, "resnet18": {"width": 8}}
-    for stage in ("supervised", "pretrain", "probe"):
+    for stage in ("supervised", "pretrain", "probe", "finetune"):
         params[stage].update(epochs=2, batch_size=30)
         params[stage]["schedule"]["milestones"] = [1]
     params["probe"]["hidden"] = 32
+    params["backbones"]["efficientnet_b0"] = {"small_input": "stride"}
+    params["backbones"]["efficientnet_b0_upsample"] = {
+        "arch": "efficientnet_b0",
+        "small_input": "upsample",
+        "upsample_size": 64,
+    }
+    params["small_input"].update(epochs=1, batch_size=30)
+    params["small_input"]["schedule"]["warmup_epochs"] = 0
     return params
 
 
@@ -73,17 +82,20 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny study"], repo)
 
     first = _run(["dvc", "repro"], repo)
-    expected = {"prepare@cifar10", "report"} | {
-        f"{k}@cifar10-{b}" for k in ("supervised", "pretrain", "probe") for b in ("nin", "resnet18")
+    expected = {"prepare@cifar10", "small_input@cifar10", "report"} | {
+        f"{k}@cifar10-{b}" for k in ("supervised", "pretrain", "probe", "finetune") for b in ("nin", "resnet18")
     }
     assert _ran(first) == expected
 
     report = (repo / "metrics" / "report.md").read_text()
     assert "| nin |" in report and "| resnet18 |" in report
     assert "| block2 |" in report and "| layer4 |" in report
-    assert "89.06" in report  # the paper's figure for NIN block 2 sits beside ours
+    assert "89.06" in report and "91.16" in report  # paper figures for NIN block 2 (non-linear, conv)
+    assert "finetuned test" in report
+    assert "| efficientnet_b0_upsample | efficientnet_b0 | upsample x2 (32 -> 64) |" in report
     rows = (repo / "metrics" / "report.csv").read_text().splitlines()
-    assert len(rows) == 1 + 2 * (2 + 4 * 2)  # per backbone: supervised, rotation, 4 layers x 2 heads
+    # per backbone: supervised, rotation, finetune, 4 layers x 2 heads, + the conv head on NIN block 2
+    assert len(rows) == 1 + 2 * (3 + 4 * 2) + 1
     assert (repo / "metrics" / "report.png").stat().st_size > 1000
     probe = json.loads((repo / "metrics/runs/cifar10/nin/probe.json").read_text())
     assert set(probe["layers"]) == {"block1", "block2", "block3", "block4"}

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from rotnet.data.augment import random_crop, random_flip
+from rotnet.data.augment import augment_batch
 from rotnet.data.prepared import PreparedDataset, Split
 from rotnet.params import AugmentParams
 
@@ -47,9 +47,7 @@ class DeviceSplit:
             idx = order[i * batch_size : (i + 1) * batch_size]
             x, y = self.images[idx], self.labels[idx]
             if augment is not None:
-                x = random_crop(x, augment.crop_padding, generator)
-                if augment.flip:
-                    x = random_flip(x, generator)
+                x = augment_batch(x, augment, generator)
             yield x, y
 
 

@@ -39,6 +39,10 @@ class Backbone(nn.Module):
         """Map the last block's output to logits."""
         raise NotImplementedError
 
+    def classifier(self) -> nn.Module:
+        """The module holding the class-specific weights (replaced when fine-tuning)."""
+        return self.head
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = self.forward_features(x)
         return self.forward_head(feats[self.feature_info[-1].name])

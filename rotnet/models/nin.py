@@ -24,6 +24,11 @@ def _conv(cin: int, cout: int, k: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, k, padding=(k - 1) // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
+def nin_block(cin: int, width: int, k: int) -> nn.Sequential:
+    """A k x k conv then two 1x1 convs, all at ``width`` channels (blocks 3 and later)."""
+    return nn.Sequential(*_conv(cin, width, k), *_conv(width, width, 1), *_conv(width, width, 1))
+
+
 class NIN(Backbone):
     def __init__(self, num_classes: int, in_chans: int = 3, blocks: int = 4, width: int = 192) -> None:
         super().__init__()
@@ -32,7 +37,7 @@ class NIN(Backbone):
             nn.Sequential(*_conv(in_chans, w, 5), *_conv(w, w160, 1), *_conv(w160, w96, 1), nn.MaxPool2d(3, 2, 1)),
             nn.Sequential(*_conv(w96, w, 5), *_conv(w, w, 1), *_conv(w, w, 1), nn.AvgPool2d(3, 2, 1)),
         ]
-        layers += [nn.Sequential(*_conv(w, w, 3), *_conv(w, w, 1), *_conv(w, w, 1)) for _ in range(blocks - 2)]
+        layers += [nin_block(w, w, 3) for _ in range(blocks - 2)]
         self.blocks = nn.ModuleDict({f"block{i + 1}": layer for i, layer in enumerate(layers)})
         self.feature_info = [FeatureInfo("block1", w96, 2), FeatureInfo("block2", w, 4)] + [
             FeatureInfo(f"block{i + 1}", w, 4) for i in range(2, blocks)

@@ -45,24 +45,36 @@ def _entry(name: str) -> _Entry:
     return _REGISTRY[name]
 
 
+def resolve_arch(name: str, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A params entry may name its architecture (``arch: efficientnet_b0``) so that one
+    architecture can appear under several names with different options; the default
+    architecture is the entry's own name."""
+    opts = dict(options or {})
+    return str(opts.pop("arch", name)), opts
+
+
 def validate_backbone_options(name: str, options: dict[str, Any], source: str = "params.yaml") -> BaseModel:
-    entry = _entry(name)
+    arch, options = resolve_arch(name, options)
+    if arch not in _REGISTRY:
+        where = f" (backbones.{name}.arch)" if arch != name else ""
+        raise RotnetError(f"unknown backbone '{arch}'{where}; valid backbones: {', '.join(list_backbones())}")
+    entry = _REGISTRY[arch]
     try:
         return entry.options.model_validate(options)
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()
         )
-        valid = ", ".join(entry.options.model_fields)
+        valid = ", ".join(["arch", *entry.options.model_fields])
         raise RotnetError(
             f"invalid options for backbone '{name}' in {source} (backbones.{name}): {problems}. Valid options: {valid}"
         ) from None
 
 
 def create_backbone(name: str, num_classes: int, in_chans: int = 3, options: dict[str, Any] | None = None) -> Backbone:
-    """Build backbone ``name`` with a ``num_classes`` head for ``in_chans``-channel images."""
+    """Build backbone ``name`` (or its ``arch`` option) with a ``num_classes`` head."""
     opts = validate_backbone_options(name, options or {})
-    return _entry(name).build(opts, num_classes=num_classes, in_chans=in_chans)
+    return _entry(resolve_arch(name, options)[0]).build(opts, num_classes=num_classes, in_chans=in_chans)
 
 
 def describe_backbones() -> str:

@@ -1,7 +1,8 @@
 """ResNets adapted to small images: a 3x3 stride-1 stem and no max-pool (the CIFAR stem).
 
 The residual blocks are timm's; the stem and stage layout are built here so that the
-width can be scaled for CPU demos and the stride stays 1 until stage 2.
+width can be scaled for CPU demos and the stride stays 1 until stage 2. Depths 18 and 34
+use BasicBlock, 50/101/152 the Bottleneck.
 """
 
 from __future__ import annotations
@@ -73,6 +74,24 @@ class ResNet(Backbone):
         return self.head(features)
 
 
-@register_backbone("resnet18", ResNetOptions)
-def build_resnet18(opts: ResNetOptions, num_classes: int, in_chans: int = 3) -> ResNet:
-    return ResNet(BasicBlock, (2, 2, 2, 2), num_classes, in_chans, width=opts.width)
+# The standard depths (He et al. 2016). Bottleneck stages output planes * 4 channels,
+# so at width 64 ResNet-50 and deeper give 256/512/1024/2048 instead of 64/128/256/512.
+_LAYOUTS: dict[str, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
+    "resnet18": (BasicBlock, (2, 2, 2, 2)),
+    "resnet34": (BasicBlock, (3, 4, 6, 3)),
+    "resnet50": (Bottleneck, (3, 4, 6, 3)),
+    "resnet101": (Bottleneck, (3, 4, 23, 3)),
+    "resnet152": (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+def _register(name: str) -> None:
+    block, depths = _LAYOUTS[name]
+
+    @register_backbone(name, ResNetOptions)
+    def build(opts: ResNetOptions, num_classes: int, in_chans: int = 3) -> ResNet:
+        return ResNet(block, depths, num_classes, in_chans, width=opts.width)
+
+
+for _name in _LAYOUTS:
+    _register(_name)

@@ -1,8 +1,11 @@
-"""Probe heads that read one flattened feature map."""
+"""Probe heads that read one feature map of a frozen backbone."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
+
+from rotnet.models.nin import nin_block
 
 
 def nonlinear_head(in_features: int, num_classes: int, hidden: int = 200) -> nn.Module:
@@ -25,9 +28,23 @@ def linear_head(in_features: int, num_classes: int) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.BatchNorm1d(in_features, affine=False), nn.Linear(in_features, num_classes))
 
 
-def build_head(kind: str, in_features: int, num_classes: int, hidden: int) -> nn.Module:
+def conv_head(in_channels: int, num_classes: int, width: int = 192) -> nn.Module:
+    """The paper's conv head: a fresh, randomly initialised NIN block 3 (3x3, 1x1, 1x1
+    convs at 192), global average pooling and a linear classifier."""
+    return nn.Sequential(
+        nin_block(in_channels, width, 3),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(width, num_classes),
+    )
+
+
+def build_head(kind: str, shape: torch.Size, num_classes: int, hidden: int) -> nn.Module:
+    """A head of ``kind`` for feature maps of ``shape`` (C, H, W)."""
     if kind == "nonlinear":
-        return nonlinear_head(in_features, num_classes, hidden)
+        return nonlinear_head(shape.numel(), num_classes, hidden)
     if kind == "linear":
-        return linear_head(in_features, num_classes)
+        return linear_head(shape.numel(), num_classes)
+    if kind == "conv":
+        return conv_head(shape[0], num_classes)
     raise AssertionError(f"unhandled head {kind}")  # params validation lists the valid heads

@@ -30,9 +30,16 @@ def run_probe(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     heads, layers = {}, {}
     for layer in model.feature_names:
         for kind in cfg.heads:
+            if kind == "conv" and layer not in cfg.conv_layers:
+                continue
             out = f"{layer}/{kind}"
-            heads[out] = build_head(kind, int(torch.Size(shapes[layer]).numel()), classes, cfg.hidden)
+            heads[out] = build_head(kind, torch.Size(shapes[layer]), classes, cfg.hidden)
             layers[out] = layer
+    if not heads:
+        raise RotnetError(
+            f"probe: no head to train on {backbone} (heads {cfg.heads}, conv_layers {cfg.conv_layers}); "
+            f"add 'nonlinear' or 'linear' to probe.heads, or one of {model.feature_names} to probe.conv_layers"
+        )
     result = ctx.fit(ProbeTask(model, heads, layers, classes), cfg)
     save_checkpoint(
         paths.model_dir("probe", dataset, backbone) / "heads.pt",

@@ -11,10 +11,11 @@ import pandas as pd
 from rotnet import paths
 from rotnet.atomic import atomic_path, write_text
 from rotnet.errors import RotnetError
+from rotnet.models.registry import resolve_arch
 from rotnet.params import Params
 from rotnet.report.paper import COMPARISON, NIN_SUPERVISED, PAPER_DATA, nin_probe_figure
 
-KINDS = ("supervised", "pretrain", "probe")
+KINDS = ("supervised", "pretrain", "probe", "finetune")
 
 
 def _read(kind: str, dataset: str, backbone: str) -> dict[str, Any]:
@@ -25,9 +26,16 @@ def _read(kind: str, dataset: str, backbone: str) -> dict[str, Any]:
 
 
 def _paper_figure(params: Params, backbone: str, layer: str, head: str) -> float | None:
-    if backbone != "nin" or head != "nonlinear":
+    """The paper's figure for this NIN probe, when it published one."""
+    arch, opts = resolve_arch(backbone, params.backbone_options(backbone))
+    if arch != "nin":
         return None
-    return nin_probe_figure(int(params.backbone_options("nin").get("blocks", 4)), layer)
+    blocks = int(opts.get("blocks", 4))
+    if head == "nonlinear":
+        return nin_probe_figure(blocks, layer)
+    if head == "conv" and blocks == 4 and layer == "block2":
+        return COMPARISON["RotNet + conv head"]
+    return None
 
 
 def _row(base: dict[str, Any], stage: str, m: dict[str, Any], **acc: Any) -> dict[str, Any]:
@@ -40,7 +48,7 @@ def collect(params: Params) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for dataset in params.study.datasets:
         for backbone in params.study.backbones:
-            sup, pre, probe = (_read(k, dataset, backbone) for k in KINDS)
+            sup, pre, probe, fine = (_read(k, dataset, backbone) for k in KINDS)
             base = {"dataset": dataset, "data": sup["data"], "backbone": backbone}
             rows.append(
                 _row(
@@ -65,6 +73,19 @@ def collect(params: Params) -> pd.DataFrame:
                     head="rotation",
                     val_acc=pre["rotation_val_acc"],
                     test_acc=pre["rotation_test_acc"],
+                    paper_acc=None,
+                )
+            )
+            rows.append(
+                _row(
+                    base,
+                    "finetune",
+                    fine,
+                    method="rotnet finetune",
+                    layer="",
+                    head="",
+                    val_acc=fine["val_acc"],
+                    test_acc=fine["test_acc"],
                     paper_acc=None,
                 )
             )
@@ -106,6 +127,7 @@ def _summary_rows(df: pd.DataFrame) -> list[list[Any]]:
         sup = g[g.method == "supervised"].iloc[0]
         rot = g[g.method == "rotation pretext"].iloc[0]
         probes = g[g.method == "rotnet probe"]
+        fine = g[g.method == "rotnet finetune"].iloc[0]
         best = probes.loc[probes.val_acc.idxmax()]  # chosen on validation, never on test
         rows.append(
             [
@@ -114,7 +136,9 @@ def _summary_rows(df: pd.DataFrame) -> list[list[Any]]:
                 rot.test_acc,
                 f"{best.layer} ({best['head']})",
                 best.test_acc,
+                fine.test_acc,
                 best.test_acc - sup.test_acc,
+                fine.test_acc - sup.test_acc,
             ]
         )
     return rows
@@ -123,18 +147,90 @@ def _summary_rows(df: pd.DataFrame) -> list[list[Any]]:
 def _layer_rows(g: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
     probes = g[g.method == "rotnet probe"]
     heads = list(dict.fromkeys(probes["head"]))
-    header = ["layer"] + [f"{h} val" for h in heads] + [f"{h} test" for h in heads] + ["paper (non-linear)"]
+    paper_heads = [h for h in heads if probes[probes["head"] == h].paper_acc.notna().any()]
+    header = (
+        ["layer"] + [f"{h} val" for h in heads] + [f"{h} test" for h in heads] + [f"paper {h}" for h in paper_heads]
+    )
     rows = []
     for layer, lg in probes.groupby("layer", sort=False):
         by_head = lg.set_index("head")
-        paper = lg.paper_acc.dropna()
         rows.append(
             [layer]
             + [by_head.val_acc.get(h) for h in heads]
             + [by_head.test_acc.get(h) for h in heads]
-            + [paper.iloc[0] if len(paper) else None]
+            + [by_head.paper_acc.get(h) for h in paper_heads]
         )
     return header, rows
+
+
+def _best(rows: pd.DataFrame) -> float | None:
+    """Test accuracy of the validation-selected row, if any."""
+    return None if rows.empty else rows.loc[rows.val_acc.idxmax()].test_acc
+
+
+def _nin_vs_paper(d: pd.DataFrame, data: str) -> list[str]:
+    g = d[d.backbone == "nin"]
+    if g.empty:
+        return []
+    probes = g[g.method == "rotnet probe"]
+    sup = g[g.method == "supervised"].test_acc.iloc[0]
+    fine = g[g.method == "rotnet finetune"].test_acc.iloc[0]
+    rows = [
+        ["supervised NIN", COMPARISON["supervised NIN"], sup],
+        [
+            "RotNet + non-linear head (best block)",
+            COMPARISON["RotNet + non-linear head"],
+            _best(probes[probes["head"] == "nonlinear"]),
+        ],
+        [
+            "RotNet + conv head (block 2)",
+            COMPARISON["RotNet + conv head"],
+            _best(probes[(probes["head"] == "conv") & (probes.layer == "block2")]),
+        ],
+        [
+            "RotNet fine-tuned (paper: conv head + blocks 1-2; ours: whole network + linear)",
+            COMPARISON["RotNet + conv, fine-tuned"],
+            fine,
+        ],
+    ]
+    return ["### NIN beside the paper", "", _table(["method", f"paper ({PAPER_DATA})", f"ours ({data})"], rows), ""]
+
+
+def _small_input_section(dataset: str) -> list[str]:
+    """Each small-input choice (e.g. EfficientNet-B0 strides lowered vs input upsampled)
+    trained briefly with labels: accuracy and cost side by side."""
+    path = paths.small_input_file(dataset)
+    if not path.is_file():
+        return []
+    m = json.loads(path.read_text(encoding="utf-8"))
+    rows = []
+    for name, c in m["choices"].items():
+        opts = c["options"]
+        if opts.get("small_input") == "upsample":
+            choice = f"upsample x{opts.get('upsample_size', 128) // 32} (32 -> {opts.get('upsample_size', 128)})"
+        else:
+            choice = "stem and first stride-2 stage at stride 1"
+        rows.append(
+            [
+                name,
+                c["arch"],
+                choice,
+                c["val_acc"],
+                c["test_acc"],
+                c["images_per_s"],
+                c["wall_time_s"],
+                f"{c['parameters'] / 1e6:.1f}M",
+            ]
+        )
+    header = ["backbone", "arch", "small-input choice", "val", "test", "train images/s", "time (s)", "params"]
+    return [
+        "### Small images: the choices compared",
+        "",
+        f"Supervised, {m['epochs']} epochs on {m['train_images']} training images, {m['device']}.",
+        "",
+        _table(header, rows),
+        "",
+    ]
 
 
 def render_markdown(df: pd.DataFrame, params: Params, figure: str | None) -> str:
@@ -159,7 +255,9 @@ def render_markdown(df: pd.DataFrame, params: Params, figure: str | None) -> str
                     "rotation test",
                     "best probe (val-selected)",
                     "probe test",
+                    "finetuned test",
                     "probe − supervised",
+                    "finetuned − supervised",
                 ],
                 _summary_rows(d),
             )
@@ -176,26 +274,8 @@ def render_markdown(df: pd.DataFrame, params: Params, figure: str | None) -> str
                 f"({int(sup.epochs)} epochs, {sup.wall_time_s:.0f} s).",
                 "",
             ]
-        if "nin" in set(d.backbone):
-            g = d[d.backbone == "nin"]
-            nonlin = g[(g.method == "rotnet probe") & (g["head"] == "nonlinear")]
-            ours_best = nonlin.loc[nonlin.val_acc.idxmax()] if len(nonlin) else None
-            sup = g[g.method == "supervised"].iloc[0]
-            out += ["### NIN beside the paper", ""]
-            out.append(
-                _table(
-                    ["method", f"paper ({PAPER_DATA})", f"ours ({data})"],
-                    [
-                        ["supervised NIN", COMPARISON["supervised NIN"], sup.test_acc],
-                        [
-                            "RotNet + non-linear head (best block)",
-                            COMPARISON["RotNet + non-linear head"],
-                            None if ours_best is None else ours_best.test_acc,
-                        ],
-                    ],
-                )
-            )
-            out.append("")
+        out += _nin_vs_paper(d, data)
+        out += _small_input_section(str(dataset))
     if figure:
         out += ["## Probe accuracy per layer", "", f"![probe accuracy per layer]({figure})", ""]
     out += [

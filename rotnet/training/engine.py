@@ -7,6 +7,7 @@ epoch; the test split is evaluated once, at the end, with those weights.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from rotnet.data.augment import cutmix
 from rotnet.data.device import DeviceDataset, DeviceSplit
 from rotnet.errors import RotnetError
 from rotnet.params import RuntimeParams, TrainParams
 from rotnet.progress import log, progress
-from rotnet.training.optim import build_optimizer, build_scheduler
+from rotnet.training.optim import build_optimizer, build_schedule
 from rotnet.training.runtime import autocast, make_generator
 from rotnet.training.tasks import Task
 
@@ -69,20 +71,27 @@ class Engine:
                 module.to(memory_format=torch.channels_last)
 
     @torch.no_grad()
-    def evaluate(self, task: Task, split: DeviceSplit, forward: Callable | None = None) -> dict[str, torch.Tensor]:
-        """Confusion matrix per output over a whole split (no augmentation)."""
+    def evaluate(
+        self, task: Task, split: DeviceSplit, forward: Callable | None = None
+    ) -> tuple[dict[str, torch.Tensor], float]:
+        """Confusion matrix per output and mean cross-entropy over a whole split (no augmentation)."""
         forward = forward or task.forward
         task.eval()
         conf = {
             o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in task.outputs
         }
+        loss_sum = torch.zeros((), device=self.device)
+        count = 0
         for x, y in split.batches(self.runtime.eval_batch_size):
             with autocast(self.device, self.runtime.amp):
                 logits, targets = forward(self.data.normalize(x, self.runtime.channels_last), y)
             for out, lg in logits.items():
                 k = task.classes(out)
                 conf[out] += torch.bincount(targets * k + lg.argmax(1), minlength=k * k).view(k, k)
-        return {o: c.cpu() for o, c in conf.items()}
+                loss_sum += F.cross_entropy(lg.float(), targets, reduction="sum")
+            count += len(targets)
+        mean_loss = float(loss_sum) / max(count * len(task.outputs), 1)
+        return {o: c.cpu() for o, c in conf.items()}, mean_loss
 
     def fit(
         self,
@@ -101,9 +110,11 @@ class Engine:
                 f"{desc}: batch_size {cfg.batch_size} is larger than the {len(train)} training images; lower it"
             )
         steps = train.num_batches(cfg.batch_size, drop_last=True)
-        optimizer = build_optimizer(task.trainable(), cfg.optimizer)
-        scheduler = build_scheduler(optimizer, cfg.schedule, cfg.epochs, steps)
+        optimizer = build_optimizer(task.param_groups(), cfg.optimizer)
+        schedule = build_schedule(optimizer, cfg.schedule, cfg.epochs, steps)
         gen = make_generator(self.device, seed)
+        batch_rng = random.Random(seed)  # per-batch choices (CutMix or not), kept off the device
+        aug = cfg.augment
         best: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
         history: list[dict[str, float]] = []
         train_time = 0.0
@@ -117,13 +128,22 @@ class Engine:
             t0 = time.monotonic()
             batches = train.batches(cfg.batch_size, shuffle=True, augment=cfg.augment, generator=gen, drop_last=True)
             for x, y in progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"):
+                x = self.data.normalize(x, self.runtime.channels_last)
+                mixed = None
+                if aug.cutmix_prob > 0 and batch_rng.random() < aug.cutmix_prob:
+                    x, mixed = cutmix(x, y, task.num_classes, aug.cutmix_alpha, gen)
+                    if self.runtime.channels_last:
+                        x = x.contiguous(memory_format=torch.channels_last)
                 with autocast(self.device, self.runtime.amp):
-                    logits, targets = forward(self.data.normalize(x, self.runtime.channels_last), y)
-                    loss = sum(F.cross_entropy(lg.float(), targets) for lg in logits.values())
+                    logits, targets = forward(x, y)
+                    soft = targets if mixed is None else mixed
+                    loss = sum(
+                        F.cross_entropy(lg.float(), soft, label_smoothing=cfg.label_smoothing) for lg in logits.values()
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                scheduler.step()
+                schedule.after_step()
                 loss_sum += loss.detach()
                 for out, lg in logits.items():
                     correct[out] += (lg.argmax(1) == targets).sum()
@@ -137,8 +157,14 @@ class Engine:
                     f"{desc}: the training loss became {mean_loss} in epoch {epoch}; lower the learning rate "
                     "(optimizer.lr) or check the data"
                 )
-            val = self.evaluate(task, self.data.val, forward)
-            row: dict[str, float] = {"epoch": epoch, "lr": lr, "train_loss": mean_loss / len(task.outputs)}
+            val, val_loss = self.evaluate(task, self.data.val, forward)
+            schedule.after_epoch(val_loss)
+            row: dict[str, float] = {
+                "epoch": epoch,
+                "lr": lr,
+                "train_loss": mean_loss / len(task.outputs),
+                "val_loss": val_loss,
+            }
             for out in task.outputs:
                 row[f"train_acc/{out}"] = float(correct[out]) / seen * 100
                 row[f"val_acc/{out}"] = accuracy(val[out])
@@ -154,7 +180,7 @@ class Engine:
             log(f"{desc} epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, {shown}{more}")
         for out, (_, _, state) in best.items():
             task.restore(out, state)
-        test = self.evaluate(task, self.data.test, forward)  # the only look at the test split
+        test, _ = self.evaluate(task, self.data.test, forward)  # the only look at the test split
         outputs = {o: OutputResult(best[o][1], best[o][0], accuracy(test[o]), test[o].tolist()) for o in task.outputs}
         return FitResult(
             outputs=outputs,

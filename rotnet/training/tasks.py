@@ -3,13 +3,12 @@ logits and their targets, and says which weights to keep for each named output."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 from torch import nn
 
 from rotnet.data.augment import rotate_all
 from rotnet.models.base import Backbone
+from rotnet.training.optim import ParamGroup
 
 
 def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -32,8 +31,8 @@ class Task:
     def classes(self, output: str) -> int:
         return self.num_classes
 
-    def trainable(self) -> Iterator[nn.Parameter]:
-        return self.model.parameters()
+    def param_groups(self) -> list[ParamGroup]:
+        return [ParamGroup(self.model)]
 
     def modules(self) -> list[nn.Module]:
         return [self.model]
@@ -103,8 +102,8 @@ class ProbeTask(Task):
     def outputs(self) -> list[str]:
         return list(self.layers)
 
-    def trainable(self) -> Iterator[nn.Parameter]:
-        return self.heads.parameters()
+    def param_groups(self) -> list[ParamGroup]:
+        return [ParamGroup(self.heads)]
 
     def modules(self) -> list[nn.Module]:
         return [self.model, self.heads]
