@@ -12,10 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rotnet.errors import RotnetError
 
+# The small-input comparison's second choice, defined here so that it always resolves.
+BUILTIN_BACKBONES: dict[str, dict[str, Any]] = {
+    "efficientnet_b0_upsample": {"arch": "efficientnet_b0", "small_input": "upsample", "upsample_size": 128}
+}
 DATASET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
@@ -37,22 +41,35 @@ class RuntimeParams(Strict):
     compile: bool = False
     eval_batch_size: int = Field(512, ge=1)
     threads: int | None = Field(None, ge=1)
+    checkpoint_every: int = Field(1, ge=1)  # epochs between resumable checkpoints
+    resume: bool = True  # continue an unfinished run from its checkpoint (false: start fresh)
 
 
 class DatasetParams(Strict):
-    # download: the official archive, MD5-checked; cifar-archive: a local copy of it;
-    # imagefolder: a folder or .tar.gz/.tgz/.zip with train/<class>/* and test/<class>/*.
-    source: Literal["download", "cifar-archive", "imagefolder"] = "download"
+    # download: the official files, checksum-checked (datasets with an official source:
+    # cifar10, fashion_mnist); cifar-archive: a local copy of the official CIFAR python
+    # archive; idx: a folder with the four official Fashion-MNIST IDX files (.gz or not);
+    # imagefolder: a folder or .tar.gz/.tgz/.zip with train/<class>/*, test/<class>/* and
+    # optionally val/<class>/* (then used as the validation split instead of carving one).
+    source: Literal["download", "cifar-archive", "idx", "imagefolder"] = "download"
     path: str | None = None
     download_dir: str = "data/raw"
     val_size: int = Field(5000, ge=1)  # images carved from train, stratified by class
     train_per_class: int | None = Field(None, ge=1)  # keep only the first N train images per class
     resize: int | None = Field(None, ge=8)  # resize to resize x resize; None: keep, sizes must match
+    pad_to: int | None = Field(None, ge=8)  # zero-pad (centred) to pad_to x pad_to, after any resize
+    # 1: grayscale, 3: RGB (gray images replicated), None: as the source is (gray only if all are).
+    channels: Literal[1, 3] | None = None
+    skip_unreadable: bool = False  # skip (and count in meta) files that are not readable images
+    max_files: int = Field(2_000_000, ge=1)  # archives/folders with more files are refused
+    max_total_mb: float = Field(20_000, gt=0)  # ... or with more uncompressed data than this
 
     @model_validator(mode="after")
     def _path_matches_source(self) -> DatasetParams:
         if self.source != "download" and not self.path:
             raise ValueError(f"source '{self.source}' needs 'path': the archive file or folder to read")
+        if self.resize and self.pad_to and self.pad_to < self.resize:
+            raise ValueError(f"pad_to ({self.pad_to}) must be >= resize ({self.resize})")
         return self
 
 
@@ -186,14 +203,18 @@ class Params(Strict):
     study: StudyParams = StudyParams()
     runtime: RuntimeParams = RuntimeParams()
     datasets: dict[str, DatasetParams] = Field(default_factory=lambda: {"cifar10": DatasetParams()})
-    backbones: dict[str, dict[str, Any]] = Field(
-        default_factory=lambda: {"efficientnet_b0_upsample": {"arch": "efficientnet_b0", "small_input": "upsample"}}
-    )
+    backbones: dict[str, dict[str, Any]] = Field(default_factory=dict, validate_default=True)
     supervised: TrainParams = TrainParams()
     pretrain: PretrainParams = PretrainParams()
     probe: ProbeParams = ProbeParams(schedule=ScheduleParams(milestones=[35, 70, 85]))
     finetune: FinetuneParams = FinetuneParams(epochs=100, schedule=ScheduleParams(milestones=[35, 70, 85]))
     small_input: SmallInputParams = SmallInputParams()
+
+    @field_validator("backbones", mode="before")
+    @classmethod
+    def _with_builtin_entries(cls, value: Any) -> Any:
+        # Entries the defaults refer to exist even when a params file lists only its own.
+        return {**BUILTIN_BACKBONES, **value} if isinstance(value, dict) else value
 
     @model_validator(mode="after")
     def _study_refers_to_known_entries(self) -> Params:

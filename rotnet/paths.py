@@ -8,6 +8,7 @@ DATA = Path("data")
 MODELS = Path("models")
 METRICS = Path("metrics")
 LOGS = Path("logs")
+CHECKPOINTS = Path("checkpoints")
 
 
 def prepared_dir(dataset: str) -> Path:
@@ -33,6 +34,11 @@ def small_input_file(dataset: str) -> Path:
 
 def history_file(kind: str, dataset: str, backbone: str) -> Path:
     return runs_dir() / dataset / backbone / f"{kind}_history.csv"
+
+
+def checkpoint_file(kind: str, dataset: str, backbone: str) -> Path:
+    """Resumable state; a DVC output with persist: true, so reruns find it."""
+    return CHECKPOINTS / dataset / backbone / kind / "last.pt"
 
 
 def logs_dir(kind: str, dataset: str, backbone: str) -> Path:

@@ -84,7 +84,6 @@ def test_one_architecture_under_two_names():
         {
             "study": {"backbones": ["nin", "nin_wide"]},
             "backbones": {"nin_wide": {"arch": "nin", "width": 32}},
-            "small_input": {"backbones": []},
         }
     )
     model = create_backbone("nin_wide", 10, options=p.backbone_options("nin_wide"))

@@ -10,14 +10,15 @@ from rotnet import paths
 from rotnet.errors import RotnetError
 from rotnet.params import Params
 from rotnet.probing.heads import build_head
-from rotnet.training.checkpoint import build_from_checkpoint, load_checkpoint, save_checkpoint
+from rotnet.training.checkpoint import build_from_checkpoint, file_sha256, load_checkpoint, save_checkpoint
 from rotnet.training.stage import StageContext
 from rotnet.training.tasks import ProbeTask
 
 
 def run_probe(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     ctx = StageContext.open(params, "probe", dataset, backbone)
-    ckpt = load_checkpoint(paths.model_dir("pretrain", dataset, backbone) / "model.pt", kind="pretrain")
+    pretrained = paths.model_dir("pretrain", dataset, backbone) / "model.pt"
+    ckpt = load_checkpoint(pretrained, kind="pretrain")
     if ckpt["backbone"] != backbone:
         raise RotnetError(f"the pretrained model for {dataset}/{backbone} holds a '{ckpt['backbone']}'; rerun pretrain")
     model = build_from_checkpoint(ckpt)
@@ -40,7 +41,7 @@ def run_probe(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             f"probe: no head to train on {backbone} (heads {cfg.heads}, conv_layers {cfg.conv_layers}); "
             f"add 'nonlinear' or 'linear' to probe.heads, or one of {model.feature_names} to probe.conv_layers"
         )
-    result = ctx.fit(ProbeTask(model, heads, layers, classes), cfg)
+    result = ctx.fit(ProbeTask(model, heads, layers, classes), cfg, pretrained=file_sha256(pretrained))
     save_checkpoint(
         paths.model_dir("probe", dataset, backbone) / "heads.pt",
         {
@@ -70,7 +71,7 @@ def run_probe(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             "test_acc": round(best.test_acc, 2),
         },
         "layers": per_layer,
-        **ctx.common_metrics(result),
+        **ctx.common_metrics(result, cfg),
     }
     ctx.write_metrics(metrics)
     return metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,11 @@ from rotnet.models.base import Backbone
 from rotnet.models.registry import create_backbone
 
 FORMAT = "rotnet-model-v1"
+
+
+def file_sha256(path: str | Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:

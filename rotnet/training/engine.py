@@ -11,6 +11,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -22,6 +23,7 @@ from rotnet.errors import RotnetError
 from rotnet.params import RuntimeParams, TrainParams
 from rotnet.progress import log, progress
 from rotnet.training.optim import build_optimizer, build_schedule
+from rotnet.training.resume import load_resume_state, save_resume_state
 from rotnet.training.runtime import autocast, make_generator
 from rotnet.training.tasks import Task
 
@@ -32,6 +34,15 @@ class OutputResult:
     val_acc: float
     test_acc: float
     test_confusion: list[list[int]]  # rows: true class, columns: predicted class
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where and how often fit() saves a resumable checkpoint, and what it must match."""
+
+    path: Path
+    every: int  # epochs between checkpoints (the last epoch always gets one)
+    fingerprint: dict[str, Any]  # params and data the run depends on
 
 
 @dataclass
@@ -100,6 +111,7 @@ class Engine:
         seed: int,
         desc: str,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
+        checkpointing: Checkpointing | None = None,
     ) -> FitResult:
         start = time.monotonic()
         self._prepare(task)
@@ -118,7 +130,16 @@ class Engine:
         best: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
         history: list[dict[str, float]] = []
         train_time = 0.0
-        for epoch in range(1, cfg.epochs + 1):
+        first_epoch = 1
+        loops = (task, optimizer, schedule, gen, batch_rng)
+        if checkpointing is not None:
+            resumed = load_resume_state(checkpointing.path, checkpointing.fingerprint, desc, *loops)
+            if resumed is not None:
+                first_epoch, best, history, train_time = resumed
+                for row in history:
+                    if on_epoch:
+                        on_epoch(row)  # the history file and logs hold every epoch, resumed or not
+        for epoch in range(first_epoch, cfg.epochs + 1):
             task.train()
             lr = optimizer.param_groups[0]["lr"]
             loss_sum = torch.zeros((), device=self.device)
@@ -126,8 +147,9 @@ class Engine:
             seen = 0
             _sync(self.device)
             t0 = time.monotonic()
+            bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
             batches = train.batches(cfg.batch_size, shuffle=True, augment=cfg.augment, generator=gen, drop_last=True)
-            for x, y in progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"):
+            for step, (x, y) in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
                 x = self.data.normalize(x, self.runtime.channels_last)
                 mixed = None
                 if aug.cutmix_prob > 0 and batch_rng.random() < aug.cutmix_prob:
@@ -145,6 +167,8 @@ class Engine:
                 optimizer.step()
                 schedule.after_step()
                 loss_sum += loss.detach()
+                # Checked once per epoch: a per-step check would stall the GPU on every step.
+                bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss.detach()), step, bad_step)
                 for out, lg in logits.items():
                     correct[out] += (lg.argmax(1) == targets).sum()
                 seen += len(targets)
@@ -152,10 +176,15 @@ class Engine:
             epoch_time = time.monotonic() - t0
             train_time += epoch_time
             mean_loss = float(loss_sum) / steps
-            if not torch.isfinite(torch.tensor(mean_loss)):
+            if int(bad_step) >= 0:
+                kept = (
+                    f"the last good checkpoint {checkpointing.path} is kept"
+                    if checkpointing is not None and checkpointing.path.is_file()
+                    else "no checkpoint was written yet"
+                )
                 raise RotnetError(
-                    f"{desc}: the training loss became {mean_loss} in epoch {epoch}; lower the learning rate "
-                    "(optimizer.lr) or check the data"
+                    f"{desc}: the training loss became NaN or infinite in epoch {epoch}, step {int(bad_step)}; "
+                    f"{kept}. Lower the learning rate (optimizer.lr) or check the data"
                 )
             val, val_loss = self.evaluate(task, self.data.val, forward)
             schedule.after_epoch(val_loss)
@@ -175,6 +204,17 @@ class Engine:
             history.append(row)
             if on_epoch:
                 on_epoch(row)
+            if checkpointing is not None and (epoch % checkpointing.every == 0 or epoch == cfg.epochs):
+                save_resume_state(
+                    checkpointing.path,
+                    checkpointing.fingerprint,
+                    epoch,
+                    epoch == cfg.epochs,
+                    best,
+                    history,
+                    train_time,
+                    *loops,
+                )
             shown = ", ".join(f"val {o} {row[f'val_acc/{o}']:.2f}%" for o in task.outputs[:4])
             more = f" (+{len(task.outputs) - 4} more)" if len(task.outputs) > 4 else ""
             log(f"{desc} epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, {shown}{more}")

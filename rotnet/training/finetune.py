@@ -11,7 +11,7 @@ from rotnet import paths
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
 from rotnet.params import Params
-from rotnet.training.checkpoint import load_checkpoint
+from rotnet.training.checkpoint import file_sha256, load_checkpoint
 from rotnet.training.optim import ParamGroup
 from rotnet.training.stage import StageContext
 from rotnet.training.supervised import per_class_accuracy
@@ -51,7 +51,8 @@ def load_pretrained_body(model: Backbone, state: dict[str, torch.Tensor]) -> lis
 
 def run_finetune(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     ctx = StageContext.open(params, "finetune", dataset, backbone)
-    ckpt = load_checkpoint(paths.model_dir("pretrain", dataset, backbone) / "model.pt", kind="pretrain")
+    pretrained = paths.model_dir("pretrain", dataset, backbone) / "model.pt"
+    ckpt = load_checkpoint(pretrained, kind="pretrain")
     if ckpt["backbone_options"] != params.backbone_options(backbone):
         raise RotnetError(
             f"the pretrained {backbone} was built with options {ckpt['backbone_options']}, params.yaml now says "
@@ -60,7 +61,8 @@ def run_finetune(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     classes = ctx.prepared.num_classes
     model = ctx.new_backbone(classes)
     copied = load_pretrained_body(model, ckpt["state_dict"])
-    result = ctx.fit(FinetuneTask(model, classes, params.finetune.backbone_lr_scale), params.finetune)
+    task = FinetuneTask(model, classes, params.finetune.backbone_lr_scale)
+    result = ctx.fit(task, params.finetune, pretrained=file_sha256(pretrained))
     out = result.outputs[FinetuneTask.output]
     ctx.save_backbone(model.cpu(), classes, best_epoch=out.best_epoch, init="rotnet-pretrain")
     metrics = {
@@ -68,7 +70,7 @@ def run_finetune(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         "test_acc": round(out.test_acc, 2),
         "best_epoch": out.best_epoch,
         "pretrained_tensors": len(copied),
-        **ctx.common_metrics(result),
+        **ctx.common_metrics(result, params.finetune),
         "per_class_test_acc": per_class_accuracy(out.test_confusion, ctx.prepared.class_names),
         "test_confusion": out.test_confusion,
     }

@@ -22,7 +22,7 @@ def run_pretrain(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         "rotation_val_acc": round(out.val_acc, 2),
         "rotation_test_acc": round(out.test_acc, 2),
         "best_epoch": out.best_epoch,
-        **ctx.common_metrics(result),
+        **ctx.common_metrics(result, params.pretrain),
         "per_rotation_test_acc": per_class_accuracy(out.test_confusion, ROTATIONS),
     }
     ctx.write_metrics(metrics)

@@ -19,6 +19,7 @@ from rotnet.params import Params
 from rotnet.progress import log
 from rotnet.training.engine import Engine
 from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
+from rotnet.training.stage import recipe
 from rotnet.training.tasks import SupervisedTask
 
 
@@ -65,6 +66,7 @@ def run_small_input(params: Params, dataset: str) -> dict[str, Any]:
         "data": data.meta.get("description", dataset),
         "train_images": len(data.train.labels),
         "epochs": cfg.epochs,
+        "recipe": recipe(cfg),
         "device": describe_device(device),
         "choices": choices,
     }

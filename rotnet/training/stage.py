@@ -18,10 +18,28 @@ from rotnet.models.registry import create_backbone
 from rotnet.params import Params, TrainParams
 from rotnet.progress import log
 from rotnet.training.checkpoint import model_state, save_checkpoint
-from rotnet.training.engine import Engine, FitResult
+from rotnet.training.engine import Checkpointing, Engine, FitResult
 from rotnet.training.recorder import Recorder
 from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
 from rotnet.training.tasks import Task
+
+
+def recipe(cfg: TrainParams) -> dict[str, Any]:
+    """The training recipe, recorded beside the figures it produced."""
+    aug = cfg.augment
+    return {
+        "optimizer": cfg.optimizer.name,
+        "lr": cfg.optimizer.lr,
+        "weight_decay": cfg.optimizer.weight_decay,
+        "schedule": cfg.schedule.name,
+        "batch_size": cfg.batch_size,
+        "label_smoothing": cfg.label_smoothing,
+        "crop_padding": aug.crop_padding,
+        "flip": aug.flip,
+        "resize_scale": list(aug.resize_scale) if aug.resize_scale else None,
+        "autoaugment": aug.autoaugment,
+        "cutmix_prob": aug.cutmix_prob,
+    }
 
 
 @dataclass
@@ -55,14 +73,34 @@ class StageContext:
     def new_backbone(self, num_classes: int) -> Backbone:
         return create_backbone(self.backbone, num_classes, self.in_chans, self.params.backbone_options(self.backbone))
 
-    def fit(self, task: Task, cfg: TrainParams) -> FitResult:
+    def fingerprint(self, cfg: TrainParams, **extra: Any) -> dict[str, Any]:
+        """What a resumable checkpoint must match: the params and data this run depends on."""
+        meta = self.prepared.meta
+        return {
+            "stage": f"{self.kind}@{self.dataset}-{self.backbone}",
+            "seed": self.params.seed,
+            "params": cfg.model_dump(mode="json"),
+            "backbone_options": self.params.backbone_options(self.backbone),
+            "data": {"checksum": meta.get("checksum"), "counts": meta.get("counts")},
+            **extra,
+        }
+
+    def fit(self, task: Task, cfg: TrainParams, **fingerprint_extra: Any) -> FitResult:
         recorder = Recorder(
             paths.history_file(self.kind, self.dataset, self.backbone),
             paths.logs_dir(self.kind, self.dataset, self.backbone),
         )
+        ckpt = paths.checkpoint_file(self.kind, self.dataset, self.backbone)
+        if not self.params.runtime.resume:
+            ckpt.unlink(missing_ok=True)
+        checkpointing = Checkpointing(
+            ckpt, self.params.runtime.checkpoint_every, self.fingerprint(cfg, **fingerprint_extra)
+        )
         try:
             # The data order and augmentation draw from their own seeded stream.
-            return self.engine.fit(task, cfg, self.params.seed + 1, f"{self.kind}@{self.backbone}", recorder)
+            return self.engine.fit(
+                task, cfg, self.params.seed + 1, f"{self.kind}@{self.backbone}", recorder, checkpointing
+            )
         finally:
             recorder.close()
 
@@ -83,8 +121,9 @@ class StageContext:
         )
         save_checkpoint(paths.model_dir(self.kind, self.dataset, self.backbone) / "model.pt", state)
 
-    def common_metrics(self, result: FitResult) -> dict[str, Any]:
+    def common_metrics(self, result: FitResult, cfg: TrainParams) -> dict[str, Any]:
         return {
+            "recipe": recipe(cfg),
             "dataset": self.dataset,
             "data": self.prepared.meta.get("description", self.dataset),
             "backbone": self.backbone,

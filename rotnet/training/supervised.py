@@ -27,7 +27,7 @@ def run_supervised(params: Params, dataset: str, backbone: str) -> dict[str, Any
         "val_acc": round(out.val_acc, 2),
         "test_acc": round(out.test_acc, 2),
         "best_epoch": out.best_epoch,
-        **ctx.common_metrics(result),
+        **ctx.common_metrics(result, params.supervised),
         "per_class_test_acc": per_class_accuracy(out.test_confusion, ctx.prepared.class_names),
         "test_confusion": out.test_confusion,
     }
