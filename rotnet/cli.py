@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -54,9 +56,18 @@ def _add_stage_args(parser: argparse.ArgumentParser, stage: str) -> None:
         parser.add_argument("--backbone", required=True, help="backbone name, see `rotnet backbones`")
 
 
-def _call(stage: str, args: argparse.Namespace) -> None:
-    fn, needs_backbone = _stage_functions()[stage]
+TRAINING = ("supervised", "pretrain", "probe", "finetune")
+
+
+def _call(stage: str, args: argparse.Namespace, script: str | None = None, argv: Sequence[str] = ()) -> None:
     params: Params = load_params(args.params)
+    procs = params.distributed.world_size
+    if script and stage in TRAINING and procs > 1 and "LOCAL_RANK" not in os.environ:
+        # More processes asked for: let torchrun start them, each running this same command.
+        from rotnet.training.distributed import torchrun_argv
+
+        sys.exit(subprocess.call(torchrun_argv(params.distributed, script, list(argv))))
+    fn, needs_backbone = _stage_functions()[stage]
     if stage == "report":
         fn(params)
     elif needs_backbone:
@@ -69,9 +80,10 @@ def run_stage(stage: str, argv: Sequence[str] | None = None) -> None:
     """Entry point of `stages/<stage>.py`: parse arguments, read params, run, exit 2 on bad input."""
     parser = argparse.ArgumentParser(prog=f"stages/{stage}.py", description=HELP[stage])
     _add_stage_args(parser, stage)
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
-        _call(stage, args)
+        _call(stage, args, sys.argv[0], argv)
     except RotnetError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

@@ -45,6 +45,32 @@ class RuntimeParams(Strict):
     resume: bool = True  # continue an unfinished run from its checkpoint (false: start fresh)
 
 
+class DistributedParams(Strict):
+    """Processes per stage, started by torchrun when more than one is asked for.
+
+    batch_size everywhere is the global batch (split evenly across processes) and lr is
+    the lr of that global batch, so results do not depend on the process count.
+    """
+
+    nproc_per_node: int = Field(1, ge=1)  # processes on this machine (one per GPU)
+    nnodes: int = Field(1, ge=1)
+    node_rank: int = Field(0, ge=0)
+    rdzv_backend: str = "c10d"
+    rdzv_endpoint: str = "localhost:29500"  # host:port of node 0, reachable from every node
+    rdzv_id: str = "rotnet"
+    sync_bn: bool = False  # SyncBatchNorm across processes (CUDA only)
+
+    @model_validator(mode="after")
+    def _rank_inside(self) -> DistributedParams:
+        if self.node_rank >= self.nnodes:
+            raise ValueError(f"node_rank ({self.node_rank}) must be < nnodes ({self.nnodes})")
+        return self
+
+    @property
+    def world_size(self) -> int:
+        return self.nproc_per_node * self.nnodes
+
+
 class DatasetParams(Strict):
     # download: the official files, checksum-checked (datasets with an official source:
     # cifar10, fashion_mnist); cifar-archive: a local copy of the official CIFAR python
@@ -202,6 +228,7 @@ class Params(Strict):
     seed: int = 0
     study: StudyParams = StudyParams()
     runtime: RuntimeParams = RuntimeParams()
+    distributed: DistributedParams = DistributedParams()
     datasets: dict[str, DatasetParams] = Field(default_factory=lambda: {"cifar10": DatasetParams()})
     backbones: dict[str, dict[str, Any]] = Field(default_factory=dict, validate_default=True)
     supervised: TrainParams = TrainParams()

@@ -152,3 +152,20 @@ def test_conv_head_is_a_fresh_nin_block_on_block2():
     convs = [m for m in head.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.kernel_size[0] for c in convs] == [3, 1, 1] and all(c.out_channels == 192 for c in convs)
     assert head(torch.randn(2, 192, 8, 8)).shape == (2, 10)
+
+
+def test_sharded_batches_are_disjoint_and_cover_the_global_batch():
+    data = DeviceDataset.from_prepared(dataset(), CPU)
+    parts = []
+    for rank in range(2):
+        gen = torch.Generator().manual_seed(5)  # every process seeds the order alike
+        parts.append([x for x, _ in data.train.batches(64, shuffle=True, generator=gen, shard=(rank, 2))])
+    whole = [x for x, _ in data.train.batches(64, shuffle=True, generator=torch.Generator().manual_seed(5))]
+
+    def keys(x):
+        return sorted(bytes(img.numpy()) for img in x)
+
+    for a, b, w in zip(parts[0], parts[1], whole, strict=True):
+        assert len(a) == len(b) == 32
+        assert not set(keys(a)) & set(keys(b))
+        assert keys(torch.cat([a, b])) == keys(w)

@@ -36,18 +36,27 @@ class DeviceSplit:
         augment: AugmentParams | None = None,
         generator: torch.Generator | None = None,
         drop_last: bool = False,
+        shard: tuple[int, int] = (0, 1),
+        augment_generator: torch.Generator | None = None,
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield (uint8 images, labels) batches; shuffled and augmented when asked."""
+        """Yield (uint8 images, labels) batches; shuffled and augmented when asked.
+
+        ``batch_size`` is the global batch. With ``shard=(rank, world)`` each process takes
+        its disjoint 1/world of every batch; all processes must shuffle with equally seeded
+        generators so that they agree on the order. Augmentation draws from
+        ``augment_generator`` (default: ``generator``), which may differ per process.
+        """
+        rank, world = shard
         n = len(self)
         if shuffle:
             order = torch.randperm(n, device=self.device, generator=generator)
         else:
             order = torch.arange(n, device=self.device)
         for i in range(self.num_batches(batch_size, drop_last)):
-            idx = order[i * batch_size : (i + 1) * batch_size]
+            idx = order[i * batch_size : (i + 1) * batch_size][rank::world]
             x, y = self.images[idx], self.labels[idx]
             if augment is not None:
-                x = augment_batch(x, augment, generator)
+                x = augment_batch(x, augment, augment_generator or generator)
             yield x, y
 
 

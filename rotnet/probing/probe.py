@@ -10,7 +10,7 @@ from rotnet import paths
 from rotnet.errors import RotnetError
 from rotnet.params import Params
 from rotnet.probing.heads import build_head
-from rotnet.training.checkpoint import build_from_checkpoint, file_sha256, load_checkpoint, save_checkpoint
+from rotnet.training.checkpoint import build_from_checkpoint, file_sha256, load_checkpoint
 from rotnet.training.stage import StageContext
 from rotnet.training.tasks import ProbeTask
 
@@ -42,7 +42,7 @@ def run_probe(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             f"add 'nonlinear' or 'linear' to probe.heads, or one of {model.feature_names} to probe.conv_layers"
         )
     result = ctx.fit(ProbeTask(model, heads, layers, classes), cfg, pretrained=file_sha256(pretrained))
-    save_checkpoint(
+    ctx.save(
         paths.model_dir("probe", dataset, backbone) / "heads.pt",
         {
             "kind": "probe",
@@ -74,4 +74,5 @@ def run_probe(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         **ctx.common_metrics(result, cfg),
     }
     ctx.write_metrics(metrics)
+    ctx.close()
     return metrics

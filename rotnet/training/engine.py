@@ -16,12 +16,14 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from rotnet.data.augment import cutmix
 from rotnet.data.device import DeviceDataset, DeviceSplit
 from rotnet.errors import RotnetError
 from rotnet.params import RuntimeParams, TrainParams
 from rotnet.progress import log, progress
+from rotnet.training.distributed import World, check_batch
 from rotnet.training.optim import build_optimizer, build_schedule
 from rotnet.training.resume import load_resume_state, save_resume_state
 from rotnet.training.runtime import autocast, make_generator
@@ -69,39 +71,59 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    """Seeds derived from (seed, epoch, stream): a resumed run redraws exactly what an
+    uninterrupted one would, with no generator state to save."""
+    return (seed * 1_000_003 + epoch * 10_007 + stream) % 2**63
+
+
 class Engine:
-    def __init__(self, data: DeviceDataset, runtime: RuntimeParams, device: torch.device) -> None:
+    def __init__(
+        self, data: DeviceDataset, runtime: RuntimeParams, device: torch.device, world: World | None = None
+    ) -> None:
         self.data = data
         self.runtime = runtime
         self.device = device
+        self.world = world or World()
 
-    def _prepare(self, task: Task) -> None:
+    def _prepare(self, task: Task, sync_bn: bool) -> None:
         for module in task.modules():
             module.to(self.device)
             if self.runtime.channels_last:
                 module.to(memory_format=torch.channels_last)
+        if self.world.distributed:
+            if sync_bn:
+                if self.device.type != "cuda":
+                    raise RotnetError("distributed.sync_bn needs CUDA GPUs; set it to false on the CPU")
+                torch.nn.SyncBatchNorm.convert_sync_batchnorm(task.trainable_module())
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            task.wrap(lambda m: DistributedDataParallel(m, device_ids=ids))
 
     @torch.no_grad()
     def evaluate(
         self, task: Task, split: DeviceSplit, forward: Callable | None = None
     ) -> tuple[dict[str, torch.Tensor], float]:
-        """Confusion matrix per output and mean cross-entropy over a whole split (no augmentation)."""
+        """Confusion matrix per output and mean cross-entropy over a whole split (no
+        augmentation); each process evaluates its share and the counts are summed."""
         forward = forward or task.forward
         task.eval()
         conf = {
             o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in task.outputs
         }
-        loss_sum = torch.zeros((), device=self.device)
-        count = 0
-        for x, y in split.batches(self.runtime.eval_batch_size):
+        totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss sum, sample count
+        shard = (self.world.rank, self.world.size)
+        for x, y in split.batches(self.runtime.eval_batch_size, shard=shard):
             with autocast(self.device, self.runtime.amp):
                 logits, targets = forward(self.data.normalize(x, self.runtime.channels_last), y)
             for out, lg in logits.items():
                 k = task.classes(out)
                 conf[out] += torch.bincount(targets * k + lg.argmax(1), minlength=k * k).view(k, k)
-                loss_sum += F.cross_entropy(lg.float(), targets, reduction="sum")
-            count += len(targets)
-        mean_loss = float(loss_sum) / max(count * len(task.outputs), 1)
+                totals[0] += F.cross_entropy(lg.float(), targets, reduction="sum")
+            totals[1] += len(targets)
+        for c in conf.values():
+            self.world.all_reduce(c)
+        self.world.all_reduce(totals)
+        mean_loss = float(totals[0]) / max(float(totals[1]) * len(task.outputs), 1)
         return {o: c.cpu() for o, c in conf.items()}, mean_loss
 
     def fit(
@@ -112,9 +134,12 @@ class Engine:
         desc: str,
         on_epoch: Callable[[dict[str, float]], None] | None = None,
         checkpointing: Checkpointing | None = None,
+        sync_bn: bool = False,
     ) -> FitResult:
         start = time.monotonic()
-        self._prepare(task)
+        world = self.world
+        check_batch(cfg.batch_size, world, desc)
+        self._prepare(task, sync_bn)
         forward = torch.compile(task.forward) if self.runtime.compile else task.forward
         train = self.data.train
         if len(train) < cfg.batch_size:
@@ -124,14 +149,14 @@ class Engine:
         steps = train.num_batches(cfg.batch_size, drop_last=True)
         optimizer = build_optimizer(task.param_groups(), cfg.optimizer)
         schedule = build_schedule(optimizer, cfg.schedule, cfg.epochs, steps)
-        gen = make_generator(self.device, seed)
-        batch_rng = random.Random(seed)  # per-batch choices (CutMix or not), kept off the device
+        order_gen = make_generator(self.device, seed)  # the same on every process: they agree on the order
+        aug_gen = make_generator(self.device, seed)  # different per process: each augments its own share
         aug = cfg.augment
         best: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
         history: list[dict[str, float]] = []
         train_time = 0.0
         first_epoch = 1
-        loops = (task, optimizer, schedule, gen, batch_rng)
+        loops = (task, optimizer, schedule)
         if checkpointing is not None:
             resumed = load_resume_state(checkpointing.path, checkpointing.fingerprint, desc, *loops)
             if resumed is not None:
@@ -140,20 +165,31 @@ class Engine:
                     if on_epoch:
                         on_epoch(row)  # the history file and logs hold every epoch, resumed or not
         for epoch in range(first_epoch, cfg.epochs + 1):
+            order_gen.manual_seed(_epoch_seed(seed, epoch, 0))
+            aug_gen.manual_seed(_epoch_seed(seed, epoch, 1 + world.rank))
+            batch_rng = random.Random(_epoch_seed(seed, epoch, 1 + world.rank))  # CutMix or not, per batch
             task.train()
             lr = optimizer.param_groups[0]["lr"]
-            loss_sum = torch.zeros((), device=self.device)
-            correct = {o: torch.zeros((), dtype=torch.long, device=self.device) for o in task.outputs}
+            # loss sum, first non-finite step (-1: none), then the correct count per output
+            stats = torch.zeros(2 + len(task.outputs), dtype=torch.float64, device=self.device)
+            stats[1] = -1
             seen = 0
             _sync(self.device)
             t0 = time.monotonic()
-            bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
-            batches = train.batches(cfg.batch_size, shuffle=True, augment=cfg.augment, generator=gen, drop_last=True)
+            batches = train.batches(
+                cfg.batch_size,
+                shuffle=True,
+                augment=cfg.augment,
+                generator=order_gen,
+                drop_last=True,
+                shard=(world.rank, world.size),
+                augment_generator=aug_gen,
+            )
             for step, (x, y) in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
                 x = self.data.normalize(x, self.runtime.channels_last)
                 mixed = None
                 if aug.cutmix_prob > 0 and batch_rng.random() < aug.cutmix_prob:
-                    x, mixed = cutmix(x, y, task.num_classes, aug.cutmix_alpha, gen)
+                    x, mixed = cutmix(x, y, task.num_classes, aug.cutmix_alpha, aug_gen)
                     if self.runtime.channels_last:
                         x = x.contiguous(memory_format=torch.channels_last)
                 with autocast(self.device, self.runtime.amp):
@@ -166,24 +202,28 @@ class Engine:
                 loss.backward()
                 optimizer.step()
                 schedule.after_step()
-                loss_sum += loss.detach()
+                stats[0] += loss.detach()
                 # Checked once per epoch: a per-step check would stall the GPU on every step.
-                bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss.detach()), step, bad_step)
-                for out, lg in logits.items():
-                    correct[out] += (lg.argmax(1) == targets).sum()
+                stats[1] = torch.where((stats[1] < 0) & ~torch.isfinite(loss.detach()), step, stats[1])
+                for i, lg in enumerate(logits.values()):
+                    stats[2 + i] += (lg.argmax(1) == targets).sum()
                 seen += len(targets)
             _sync(self.device)
             epoch_time = time.monotonic() - t0
             train_time += epoch_time
-            mean_loss = float(loss_sum) / steps
-            if int(bad_step) >= 0:
+            # Every process learns the totals, and so agrees on NaN stops and best epochs.
+            bad = world.all_reduce(stats[1:2].clone(), op="max")
+            world.all_reduce(stats)
+            seen_all = seen * world.size
+            mean_loss = float(stats[0]) / (steps * world.size)
+            if int(bad) >= 0:
                 kept = (
                     f"the last good checkpoint {checkpointing.path} is kept"
                     if checkpointing is not None and checkpointing.path.is_file()
                     else "no checkpoint was written yet"
                 )
                 raise RotnetError(
-                    f"{desc}: the training loss became NaN or infinite in epoch {epoch}, step {int(bad_step)}; "
+                    f"{desc}: the training loss became NaN or infinite in epoch {epoch}, step {int(bad)}; "
                     f"{kept}. Lower the learning rate (optimizer.lr) or check the data"
                 )
             val, val_loss = self.evaluate(task, self.data.val, forward)
@@ -194,8 +234,8 @@ class Engine:
                 "train_loss": mean_loss / len(task.outputs),
                 "val_loss": val_loss,
             }
-            for out in task.outputs:
-                row[f"train_acc/{out}"] = float(correct[out]) / seen * 100
+            for i, out in enumerate(task.outputs):
+                row[f"train_acc/{out}"] = float(stats[2 + i]) / seen_all * 100
                 row[f"val_acc/{out}"] = accuracy(val[out])
                 if out not in best or row[f"val_acc/{out}"] > best[out][0]:
                     best[out] = (row[f"val_acc/{out}"], epoch, task.snapshot(out))
@@ -204,7 +244,8 @@ class Engine:
             history.append(row)
             if on_epoch:
                 on_epoch(row)
-            if checkpointing is not None and (epoch % checkpointing.every == 0 or epoch == cfg.epochs):
+            due = epoch % checkpointing.every == 0 or epoch == cfg.epochs if checkpointing else False
+            if due and world.is_main:
                 save_resume_state(
                     checkpointing.path,
                     checkpointing.fingerprint,
@@ -217,7 +258,8 @@ class Engine:
                 )
             shown = ", ".join(f"val {o} {row[f'val_acc/{o}']:.2f}%" for o in task.outputs[:4])
             more = f" (+{len(task.outputs) - 4} more)" if len(task.outputs) > 4 else ""
-            log(f"{desc} epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, {shown}{more}")
+            if world.is_main:
+                log(f"{desc} epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, {shown}{more}")
         for out, (_, _, state) in best.items():
             task.restore(out, state)
         test, _ = self.evaluate(task, self.data.test, forward)  # the only look at the test split
@@ -227,6 +269,6 @@ class Engine:
             history=history,
             epochs=cfg.epochs,
             train_time_s=train_time,
-            train_images=steps * cfg.batch_size * cfg.epochs,
+            train_images=steps * cfg.batch_size * (cfg.epochs - first_epoch + 1),
             wall_time_s=time.monotonic() - start,
         )

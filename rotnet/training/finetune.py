@@ -75,4 +75,5 @@ def run_finetune(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         "test_confusion": out.test_confusion,
     }
     ctx.write_metrics(metrics)
+    ctx.close()
     return metrics

@@ -26,4 +26,5 @@ def run_pretrain(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         "per_rotation_test_acc": per_class_accuracy(out.test_confusion, ROTATIONS),
     }
     ctx.write_metrics(metrics)
+    ctx.close()
     return metrics

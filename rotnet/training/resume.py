@@ -7,7 +7,6 @@ start fresh, never silently.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,9 @@ FORMAT = "rotnet-resume-v1"
 Best = dict[str, tuple[float, int, dict[str, torch.Tensor]]]
 
 
-def _rng_state(gen: torch.Generator, batch_rng: random.Random) -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "generator": gen.get_state(), "python": batch_rng.getstate()}
+def _rng_state() -> dict[str, Any]:
+    # Data order and augmentation are seeded per epoch; the global streams (dropout) are not.
+    state = {"torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -39,8 +39,6 @@ def save_resume_state(
     task: Any,
     optimizer: torch.optim.Optimizer,
     schedule: Any,
-    gen: torch.Generator,
-    batch_rng: random.Random,
 ) -> None:
     if complete:
         # A finished run needs no resume state: keep only a small marker (the outputs hold the rest).
@@ -58,7 +56,7 @@ def save_resume_state(
         "best": {o: {"val_acc": v, "epoch": e, "state": st} for o, (v, e, st) in best.items()},
         "history": history,
         "train_time": train_time,
-        "rng": _rng_state(gen, batch_rng),
+        "rng": _rng_state(),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -76,8 +74,6 @@ def load_resume_state(
     task: Any,
     optimizer: torch.optim.Optimizer,
     schedule: Any,
-    gen: torch.Generator,
-    batch_rng: random.Random,
 ) -> tuple[int, Best, list[dict[str, float]], float] | None:
     """Restore an unfinished run; return (next epoch, best, history, train time) or None."""
     if not path.is_file():
@@ -104,15 +100,8 @@ def load_resume_state(
     schedule.load_state_dict(ckpt["schedule"])
     rng = ckpt["rng"]
     torch.set_rng_state(rng["torch"])
-    gen.set_state(rng["generator"])
-    batch_rng.setstate(_as_tuple(rng["python"]))
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
     best = {o: (b["val_acc"], b["epoch"], b["state"]) for o, b in ckpt["best"].items()}
     log(f"{desc}: resuming after epoch {ckpt['epoch']} from {path}")
     return ckpt["epoch"] + 1, best, list(ckpt["history"]), float(ckpt["train_time"])
-
-
-def _as_tuple(state: Any) -> Any:
-    """random.Random.setstate wants tuples back, as getstate made them."""
-    return tuple(_as_tuple(s) for s in state) if isinstance(state, (list, tuple)) else state

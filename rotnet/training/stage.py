@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,6 +19,7 @@ from rotnet.models.registry import create_backbone
 from rotnet.params import Params, TrainParams
 from rotnet.progress import log
 from rotnet.training.checkpoint import model_state, save_checkpoint
+from rotnet.training.distributed import World, close_world, init_world
 from rotnet.training.engine import Checkpointing, Engine, FitResult
 from rotnet.training.recorder import Recorder
 from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
@@ -51,20 +53,27 @@ class StageContext:
     prepared: PreparedDataset
     device: torch.device
     engine: Engine
+    world: World
 
     @classmethod
     def open(cls, params: Params, kind: str, dataset: str, backbone: str) -> StageContext:
         params.dataset(dataset)  # a clear error for an unknown dataset name
         setup_threads(params.runtime)
         device = resolve_device(params.runtime)
+        world = init_world(device.type)
+        if device.type == "cuda" and world.distributed:
+            device = torch.device("cuda", world.local_rank)  # one GPU per process
+            torch.cuda.set_device(device)
         prepared = load_prepared(paths.prepared_dir(dataset))
-        log(
-            f"{kind}@{dataset}/{backbone}: {len(prepared.train.labels)} train, {len(prepared.val.labels)} val, "
-            f"{len(prepared.test.labels)} test images on {describe_device(device)}"
-        )
-        seed_everything(params.seed)
+        if world.is_main:
+            log(
+                f"{kind}@{dataset}/{backbone}: {len(prepared.train.labels)} train, {len(prepared.val.labels)} val, "
+                f"{len(prepared.test.labels)} test images on {describe_device(device)} x {world.size} process(es)"
+            )
+        seed_everything(params.seed)  # the same initial weights in every process
         data = DeviceDataset.from_prepared(prepared, device)
-        return cls(kind, dataset, backbone, params, prepared, device, Engine(data, params.runtime, device))
+        engine = Engine(data, params.runtime, device, world)
+        return cls(kind, dataset, backbone, params, prepared, device, engine, world)
 
     @property
     def in_chans(self) -> int:
@@ -86,23 +95,40 @@ class StageContext:
         }
 
     def fit(self, task: Task, cfg: TrainParams, **fingerprint_extra: Any) -> FitResult:
-        recorder = Recorder(
-            paths.history_file(self.kind, self.dataset, self.backbone),
-            paths.logs_dir(self.kind, self.dataset, self.backbone),
+        # Only rank 0 writes: the other processes never touch outputs.
+        recorder = (
+            Recorder(
+                paths.history_file(self.kind, self.dataset, self.backbone),
+                paths.logs_dir(self.kind, self.dataset, self.backbone),
+            )
+            if self.world.is_main
+            else None
         )
         ckpt = paths.checkpoint_file(self.kind, self.dataset, self.backbone)
-        if not self.params.runtime.resume:
+        if not self.params.runtime.resume and self.world.is_main:
             ckpt.unlink(missing_ok=True)
+        self.world.barrier()
         checkpointing = Checkpointing(
             ckpt, self.params.runtime.checkpoint_every, self.fingerprint(cfg, **fingerprint_extra)
         )
         try:
             # The data order and augmentation draw from their own seeded stream.
             return self.engine.fit(
-                task, cfg, self.params.seed + 1, f"{self.kind}@{self.backbone}", recorder, checkpointing
+                task,
+                cfg,
+                self.params.seed + 1,
+                f"{self.kind}@{self.backbone}",
+                recorder,
+                checkpointing,
+                sync_bn=self.params.distributed.sync_bn,
             )
         finally:
-            recorder.close()
+            if recorder is not None:
+                recorder.close()
+
+    def save(self, path: Path, state: dict[str, Any]) -> None:
+        if self.world.is_main:
+            save_checkpoint(path, state)
 
     def save_backbone(self, model: Backbone, num_classes: int, **info: Any) -> None:
         state = model_state(
@@ -119,7 +145,7 @@ class StageContext:
             dataset=self.dataset,
             **info,
         )
-        save_checkpoint(paths.model_dir(self.kind, self.dataset, self.backbone) / "model.pt", state)
+        self.save(paths.model_dir(self.kind, self.dataset, self.backbone) / "model.pt", state)
 
     def common_metrics(self, result: FitResult, cfg: TrainParams) -> dict[str, Any]:
         return {
@@ -132,9 +158,15 @@ class StageContext:
             "train_time_s": round(result.train_time_s, 2),
             "images_per_s": round(result.images_per_s, 1),
             "device": describe_device(self.device),
+            "processes": self.world.size,
             "host": platform.node(),
             "torch": torch.__version__,
         }
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
-        write_json(paths.metrics_file(self.kind, self.dataset, self.backbone), metrics)
+        if self.world.is_main:
+            write_json(paths.metrics_file(self.kind, self.dataset, self.backbone), metrics)
+
+    def close(self) -> None:
+        self.world.barrier()  # rank 0 has written everything before any process exits
+        close_world(self.world)

@@ -32,4 +32,5 @@ def run_supervised(params: Params, dataset: str, backbone: str) -> dict[str, Any
         "test_confusion": out.test_confusion,
     }
     ctx.write_metrics(metrics)
+    ctx.close()
     return metrics

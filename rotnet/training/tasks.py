@@ -3,6 +3,8 @@ logits and their targets, and says which weights to keep for each named output."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -16,13 +18,25 @@ def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 class Task:
-    """Base: one module trained as a whole, one output."""
+    """Base: one module trained as a whole, one output.
+
+    Forward passes go through ``self.run``, the trainable module or, under DDP, its
+    DistributedDataParallel wrapper; weights are read from the unwrapped modules.
+    """
 
     output: str
     num_classes: int
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
+        self.run: nn.Module = model
+
+    def trainable_module(self) -> nn.Module:
+        """The module whose gradients DDP synchronises."""
+        return self.model
+
+    def wrap(self, wrapper: Callable[[nn.Module], nn.Module]) -> None:
+        self.run = wrapper(self.trainable_module())
 
     @property
     def outputs(self) -> list[str]:
@@ -61,7 +75,7 @@ class SupervisedTask(Task):
         self.num_classes = num_classes
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        return {self.output: self.model(x)}, y
+        return {self.output: self.run(x)}, y
 
 
 class RotationTask(Task):
@@ -79,7 +93,22 @@ class RotationTask(Task):
         if x.is_contiguous(memory_format=torch.channels_last):
             # rot90 and cat return NCHW; a layout mismatch with channels-last weights is slow.
             rotated = rotated.contiguous(memory_format=torch.channels_last)
-        return {self.output: self.model(rotated)}, labels
+        return {self.output: self.run(rotated)}, labels
+
+
+class ProbeHeads(nn.Module):
+    """Every probe head, run as one module so DDP can synchronise them together."""
+
+    def __init__(self, heads: dict[str, nn.Module], layers: dict[str, str]) -> None:
+        super().__init__()
+        self.heads = nn.ModuleDict({k.replace("/", "-"): h for k, h in heads.items()})
+        self.layers = layers  # output name -> feature map name
+
+    def head(self, output: str) -> nn.Module:
+        return self.heads[output.replace("/", "-")]
+
+    def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {out: self.head(out)(feats[layer]) for out, layer in self.layers.items()}
 
 
 class ProbeTask(Task):
@@ -91,8 +120,9 @@ class ProbeTask(Task):
 
     def __init__(self, backbone: Backbone, heads: dict[str, nn.Module], layers: dict[str, str], num_classes: int):
         super().__init__(backbone)
-        self.heads = nn.ModuleDict({k.replace("/", "-"): h for k, h in heads.items()})
-        self.layers = layers  # output name -> feature map name
+        self.heads = ProbeHeads(heads, layers)
+        self.run = self.heads
+        self.layers = layers
         self.num_classes = num_classes
         names = backbone.feature_names
         self.deepest = max(layers.values(), key=names.index)
@@ -101,6 +131,9 @@ class ProbeTask(Task):
     @property
     def outputs(self) -> list[str]:
         return list(self.layers)
+
+    def trainable_module(self) -> nn.Module:
+        return self.heads
 
     def param_groups(self) -> list[ParamGroup]:
         return [ParamGroup(self.heads)]
@@ -119,10 +152,10 @@ class ProbeTask(Task):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         with torch.no_grad():
             feats = self.model.forward_features(x, upto=self.deepest)
-        return {out: self.heads[out.replace("/", "-")](feats[layer]) for out, layer in self.layers.items()}, y
+        return self.run(feats), y
 
     def head(self, output: str) -> nn.Module:
-        return self.heads[output.replace("/", "-")]
+        return self.heads.head(output)
 
     def snapshot(self, output: str) -> dict[str, torch.Tensor]:
         return _copy_state(self.head(output))
