@@ -27,6 +27,7 @@ CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 META_KEYS = {
     "name", "description", "source", "checksum", "counts", "per_class_counts", "class_names",
     "image_shape", "mean", "std", "seed", "val_size", "train_per_class", "resize",
+    "pad_to", "channels", "val_source", "skipped",
 }  # fmt: skip
 MARK = (200, 100, 50)  # RGB of pixel (row 1, col 2) of the first training image
 
@@ -251,11 +252,12 @@ def test_existing_download_with_wrong_md5(tmp_path, monkeypatch):
     assert hashlib.md5(b"not the archive").hexdigest() in str(err.value)
 
 
-def test_download_only_for_cifar10(tmp_path):
+def test_download_only_for_official_datasets(tmp_path):
     with pytest.raises(RotnetError) as err:
         prepare_dataset("svhn", DatasetParams(), tmp_path / "out", 0)
     assert str(err.value) == (
-        "no official download for dataset 'svhn'; set datasets.svhn.source to imagefolder with a path"
+        "no official download for dataset 'svhn' (official downloads: cifar10, fashion_mnist); "
+        "set datasets.svhn.source to imagefolder with a path"
     )
 
 
@@ -268,7 +270,7 @@ def colour(label: int, index: int) -> tuple[int, int, int]:
     return (40 + 60 * label, 20 * index, 200)
 
 
-def make_folder(root: Path, n_train: int = 4, n_test: int = 2, size: tuple[int, int] = (12, 10)) -> Path:
+def make_folder(root: Path, n_train: int = 4, n_test: int = 2, size: tuple[int, int] = (12, 12)) -> Path:
     """train/ and test/ with solid-colour images, PNG for even and JPEG for odd indices."""
     for split, n in (("train", n_train), ("test", n_test)):
         for label, cls in enumerate(CLASSES):
@@ -305,7 +307,9 @@ def test_imagefolder_directory(tmp_path):
     assert meta["class_names"] == list(CLASSES)
     assert meta["counts"] == {"train": 9, "val": 3, "test": 6}
     assert meta["per_class_counts"]["val"] == [1, 1, 1]
-    assert meta["image_shape"] == [10, 12, 3]  # H, W, C of 12x10 (W x H) images
+    assert meta["image_shape"] == [12, 12, 3]
+    assert (meta["val_source"], meta["val_size"], meta["channels"], meta["pad_to"]) == ("carved", 3, 3, None)
+    assert meta["skipped"] == {"count": 0, "examples": []}
     assert meta["description"] == "pets (image folder pets)"
     assert meta["source"] == {"kind": "imagefolder", "path": str(src)}
     assert meta["checksum"]["algorithm"] == "sha256" and len(meta["checksum"]["value"]) == 64
@@ -320,7 +324,7 @@ def test_imagefolder_checksum_tracks_content(tmp_path):
     src = make_folder(tmp_path / "pets")
     first = prepare_dataset("pets", imagefolder(src), tmp_path / "a", 0)["checksum"]
     assert prepare_dataset("pets", imagefolder(src), tmp_path / "b", 0)["checksum"] == first
-    Image.new("RGB", (12, 10), (1, 2, 3)).save(src / "test" / "dog" / "000.png")
+    Image.new("RGB", (12, 12), (1, 2, 3)).save(src / "test" / "dog" / "000.png")
     assert prepare_dataset("pets", imagefolder(src), tmp_path / "c", 0)["checksum"] != first
 
 
@@ -369,11 +373,11 @@ def test_imagefolder_grayscale(tmp_path):
     for p in src.rglob("*.*"):
         Image.open(p).convert("L").save(p)
     meta = prepare_dataset("gray", imagefolder(src), tmp_path / "out", 0)
-    assert meta["image_shape"] == [10, 12, 1] and len(meta["mean"]) == 1
+    assert meta["image_shape"] == [12, 12, 1] and len(meta["mean"]) == 1
     # One colour image among grayscale ones: everything becomes RGB, gray replicated to 3 channels.
-    Image.new("RGB", (12, 10), (250, 0, 0)).save(src / "test" / "emu" / "000.png")
+    Image.new("RGB", (12, 12), (250, 0, 0)).save(src / "test" / "emu" / "000.png")
     meta = prepare_dataset("gray", imagefolder(src), tmp_path / "out", 0)
-    assert meta["image_shape"] == [10, 12, 3]
+    assert meta["image_shape"] == [12, 12, 3]
     test = load_prepared(tmp_path / "out").test
     assert tuple(test.images[-2, 0, 0]) == (250, 0, 0)
     assert len(set(test.images[0, 0, 0].tolist())) == 1
@@ -432,7 +436,7 @@ def test_imagefolder_mixed_sizes_and_resize(tmp_path):
     with pytest.raises(RotnetError, match="set datasets.pets.resize") as err:
         prepare_dataset("pets", imagefolder(src), tmp_path / "out", 0)
     message = str(err.value)
-    assert f"{src / 'train' / 'cat' / '000.png'} is 12x10" in message
+    assert f"{src / 'train' / 'cat' / '000.png'} is 12x12" in message
     assert f"{src / 'train' / 'dog' / '001.jpg'} is 20x16" in message
     meta = prepare_dataset("pets", imagefolder(src, resize=8), tmp_path / "out", 0)
     assert meta["image_shape"] == [8, 8, 3] and meta["resize"] == 8

@@ -4,7 +4,8 @@ Reading archive members straight into memory is much faster than extracting tens
 of small files (CIFAR-10 as JPEGs: about 1 s against 20-50 s here), never writes beside a
 read-only archive, and leaves nothing behind. Archives come from outside the project, so
 members that are absolute, climb out with '..', or are links or devices are refused anyway:
-they are never part of a valid image-folder dataset.
+they are never part of a valid image-folder dataset. Limits on the number of files and on the
+uncompressed size are checked while listing, before anything is read or decompressed further.
 """
 
 from __future__ import annotations
@@ -29,6 +30,47 @@ ARCHIVE_ERRORS = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OS
 
 def is_archive(path: Path) -> bool:
     return path.name.lower().endswith(TAR_SUFFIXES + ZIP_SUFFIXES)
+
+
+@dataclass(frozen=True)
+class TreeLimits:
+    """Refuse trees with more files or more (uncompressed) bytes than this."""
+
+    max_files: int
+    max_total_mb: float  # MB = 10**6 bytes
+    key: str  # params section named in the message, e.g. "datasets.pets"
+
+
+class _Budget:
+    """Counts files and bytes while a tree is listed; raises as soon as a limit is passed.
+
+    Stopping early matters for archives: a tar must be decompressed to be listed, so a huge or
+    malicious one is refused without decompressing it all or holding millions of entries.
+    """
+
+    def __init__(self, location: Path, limits: TreeLimits | None) -> None:
+        self.location, self.limits = location, limits
+        self.files = 0
+        self.bytes = 0
+
+    def add(self, size: int) -> None:
+        self.files += 1
+        self.bytes += size
+        limits = self.limits
+        if limits is None:
+            return
+        if self.files > limits.max_files:
+            raise RotnetError(
+                f"{self.location} has more than {limits.max_files} files (listing stopped at {self.files}), "
+                f"over the limit {limits.key}.max_files: {limits.max_files}; raise {limits.key}.max_files "
+                "if the dataset really is that large"
+            )
+        if self.bytes > limits.max_total_mb * 1e6:
+            raise RotnetError(
+                f"{self.location} holds at least {self.bytes / 1e6:.1f} MB of uncompressed data (in its "
+                f"first {self.files} files), over the limit {limits.key}.max_total_mb: {limits.max_total_mb:g}; "
+                f"raise {limits.key}.max_total_mb if the dataset really is that large"
+            )
 
 
 @dataclass
@@ -77,10 +119,11 @@ def _damaged(archive: Path, err: BaseException) -> RotnetError:
 
 
 @contextlib.contextmanager
-def open_tree(path: Path) -> Iterator[FileTree]:
-    """Open a folder or archive as a FileTree; RotnetError for unsafe, damaged or unknown archives."""
+def open_tree(path: Path, limits: TreeLimits | None = None) -> Iterator[FileTree]:
+    """Open a folder or archive as a FileTree; RotnetError for unsafe, damaged, unknown or too large trees."""
+    budget = _Budget(path, limits)
     if path.is_dir():
-        yield _folder_tree(path)
+        yield _folder_tree(path, budget)
         return
     name = path.name.lower()
     if not name.endswith(TAR_SUFFIXES + ZIP_SUFFIXES):
@@ -88,22 +131,29 @@ def open_tree(path: Path) -> Iterator[FileTree]:
     with contextlib.ExitStack() as stack:
         try:
             if name.endswith(ZIP_SUFFIXES):
-                tree = _zip_tree(path, stack.enter_context(zipfile.ZipFile(path)))
+                tree = _zip_tree(path, stack.enter_context(zipfile.ZipFile(path)), budget)
             else:
-                tree = _tar_tree(path, stack.enter_context(tarfile.open(path, "r:*")))
+                tree = _tar_tree(path, stack.enter_context(tarfile.open(path, "r:*")), budget)
         except ARCHIVE_ERRORS as err:
             raise _damaged(path, err) from None
         yield tree
 
 
-def _folder_tree(root: Path) -> FileTree:
+def _folder_tree(root: Path, budget: _Budget) -> FileTree:
     files: list[str] = []
     dirs: set[str] = set()
     for folder, dirnames, filenames in os.walk(root):
         rel = Path(folder).relative_to(root)
         dirs.update((rel / d).as_posix() for d in dirnames)
-        # is_file() follows file symlinks and skips sockets, fifos and the like.
-        files += [(rel / f).as_posix() for f in filenames if (Path(folder) / f).is_file()]
+        for f in filenames:
+            # stat() follows file symlinks; sockets, fifos, broken links and the like are skipped.
+            try:
+                st = os.stat(Path(folder) / f)
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                budget.add(st.st_size)
+                files.append((rel / f).as_posix())
 
     def read(names: Iterable[str]) -> Iterator[tuple[str, bytes]]:
         for name in names:
@@ -112,7 +162,7 @@ def _folder_tree(root: Path) -> FileTree:
     return FileTree(root, files, _with_parents(files, dirs), read)
 
 
-def _tar_tree(archive: Path, tf: tarfile.TarFile) -> FileTree:
+def _tar_tree(archive: Path, tf: tarfile.TarFile, budget: _Budget) -> FileTree:
     members: dict[str, tarfile.TarInfo] = {}
     dirs: set[str] = set()
     for member in tf:  # one pass over the (decompressed) stream lists every member
@@ -122,6 +172,7 @@ def _tar_tree(archive: Path, tf: tarfile.TarFile) -> FileTree:
         if member.isdir():
             dirs.add(name)
         elif member.isfile():
+            budget.add(member.size)  # from the header: nothing is decompressed beyond the listing
             members[name] = member
         else:
             raise _refuse(archive, member.name, "links and special files are not allowed")
@@ -142,7 +193,7 @@ def _tar_tree(archive: Path, tf: tarfile.TarFile) -> FileTree:
     return FileTree(archive, files, _with_parents(files, dirs), read)
 
 
-def _zip_tree(archive: Path, zf: zipfile.ZipFile) -> FileTree:
+def _zip_tree(archive: Path, zf: zipfile.ZipFile, budget: _Budget) -> FileTree:
     members: dict[str, zipfile.ZipInfo] = {}
     dirs: set[str] = set()
     for info in zf.infolist():
@@ -154,6 +205,7 @@ def _zip_tree(archive: Path, zf: zipfile.ZipFile) -> FileTree:
         if info.is_dir():
             dirs.add(name)
         else:
+            budget.add(info.file_size)  # uncompressed size from the central directory
             members[name] = info
 
     def read(names: Iterable[str]) -> Iterator[tuple[str, bytes]]:

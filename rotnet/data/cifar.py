@@ -1,4 +1,7 @@
-"""The official CIFAR-10 python archive: download (MD5-checked) and parsing straight from the tar.gz."""
+"""The official CIFAR-10 python archive: download (MD5-checked) and parsing straight from the tar.gz.
+
+Its safe downloader (``download_verified``) serves every official download.
+"""
 
 from __future__ import annotations
 
@@ -54,36 +57,51 @@ def check_md5(path: Path, name: str) -> str:
     return actual
 
 
+class DownloadFailed(Exception):
+    """The transfer itself failed (offline, DNS, HTTP error); callers turn it into advice."""
+
+
+def download_verified(url: str, target: Path, md5: str) -> None:
+    """Download ``url`` to ``target`` only if its md5 is ``md5``; nothing else is ever left at ``target``.
+
+    Raises DownloadFailed when the transfer fails and RotnetError when the md5 does not match.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # torchvision writes straight to the file it is given; download under a hidden temporary name
+    # and rename after the md5 check, so an interrupted download never looks like the real file.
+    partial = target.parent / f".{target.name}.{os.getpid()}.part"
+    partial.unlink(missing_ok=True)
+    try:
+        try:
+            download_url(url, str(target.parent), partial.name)
+        except (OSError, HTTPException, RuntimeError, ValueError) as err:  # URLError is an OSError
+            raise DownloadFailed(str(err)) from None
+        actual = file_md5(partial)
+        if actual != md5:
+            raise RotnetError(
+                f"the download of {url} has md5 {actual}, expected {md5} (a truncated or "
+                f"altered download); run again, or put a good copy at {target}"
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def download_cifar10(download_dir: Path, name: str = "cifar10") -> Path:
     """Return the official archive in ``download_dir``, downloading it only when it is absent."""
     target = download_dir / CIFAR10_FILENAME
     if target.is_file():
         check_md5(target, name)  # an existing file is the user's: report a bad one, never overwrite it
         return target
-    download_dir.mkdir(parents=True, exist_ok=True)
-    # torchvision writes straight to the file it is given; download under a temporary name and
-    # rename after the md5 check, so an interrupted download never looks like the archive.
-    partial = download_dir / f".{CIFAR10_FILENAME}.{os.getpid()}.part"
-    partial.unlink(missing_ok=True)
     try:
-        try:
-            download_url(CIFAR10_URL, str(download_dir), partial.name)
-        except (OSError, HTTPException, RuntimeError, ValueError) as err:  # URLError is an OSError
-            raise RotnetError(
-                f"could not download CIFAR-10 from {CIFAR10_URL} ({err}); this machine may be offline. "
-                f"Fetch that file another way and put it at {target} (it is used when its md5 is "
-                f"{CIFAR10_MD5}), or set datasets.{name}.source: cifar-archive with path: pointing at "
-                "your copy of cifar-10-python.tar.gz"
-            ) from None
-        actual = file_md5(partial)
-        if actual != CIFAR10_MD5:
-            raise RotnetError(
-                f"the download of {CIFAR10_URL} has md5 {actual}, expected {CIFAR10_MD5} (a truncated or "
-                f"altered download); run again, or put a good copy at {target}"
-            )
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+        download_verified(CIFAR10_URL, target, CIFAR10_MD5)
+    except DownloadFailed as err:
+        raise RotnetError(
+            f"could not download CIFAR-10 from {CIFAR10_URL} ({err}); this machine may be offline. "
+            f"Fetch that file another way and put it at {target} (it is used when its md5 is "
+            f"{CIFAR10_MD5}), or set datasets.{name}.source: cifar-archive with path: pointing at "
+            "your copy of cifar-10-python.tar.gz"
+        ) from None
     return target
 
 

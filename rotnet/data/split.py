@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,8 @@ class SourceSplits:
     test: Split
     class_names: list[str]
     checksum: dict[str, str]  # {"algorithm": "md5" | "sha256", "value": hex digest}
+    val: Split | None = None  # the source's own validation split (image folders with val/); None: carve one
+    skipped: list[str] = field(default_factory=list)  # files skipped as unreadable, as messages name them
 
 
 def take(split: Split, idx: np.ndarray) -> Split:
