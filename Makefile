@@ -10,6 +10,19 @@ QUICK_DATA := -S datasets.cifar10.source=imagefolder -S datasets.cifar10.path=$(
 else
 QUICK_DATA := -S datasets.cifar10.train_per_class=300
 endif
+# Fashion-MNIST joins the quick study when you say where it comes from:
+#   make quick FASHION=download            the official files (needs the internet)
+#   make quick FASHION=/path/to/idx/folder  a folder with the four official IDX files
+FASHION ?=
+FASHION_CUT := -S datasets.fashion_mnist.train_per_class=250 -S datasets.fashion_mnist.val_size=500
+ifeq ($(FASHION),)
+QUICK_DATA += -S 'study.datasets=[cifar10]'
+else ifeq ($(FASHION),download)
+QUICK_DATA += -S 'study.datasets=[cifar10,fashion_mnist]' $(FASHION_CUT)
+else
+QUICK_DATA += -S 'study.datasets=[cifar10,fashion_mnist]' $(FASHION_CUT) \
+	-S datasets.fashion_mnist.source=idx -S datasets.fashion_mnist.path=$(abspath $(FASHION))
+endif
 QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
 	-S 'study.backbones=[nin,resnet18]' -S backbones.nin.width=96 -S backbones.resnet18.width=16 \
 	-S supervised.epochs=8 -S 'supervised.schedule.milestones=[6]' \

@@ -33,9 +33,26 @@ def _draw_image_folder(root: Path) -> None:
                 Image.fromarray(img).save(folder / f"{i:03d}.png")
 
 
-def _tiny_params(data: Path) -> dict:
+def _write_fashion_idx(folder: Path) -> None:
+    from tests.test_fashion import make_idx_folder
+
+    rng = np.random.default_rng(1)
+    make_idx_folder(
+        folder,
+        arrays={
+            "train-images-idx3-ubyte": rng.integers(0, 256, (120, 28, 28), dtype=np.uint8),
+            "train-labels-idx1-ubyte": (np.arange(120) % 10).astype(np.uint8),
+            "t10k-images-idx3-ubyte": rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+            "t10k-labels-idx1-ubyte": (np.arange(40) % 10).astype(np.uint8),
+        },
+    )
+
+
+def _tiny_params(data: Path, fashion: Path) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["study"]["backbones"] = ["nin", "resnet18"]
+    params["study"]["datasets"] = ["cifar10", "fashion_mnist"]
+    params["datasets"]["fashion_mnist"].update(source="idx", path=str(fashion), val_size=30)
     params["runtime"].update(device="cpu", eval_batch_size=128)
     params["datasets"]["cifar10"].update(source="imagefolder", path=str(data), val_size=30)
     params["backbones"] = {"nin": {"blocks": 4, "width": 16}, "resnet18": {"width": 8}}
@@ -69,21 +86,28 @@ def _ran(output: str) -> set[str]:
 def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     data = tmp_path / "images"
     _draw_image_folder(data)
+    fashion = tmp_path / "fashion"
+    _write_fashion_idx(fashion)
     repo = tmp_path / "study"
     repo.mkdir()
     for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
         shutil.copy(ROOT / name, repo / name)
     for folder in ("stages", "rotnet"):
         shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "params.yaml").write_text(yaml.safe_dump(_tiny_params(data)))
+    (repo / "params.yaml").write_text(yaml.safe_dump(_tiny_params(data, fashion)))
     _run(["git", "init", "-q"], repo)
     _run(["dvc", "init", "-q"], repo)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], repo)
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny study"], repo)
 
     first = _run(["dvc", "repro"], repo)
-    expected = {"prepare@cifar10", "small_input@cifar10", "report"} | {
-        f"{k}@cifar10-{b}" for k in ("supervised", "pretrain", "probe", "finetune") for b in ("nin", "resnet18")
+    datasets = ("cifar10", "fashion_mnist")
+    expected = {"report"} | {f"{k}@{d}" for k in ("prepare", "small_input") for d in datasets}
+    expected |= {
+        f"{k}@{d}-{b}"
+        for k in ("supervised", "pretrain", "probe", "finetune")
+        for d in datasets
+        for b in ("nin", "resnet18")
     }
     assert _ran(first) == expected
 
@@ -95,7 +119,11 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     assert "| efficientnet_b0_upsample | efficientnet_b0 | upsample x2 (32 -> 64) |" in report
     rows = (repo / "metrics" / "report.csv").read_text().splitlines()
     # per backbone: supervised, rotation, finetune, 4 layers x 2 heads, + the conv head on NIN block 2
-    assert len(rows) == 1 + 2 * (3 + 4 * 2) + 1
+    assert len(rows) == 1 + 2 * (2 * (3 + 4 * 2) + 1)  # two datasets
+    # A section per dataset, each labelled with the data it was measured on.
+    assert "## cifar10: cifar10 (image folder images)" in report and "## fashion_mnist: Fashion-MNIST" in report
+    fashion_section = report.split("## fashion_mnist")[1]
+    assert "89.06" not in fashion_section  # the paper's CIFAR-10 figures stay out of other datasets
     assert (repo / "metrics" / "report.png").stat().st_size > 1000
     probe = json.loads((repo / "metrics/runs/cifar10/nin/probe.json").read_text())
     assert set(probe["layers"]) == {"block1", "block2", "block3", "block4"}
@@ -110,7 +138,7 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline run"], repo)
     # A variant as DVC users make one: only the probes and the report rerun.
     third = _run(["dvc", "exp", "run", "-S", "probe.hidden=24"], repo)
-    assert _ran(third) == {"probe@cifar10-nin", "probe@cifar10-resnet18", "report"}
+    assert _ran(third) == {f"probe@{d}-{b}" for d in datasets for b in ("nin", "resnet18")} | {"report"}
     assert yaml.safe_load((repo / "params.yaml").read_text())["probe"]["hidden"] == 24
     diff = _run(["dvc", "metrics", "diff", "--json"], repo)
     assert "probe.json" in diff and "supervised.json" not in diff

@@ -15,6 +15,7 @@ from rotnet.models.registry import resolve_arch
 from rotnet.params import Params
 from rotnet.report.paper import COMPARISON, NIN_SUPERVISED, PAPER_DATA, nin_probe_figure
 
+PAPER_DATASET = "cifar10"
 KINDS = ("supervised", "pretrain", "probe", "finetune")
 
 
@@ -50,6 +51,7 @@ def collect(params: Params) -> pd.DataFrame:
         for backbone in params.study.backbones:
             sup, pre, probe, fine = (_read(k, dataset, backbone) for k in KINDS)
             base = {"dataset": dataset, "data": sup["data"], "backbone": backbone}
+            paper = dataset == PAPER_DATASET  # the paper's figures are CIFAR-10's only
             rows.append(
                 _row(
                     base,
@@ -60,7 +62,7 @@ def collect(params: Params) -> pd.DataFrame:
                     head="",
                     val_acc=sup["val_acc"],
                     test_acc=sup["test_acc"],
-                    paper_acc=NIN_SUPERVISED if backbone == "nin" else None,
+                    paper_acc=NIN_SUPERVISED if backbone == "nin" and paper else None,
                 )
             )
             rows.append(
@@ -101,7 +103,7 @@ def collect(params: Params) -> pd.DataFrame:
                             head=head,
                             val_acc=res["val_acc"],
                             test_acc=res["test_acc"],
-                            paper_acc=_paper_figure(params, backbone, layer, head),
+                            paper_acc=_paper_figure(params, backbone, layer, head) if paper else None,
                         )
                     )
     return pd.DataFrame(rows)
@@ -274,7 +276,8 @@ def render_markdown(df: pd.DataFrame, params: Params, figure: str | None) -> str
                 f"({int(sup.epochs)} epochs, {sup.wall_time_s:.0f} s).",
                 "",
             ]
-        out += _nin_vs_paper(d, data)
+        if dataset == PAPER_DATASET:
+            out += _nin_vs_paper(d, data)
         out += _small_input_section(str(dataset))
     if figure:
         out += ["## Probe accuracy per layer", "", f"![probe accuracy per layer]({figure})", ""]
