@@ -89,14 +89,59 @@ def run_stage(stage: str, argv: Sequence[str] | None = None) -> None:
         sys.exit(2)
 
 
+def _infer(args: argparse.Namespace) -> None:
+    from rotnet.params import RuntimeParams
+    from rotnet.training.runtime import resolve_device
+
+    device = resolve_device(RuntimeParams(device=args.device))
+    if args.command == "orient":
+        from rotnet.inference.orient import orient
+
+        rows = orient(args.model, args.images, args.out, device, args.batch_size, args.max_pixels)
+        failed = [r for r in rows if r["error"]]
+        print(f"{len(rows) - len(failed)} upright copies in {args.out} (orientation.csv lists angles)")
+    else:
+        from rotnet.atomic import write_text
+        from rotnet.inference.predict import predict, render
+
+        rows = predict(args.model, args.images, device, args.top_k, args.batch_size, args.max_pixels)
+        text = render(rows, args.format, args.top_k)
+        if args.output:
+            write_text(args.output, text)
+        else:
+            sys.stdout.write(text)
+        failed = [r for r in rows if "error" in r]
+    for r in failed:
+        print(f"error: {r['file']}: {r['error']}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="rotnet", description="RotNet vs supervised study (see README.md)")
     sub = parser.add_subparsers(dest="command", required=True)
     for stage in STAGES:
         _add_stage_args(sub.add_parser(stage, help=HELP[stage], description=HELP[stage]), stage)
     sub.add_parser("backbones", help="list the registered backbones and their options")
+    pr = sub.add_parser("predict", help="class predictions of a trained model on images or folders")
+    pr.add_argument("model", help="a supervised or finetune model.pt")
+    pr.add_argument("images", nargs="+", help="image files or folders")
+    pr.add_argument("--top-k", type=int, default=3)
+    pr.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    pr.add_argument("--output", help="write there instead of the terminal")
+    pr.add_argument("--batch-size", type=int, default=256)
+    pr.add_argument("--device", default="auto")
+    pr.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images")
+    orp = sub.add_parser("orient", help="write upright copies of photos using a RotNet model")
+    orp.add_argument("model", help="a pretrain (RotNet) model.pt")
+    orp.add_argument("images", nargs="+", help="image files or folders")
+    orp.add_argument("--out", required=True, help="folder for the upright copies and orientation.csv")
+    orp.add_argument("--batch-size", type=int, default=128)
+    orp.add_argument("--device", default="auto")
+    orp.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images")
     args = parser.parse_args(argv)
     try:
+        if args.command in ("predict", "orient"):
+            _infer(args)
+            return
         if args.command == "backbones":
             from rotnet.models.registry import describe_backbones
 

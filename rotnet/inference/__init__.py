@@ -1,0 +1,1 @@
+"""Use trained models: class predictions on any images, and putting photos upright."""

@@ -1,0 +1,55 @@
+"""A trained model file, ready for inference: rebuilt backbone, normalisation, classes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rotnet.errors import RotnetError
+from rotnet.models.base import Backbone
+from rotnet.training.checkpoint import build_from_checkpoint, load_checkpoint
+
+
+@dataclass
+class InferenceModel:
+    model: Backbone
+    kind: str
+    class_names: list[str]
+    input_size: tuple[int, int]
+    in_chans: int
+    mean: torch.Tensor  # (1, C, 1, 1), 0-255 scale
+    std: torch.Tensor
+    device: torch.device
+
+    @property
+    def mode(self) -> str:
+        return "L" if self.in_chans == 1 else "RGB"
+
+    @torch.no_grad()
+    def probabilities(self, batch: np.ndarray) -> torch.Tensor:
+        """Softmax over classes for (N, H, W, C) uint8 images."""
+        x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
+        return torch.softmax(self.model((x - self.mean) / self.std).float(), dim=1).cpu()
+
+
+def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, hint: str) -> InferenceModel:
+    """Load a model file of one of ``kinds``; any other kind gets ``hint`` in its error."""
+    ckpt = load_checkpoint(path)
+    if ckpt.get("kind") not in kinds:
+        raise RotnetError(f"{path} holds a '{ckpt.get('kind')}' model; {hint}")
+    model = build_from_checkpoint(ckpt).to(device).eval()
+    shape = (1, -1, 1, 1)
+    names = list(ckpt["class_names"]) if ckpt["kind"] != "pretrain" else ["0", "90", "180", "270"]
+    return InferenceModel(
+        model=model,
+        kind=ckpt["kind"],
+        class_names=names,
+        input_size=tuple(ckpt["input_size"]),
+        in_chans=int(ckpt["in_chans"]),
+        mean=torch.tensor(ckpt["mean"], device=device).view(shape) * 255,
+        std=torch.tensor(ckpt["std"], device=device).view(shape) * 255,
+        device=device,
+    )

@@ -1,0 +1,72 @@
+"""`rotnet predict`: top-k class predictions of a trained classifier on any images."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rotnet.inference.images import MAX_PIXELS, expand, open_image, to_batch
+from rotnet.inference.model import load_model
+from rotnet.progress import progress
+
+CLASSIFIERS = ("supervised", "finetune")
+
+
+def predict(
+    model_path: str | Path,
+    inputs: list[str],
+    device: torch.device,
+    top_k: int = 3,
+    batch_size: int = 256,
+    max_pixels: int = MAX_PIXELS,
+) -> list[dict[str, Any]]:
+    """One row per input file: its top-k classes and probabilities, or its error."""
+    m = load_model(model_path, CLASSIFIERS, device, "predict needs a supervised or finetune model.pt")
+    k = min(top_k, len(m.class_names))
+    files = expand(inputs)
+    rows: list[dict[str, Any]] = []
+    chunks = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
+    for chunk in progress(chunks, len(chunks), "predict"):
+        good, images = [], []
+        for path in chunk:
+            try:
+                images.append(open_image(path, m.mode, max_pixels))
+                good.append(path)
+            except ValueError as err:
+                rows.append({"file": str(path), "error": str(err)})
+        if not good:
+            continue
+        probs = m.probabilities(to_batch(images, m.input_size))
+        values, indices = probs.topk(k, dim=1)
+        for path, vals, idx in zip(good, values.tolist(), indices.tolist(), strict=True):
+            preds = [{"class": m.class_names[i], "probability": round(v, 4)} for v, i in zip(vals, idx, strict=True)]
+            rows.append({"file": str(path), "predictions": preds})
+    order = {str(p): i for i, p in enumerate(files)}
+    return sorted(rows, key=lambda r: order[r["file"]])
+
+
+def render(rows: list[dict[str, Any]], fmt: str, top_k: int) -> str:
+    if fmt == "json":
+        return json.dumps(rows, indent=2) + "\n"
+    header = ["file"] + [f"{w}{i + 1}" for i in range(top_k) for w in ("class", "p")] + ["error"]
+    table = []
+    for r in rows:
+        cells = [r["file"]]
+        for i in range(top_k):
+            pred = r.get("predictions", [])[i] if i < len(r.get("predictions", [])) else None
+            cells += [pred["class"], f"{pred['probability']:.4f}"] if pred else ["", ""]
+        table.append([*cells, r.get("error", "")])
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(table)
+        return buf.getvalue()
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *table, strict=True)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *table]]
+    return "\n".join(lines) + "\n"
