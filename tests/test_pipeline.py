@@ -125,6 +125,12 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     fashion_section = report.split("## fashion_mnist")[1]
     assert "89.06" not in fashion_section  # the paper's CIFAR-10 figures stay out of other datasets
     assert (repo / "metrics" / "report.png").stat().st_size > 1000
+    # The HTML report opens with its images: every image it references exists.
+    html = (repo / "metrics" / "report.html").read_text()
+    sources = re.findall(r'<img[^>]* src="([^"]+)"', html)
+    assert len(sources) == 1 + 3 * 2  # probe plot + curves, confusion, samples per dataset
+    assert all((repo / "metrics" / src).is_file() for src in sources)
+    assert "<table>" in html and "Training curves" in report and "Best classifier" in report
     probe = json.loads((repo / "metrics/runs/cifar10/nin/probe.json").read_text())
     assert set(probe["layers"]) == {"block1", "block2", "block3", "block4"}
     assert probe["recipe"]["optimizer"] == "sgd" and probe["recipe"]["schedule"] == "step"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from rotnet import paths
@@ -235,7 +236,9 @@ def _small_input_section(dataset: str) -> list[str]:
     ]
 
 
-def render_markdown(df: pd.DataFrame, params: Params, figure: str | None) -> str:
+def render_markdown(
+    df: pd.DataFrame, params: Params, figure: str | None, extra: dict[str, list[str]] | None = None
+) -> str:
     out = [
         "# RotNet study report",
         "",
@@ -279,6 +282,7 @@ def render_markdown(df: pd.DataFrame, params: Params, figure: str | None) -> str
         if dataset == PAPER_DATASET:
             out += _nin_vs_paper(d, data)
         out += _small_input_section(str(dataset))
+        out += (extra or {}).get(str(dataset), [])
     if figure:
         out += ["## Probe accuracy per layer", "", f"![probe accuracy per layer]({figure})", ""]
     out += [
@@ -328,11 +332,83 @@ def plot(df: pd.DataFrame, target: Path) -> None:
     plt.close(fig)
 
 
+FILES = "report_files"  # figures beside report.md / report.html, referenced relatively
+
+
+def _dataset_figures(dataset: str, d: pd.DataFrame, files: Path) -> list[str]:
+    """Training curves, the best classifier's confusion matrix and sample predictions."""
+    from rotnet.data.prepared import load_prepared
+    from rotnet.inference.model import load_model
+    from rotnet.report.figures import confusion_matrix, sample_grid, training_curves
+
+    backbones = list(dict.fromkeys(d.backbone))
+    histories = {
+        b: {
+            k: pd.read_csv(paths.history_file(k, dataset, b))
+            for k in KINDS
+            if paths.history_file(k, dataset, b).is_file()
+        }
+        for b in backbones
+    }
+    training_curves(histories, dataset, files / f"{dataset}_curves.png")
+    # The best classifier is chosen on validation accuracy, as everywhere in the report.
+    candidates = [
+        (_read(kind, dataset, b)["val_acc"], kind, b) for b in backbones for kind in ("supervised", "finetune")
+    ]
+    _, kind, backbone = max(candidates)
+    best = _read(kind, dataset, backbone)
+    prepared = load_prepared(paths.prepared_dir(dataset))
+    title = f"{dataset} {backbone} {kind} (test {best['test_acc']:.2f}%)"
+    confusion_matrix(best["test_confusion"], prepared.class_names, title, files / f"{dataset}_confusion.png")
+    import torch
+
+    model = load_model(paths.model_dir(kind, dataset, backbone) / "model.pt", (kind,), torch.device("cpu"), "")
+    pick = np.linspace(0, len(prepared.test.labels) - 1, 32).astype(int)  # spread over the classes
+    images = prepared.test.images[pick]
+    pred = model.probabilities(images).argmax(1).tolist()
+    true = prepared.test.labels[pick].tolist()
+    sample_grid(images, true, pred, prepared.class_names, title, files / f"{dataset}_samples.png")
+    return [
+        "### Training curves (validation accuracy)",
+        "",
+        f"![training curves]({FILES}/{dataset}_curves.png)",
+        "",
+        f"### Best classifier: {backbone} {kind}, chosen on validation",
+        "",
+        f"![confusion matrix]({FILES}/{dataset}_confusion.png)",
+        "",
+        f"![test images, predicted (true)]({FILES}/{dataset}_samples.png)",
+        "",
+    ]
+
+
+def render_html(markdown_text: str) -> str:
+    import markdown
+
+    body = markdown.markdown(markdown_text, extensions=["tables"])
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;line-height:1.4}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    )
+    return (
+        f"<!doctype html>\n<html><head><meta charset='utf-8'><title>RotNet study report</title>"
+        f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
 def run_report(params: Params) -> pd.DataFrame:
     df = collect(params)
     out = paths.report_dir()
     with atomic_path(out / "report.csv") as tmp:
         df.to_csv(tmp, index=False, float_format="%.2f")
     plot(df, out / "report.png")
-    write_text(out / "report.md", render_markdown(df, params, "report.png"))
+    files = out / FILES
+    files.mkdir(parents=True, exist_ok=True)
+    for old in files.glob("*.png"):  # figures of datasets no longer in the study
+        old.unlink()
+    extra = {str(ds): _dataset_figures(str(ds), d, files) for ds, d in df.groupby("dataset", sort=False)}
+    text = render_markdown(df, params, "report.png", extra)
+    write_text(out / "report.md", text)
+    write_text(out / "report.html", render_html(text))
     return df

@@ -1,0 +1,90 @@
+"""The report's figures beyond the probe plot: training curves, a confusion matrix and
+a grid of test images with predicted and true labels. Each is written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rotnet.atomic import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, target: Path) -> None:
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    _pyplot().close(fig)
+
+
+def training_curves(histories: dict[str, dict[str, pd.DataFrame]], title: str, target: Path) -> None:
+    """Validation accuracy per epoch: one panel per backbone, one line per stage."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(histories), figsize=(4.5 * len(histories), 3.4), squeeze=False)
+    for ax, (backbone, stages) in zip(axes[0], histories.items(), strict=True):
+        for stage, h in stages.items():
+            cols = [c for c in h.columns if c.startswith("val_acc/")]
+            # A probe has one column per head: plot the best head's curve.
+            col = max(cols, key=lambda c: h[c].max())
+            ax.plot(h["epoch"], h[col], marker=".", label=f"{stage} ({col.split('/', 1)[1]})")
+        ax.set_title(f"{title} / {backbone}", fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, target)
+
+
+def confusion_matrix(confusion: list[list[int]], class_names: list[str], title: str, target: Path) -> None:
+    plt = _pyplot()
+    conf = np.asarray(confusion, dtype=float)
+    rates = conf / np.maximum(conf.sum(1, keepdims=True), 1) * 100
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=100)
+    for i in range(n):
+        for j in range(n):
+            ax.text(
+                j,
+                i,
+                f"{rates[i, j]:.0f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if rates[i, j] > 50 else "black",
+            )
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=7)
+    ax.set_yticks(range(n), class_names, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    _save(fig, target)
+
+
+def sample_grid(
+    images: np.ndarray, true: list[int], pred: list[int], class_names: list[str], title: str, target: Path
+) -> None:
+    """Test images with predicted / true labels; wrong predictions in red."""
+    plt = _pyplot()
+    cols = 8
+    rows = -(-len(images) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, img, t, p in zip(axes.flat, images, true, pred, strict=False):
+        ax.imshow(img.squeeze(-1) if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None)
+        ax.set_title(f"{class_names[p]}\n({class_names[t]})", fontsize=6, color="black" if p == t else "red")
+    fig.suptitle(f"{title}: predicted (true)", fontsize=9)
+    fig.tight_layout()
+    _save(fig, target)
