@@ -22,6 +22,7 @@ def _stage_functions() -> dict[str, tuple[StageFn, bool]]:
     from rotnet.report.build import run_report
     from rotnet.training.finetune import run_finetune
     from rotnet.training.pretrain import run_pretrain
+    from rotnet.training.semisup import run_semisup
     from rotnet.training.small_input import run_small_input
     from rotnet.training.supervised import run_supervised
 
@@ -32,17 +33,19 @@ def _stage_functions() -> dict[str, tuple[StageFn, bool]]:
         "probe": (run_probe, True),
         "finetune": (run_finetune, True),
         "small_input": (run_small_input, False),
+        "semisup": (run_semisup, True),
         "report": (run_report, False),
     }
 
 
-STAGES = ("prepare", "supervised", "pretrain", "probe", "finetune", "small_input", "report")
+STAGES = ("prepare", "supervised", "pretrain", "probe", "finetune", "small_input", "semisup", "report")
 HELP = {
     "prepare": "download or read a dataset and write data/prepared/<dataset>",
     "supervised": "train a backbone on the labels",
     "pretrain": "RotNet rotation pretraining of a backbone",
     "probe": "train heads on every frozen feature map of the pretrained backbone",
     "finetune": "train the whole pretrained backbone with a fresh classifier on the labels",
+    "semisup": "accuracy vs labelled images per class: from scratch vs RotNet + conv head (paper fig. 5b)",
     "small_input": "compare the ways a large-image backbone can see small images (accuracy, images/s)",
     "report": "aggregate all metrics into metrics/report.{md,csv,png}",
 }
@@ -50,9 +53,9 @@ HELP = {
 
 def _add_stage_args(parser: argparse.ArgumentParser, stage: str) -> None:
     parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
-    if stage in ("prepare", "supervised", "pretrain", "probe", "finetune", "small_input"):
+    if stage in ("prepare", "supervised", "pretrain", "probe", "finetune", "small_input", "semisup"):
         parser.add_argument("--dataset", required=True, help="dataset name, a key of params.yaml's datasets")
-    if stage in ("supervised", "pretrain", "probe", "finetune"):
+    if stage in ("supervised", "pretrain", "probe", "finetune", "semisup"):
         parser.add_argument("--backbone", required=True, help="backbone name, see `rotnet backbones`")
 
 

@@ -224,6 +224,23 @@ class SmallInputParams(TrainParams):
     schedule: ScheduleParams = ScheduleParams(name="cosine", milestones=[])
 
 
+class SemisupParams(TrainParams):
+    """The paper's figure 5b: accuracy against labelled images per class, for a backbone
+    trained from scratch on those labels and for the RotNet backbone (up to the conv
+    head's feature map) with the paper's conv head, fine-tuned on the same labels."""
+
+    labels_per_class: list[int] = Field(default_factory=lambda: [20, 100, 400, 1000, 5000], min_length=1)
+    backbones: list[str] = Field(default_factory=lambda: ["nin"], min_length=1)
+    epochs: int = Field(100, ge=1)
+    schedule: ScheduleParams = ScheduleParams(milestones=[35, 70, 85])
+
+    @model_validator(mode="after")
+    def _positive(self) -> SemisupParams:
+        if any(n < 1 for n in self.labels_per_class):
+            raise ValueError(f"labels_per_class must be >= 1, got {self.labels_per_class}")
+        return self
+
+
 class Params(Strict):
     seed: int = 0
     study: StudyParams = StudyParams()
@@ -236,6 +253,7 @@ class Params(Strict):
     probe: ProbeParams = ProbeParams(schedule=ScheduleParams(milestones=[35, 70, 85]))
     finetune: FinetuneParams = FinetuneParams(epochs=100, schedule=ScheduleParams(milestones=[35, 70, 85]))
     small_input: SmallInputParams = SmallInputParams()
+    semisup: SemisupParams = SemisupParams()
 
     @field_validator("backbones", mode="before")
     @classmethod

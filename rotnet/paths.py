@@ -32,6 +32,10 @@ def small_input_file(dataset: str) -> Path:
     return runs_dir() / dataset / "small_input.json"
 
 
+def semisup_file(dataset: str, backbone: str) -> Path:
+    return runs_dir() / dataset / backbone / "semisup.json"
+
+
 def history_file(kind: str, dataset: str, backbone: str) -> Path:
     return runs_dir() / dataset / backbone / f"{kind}_history.csv"
 

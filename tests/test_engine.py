@@ -169,3 +169,14 @@ def test_sharded_batches_are_disjoint_and_cover_the_global_batch():
         assert len(a) == len(b) == 32
         assert not set(keys(a)) & set(keys(b))
         assert keys(torch.cat([a, b])) == keys(w)
+
+
+def test_semisup_rotnet_model_starts_from_the_pretrained_blocks():
+    from rotnet.training.semisup import rotnet_with_conv_head
+
+    pretrained = create_backbone("nin", 4, options={"width": 16})
+    model = rotnet_with_conv_head(pretrained, "block2", 10)
+    assert model.backbone is pretrained  # fine-tuned in place, not re-initialised
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    convs = [m for m in model.head.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs] == [3, 1, 1] and convs[0].in_channels == 16

@@ -153,3 +153,29 @@ def test_cli_predict_writes_csv(classifier, tmp_path, capsys):
     )
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert lines[0].startswith("file,class1,p1,class2,p2") and len(lines) == 2
+
+
+def test_inputs_are_made_like_the_training_data_resized_then_padded(tmp_path):
+    data = dataset(n_train=64, n_val=8, n_test=8)
+    model = create_backbone("nin", 4, options={"width": 16})
+    info = dict(
+        kind="supervised",
+        backbone="nin",
+        backbone_options={"width": 16},
+        num_classes=4,
+        in_chans=1,
+        input_size=[32, 32],
+        mean=[0.5],
+        std=[0.25],
+        class_names=data.class_names,
+        preprocess={"content_size": [28, 28], "pad_to": 32, "resize": None, "channels": 1},
+    )
+    path = tmp_path / "fashion.pt"
+    save_checkpoint(path, model_state(create_backbone("nin", 4, in_chans=1, options={"width": 16}), **info))
+    del model
+    from rotnet.inference.model import load_model
+
+    m = load_model(path, ("supervised",), CPU, "")
+    batch = m.prepare([Image.new("L", (56, 56), 200)])
+    assert batch.shape == (1, 32, 32, 1)
+    assert (batch[0, 2:30, 2:30] == 200).all() and batch[0, :2].max() == 0 and batch[0, :, 30:].max() == 0

@@ -67,6 +67,8 @@ def _tiny_params(data: Path, fashion: Path) -> dict:
         "upsample_size": 64,
     }
     params["small_input"].update(epochs=1, batch_size=30)
+    params["semisup"].update(labels_per_class=[4, 8], epochs=2, batch_size=12)
+    params["semisup"]["schedule"]["milestones"] = [1]
     params["small_input"]["schedule"]["warmup_epochs"] = 0
     return params
 
@@ -103,6 +105,7 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     first = _run(["dvc", "repro"], repo)
     datasets = ("cifar10", "fashion_mnist")
     expected = {"report"} | {f"{k}@{d}" for k in ("prepare", "small_input") for d in datasets}
+    expected |= {f"semisup@{d}-nin" for d in datasets}
     expected |= {
         f"{k}@{d}-{b}"
         for k in ("supervised", "pretrain", "probe", "finetune")
@@ -128,9 +131,13 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     # The HTML report opens with its images: every image it references exists.
     html = (repo / "metrics" / "report.html").read_text()
     sources = re.findall(r'<img[^>]* src="([^"]+)"', html)
-    assert len(sources) == 1 + 3 * 2  # probe plot + curves, confusion, samples per dataset
+    assert len(sources) == 1 + 4 * 2  # probe plot + semi-supervised, curves, confusion, samples per dataset
     assert all((repo / "metrics" / src).is_file() for src in sources)
     assert "<table>" in html and "Training curves" in report and "Best classifier" in report
+    semisup = json.loads((repo / "metrics/runs/cifar10/nin/semisup.json").read_text())
+    assert [p["labels_per_class"] for p in semisup["points"]] == [4, 8]
+    assert all(0 <= p[k]["test_acc"] <= 100 for p in semisup["points"] for k in ("scratch", "rotnet"))
+    assert "| nin | 4 |" in report and "paper RotNet" in report
     probe = json.loads((repo / "metrics/runs/cifar10/nin/probe.json").read_text())
     assert set(probe["layers"]) == {"block1", "block2", "block3", "block4"}
     assert probe["recipe"]["optimizer"] == "sgd" and probe["recipe"]["schedule"] == "step"

@@ -196,6 +196,8 @@ def prepare_dataset(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> 
         "per_class_counts": {k: _counts(s.labels, num_classes) for k, s in splits.items()},
         "class_names": list(data.class_names),
         "image_shape": image_shape,
+        # Height and width before any padding: inference resizes new images to this.
+        "content_size": [cfg.resize] * 2 if cfg.resize else list(train.images.shape[1:3]),
         "mean": mean,
         "std": std,
         "seed": seed,

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
+from rotnet.data.prepare import pad_images
 from rotnet.errors import RotnetError
+from rotnet.inference.images import to_batch
 from rotnet.models.base import Backbone
 from rotnet.training.checkpoint import build_from_checkpoint, load_checkpoint
 
@@ -23,6 +26,13 @@ class InferenceModel:
     mean: torch.Tensor  # (1, C, 1, 1), 0-255 scale
     std: torch.Tensor
     device: torch.device
+    content_size: tuple[int, int] | None = None  # before zero padding to input_size, if the data was padded
+
+    def prepare(self, images: list[Image.Image]) -> np.ndarray:
+        """PIL images -> (N, H, W, C) uint8 inputs, made the way the training data was."""
+        if self.content_size and tuple(self.content_size) != tuple(self.input_size):
+            return pad_images(to_batch(images, self.content_size), self.input_size[0])
+        return to_batch(images, self.input_size)
 
     @property
     def mode(self) -> str:
@@ -52,4 +62,5 @@ def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, h
         mean=torch.tensor(ckpt["mean"], device=device).view(shape) * 255,
         std=torch.tensor(ckpt["std"], device=device).view(shape) * 255,
         device=device,
+        content_size=tuple((ckpt.get("preprocess") or {}).get("content_size") or ()) or None,
     )

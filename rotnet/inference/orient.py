@@ -18,7 +18,7 @@ from PIL import Image, ImageOps
 
 from rotnet.atomic import atomic_path, write_text
 from rotnet.errors import RotnetError
-from rotnet.inference.images import MAX_PIXELS, expand, open_image, to_batch
+from rotnet.inference.images import MAX_PIXELS, expand, open_image
 from rotnet.inference.model import load_model
 from rotnet.progress import progress
 
@@ -58,7 +58,7 @@ def orient(
                 rows.append({"file": str(path), "angle": "", "confidence": "", "output": "", "error": str(err)})
         if not good:
             continue
-        batch = to_batch(images, m.input_size)
+        batch = m.prepare(images)
         turns = [m.probabilities(np.ascontiguousarray(np.rot90(batch, j, axes=(1, 2)))) for j in range(4)]
         scores = rotation_scores(turns)
         conf, k = scores.max(dim=1)

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from rotnet.inference.images import MAX_PIXELS, expand, open_image, to_batch
+from rotnet.inference.images import MAX_PIXELS, expand, open_image
 from rotnet.inference.model import load_model
 from rotnet.progress import progress
 
@@ -41,7 +41,7 @@ def predict(
                 rows.append({"file": str(path), "error": str(err)})
         if not good:
             continue
-        probs = m.probabilities(to_batch(images, m.input_size))
+        probs = m.probabilities(m.prepare(images))
         values, indices = probs.topk(k, dim=1)
         for path, vals, idx in zip(good, values.tolist(), indices.tolist(), strict=True):
             preds = [{"class": m.class_names[i], "probability": round(v, 4)} for v, i in zip(vals, idx, strict=True)]

@@ -369,6 +369,7 @@ def _dataset_figures(dataset: str, d: pd.DataFrame, files: Path) -> list[str]:
     true = prepared.test.labels[pick].tolist()
     sample_grid(images, true, pred, prepared.class_names, title, files / f"{dataset}_samples.png")
     return [
+        *_semisup_section(dataset, files),
         "### Training curves (validation accuracy)",
         "",
         f"![training curves]({FILES}/{dataset}_curves.png)",
@@ -378,6 +379,55 @@ def _dataset_figures(dataset: str, d: pd.DataFrame, files: Path) -> list[str]:
         f"![confusion matrix]({FILES}/{dataset}_confusion.png)",
         "",
         f"![test images, predicted (true)]({FILES}/{dataset}_samples.png)",
+        "",
+    ]
+
+
+def _semisup_section(dataset: str, files: Path) -> list[str]:
+    from rotnet.report.figures import semisup_plot
+    from rotnet.report.paper import SEMISUP_LABELS, SEMISUP_ROTNET, SEMISUP_SCRATCH
+
+    found = sorted((paths.runs_dir() / dataset).glob(f"*/{paths.semisup_file(dataset, 'x').name}"))
+    if not found:
+        return []
+    runs = [json.loads(f.read_text(encoding="utf-8")) for f in found]
+    m = {**runs[0], "points": [p for r in runs for p in r["points"]]}
+    paper = None
+    if dataset == PAPER_DATASET:
+        paper = {"RotNet + conv": (SEMISUP_LABELS, SEMISUP_ROTNET), "supervised": (SEMISUP_LABELS, SEMISUP_SCRATCH)}
+    semisup_plot(m["points"], paper, f"{dataset}: {m['data']}", files / f"{dataset}_semisup.png")
+    paper_at = dict(zip(SEMISUP_LABELS, zip(SEMISUP_ROTNET, SEMISUP_SCRATCH, strict=True), strict=True))
+    rows = []
+    for p in m["points"]:
+        ref = paper_at.get(p["labels_per_class"]) if paper else None
+        rows.append(
+            [
+                p["backbone"],
+                p["labels_per_class"],
+                p["scratch"]["test_acc"],
+                p["rotnet"]["test_acc"],
+                p["rotnet"]["test_acc"] - p["scratch"]["test_acc"],
+                ref[1] if ref else None,
+                ref[0] if ref else None,
+            ]
+        )
+    header = [
+        "backbone",
+        "labels/class",
+        "from scratch",
+        "RotNet + conv head",
+        "RotNet − scratch",
+        "paper scratch",
+        "paper RotNet",
+    ]
+    return [
+        "### Few labels: RotNet vs training from scratch (paper fig. 5b)",
+        "",
+        f"Test accuracy, {m['epochs']} epochs per run, {m['device']}.",
+        "",
+        _table(header, rows),
+        "",
+        f"![semi-supervised]({FILES}/{dataset}_semisup.png)",
         "",
     ]
 

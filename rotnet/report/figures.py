@@ -88,3 +88,26 @@ def sample_grid(
     fig.suptitle(f"{title}: predicted (true)", fontsize=9)
     fig.tight_layout()
     _save(fig, target)
+
+
+def semisup_plot(
+    points: list[dict], paper: dict[str, tuple[list[int], list[float]]] | None, title: str, target: Path
+) -> None:
+    """Test accuracy against labelled images per class, ours (and the paper's) on a log axis."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for backbone in dict.fromkeys(p["backbone"] for p in points):
+        pts = [p for p in points if p["backbone"] == backbone]
+        n = [p["labels_per_class"] for p in pts]
+        ax.plot(n, [p["rotnet"]["test_acc"] for p in pts], marker="o", label=f"{backbone}: RotNet + conv head")
+        ax.plot(n, [p["scratch"]["test_acc"] for p in pts], marker="s", label=f"{backbone}: from scratch")
+    for label, (n, acc) in (paper or {}).items():
+        ax.plot(n, acc, "--", marker="x", label=f"paper: {label}")
+    ax.set_xscale("log")
+    ax.set_xlabel("labelled images per class")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    _save(fig, target)

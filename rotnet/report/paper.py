@@ -30,3 +30,10 @@ COMPARISON: dict[str, float] = {
 def nin_probe_figure(blocks: int, layer: str) -> float | None:
     """The paper's non-linear-head accuracy for this NIN depth and block, if it has one."""
     return NIN_PROBES.get(blocks, {}).get(layer)
+
+
+# Semi-supervised (figure 5b, from a later survey's re-run): test accuracy against
+# labelled images per class, RotNet + conv head fine-tuned vs supervised from scratch.
+SEMISUP_LABELS = [20, 100, 400, 1000, 5000]
+SEMISUP_ROTNET = [64.63, 75.28, 82.84, 86.43, 91.95]
+SEMISUP_SCRATCH = [33.66, 47.26, 74.19, 83.47, 93.07]

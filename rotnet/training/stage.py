@@ -143,6 +143,8 @@ class StageContext:
             std=self.prepared.std,
             class_names=self.prepared.class_names,
             dataset=self.dataset,
+            # How the prepare stage turned source images into inputs, for inference on new ones.
+            preprocess={k: self.prepared.meta.get(k) for k in ("content_size", "resize", "pad_to", "channels")},
             **info,
         )
         self.save(paths.model_dir(self.kind, self.dataset, self.backbone) / "model.pt", state)
