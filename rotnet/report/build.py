@@ -251,6 +251,10 @@ def render_markdown(
     for dataset, d in df.groupby("dataset", sort=False):
         data = d.data.iloc[0]
         out += [f"## {dataset}: {data}", ""]
+        # Every figure below comes from this data, this profile (epochs per stage) and this hardware.
+        epochs = ", ".join(f"{k} {int(e)}" for k, e in d.groupby("stage", sort=False).epochs.max().items())
+        devices = ", ".join(sorted(set(d.device)))
+        out += [f"Measured on {devices}; epochs: {epochs}.", ""]
         out += ["### Supervised vs RotNet", ""]
         out.append(
             _table(
