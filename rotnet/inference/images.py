@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,3 +57,21 @@ def to_batch(images: list[Image.Image], size: tuple[int, int]) -> np.ndarray:
         a = np.asarray(img.resize((size[1], size[0]), Image.Resampling.BILINEAR))
         arrays.append(a[..., None] if a.ndim == 2 else a)
     return np.stack(arrays)
+
+
+def read_batches(
+    files: list[Path], mode: str, batch_size: int, max_pixels: int, desc: str
+) -> Iterator[tuple[list[Path], list[Image.Image], dict[Path, str]]]:
+    """Batches of (readable paths, their images, errors of the unreadable ones by path)."""
+    from rotnet.progress import progress
+
+    chunks = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
+    for chunk in progress(chunks, len(chunks), desc):
+        good, images, errors = [], [], {}
+        for path in chunk:
+            try:
+                images.append(open_image(path, mode, max_pixels))
+                good.append(path)
+            except ValueError as err:
+                errors[path] = str(err)
+        yield good, images, errors

@@ -18,9 +18,8 @@ from PIL import Image, ImageOps
 
 from rotnet.atomic import atomic_path, write_text
 from rotnet.errors import RotnetError
-from rotnet.inference.images import MAX_PIXELS, expand, open_image
+from rotnet.inference.images import MAX_PIXELS, expand, read_batches
 from rotnet.inference.model import load_model
-from rotnet.progress import progress
 
 
 def rotation_scores(probs_by_turn: list[torch.Tensor]) -> torch.Tensor:
@@ -47,15 +46,11 @@ def orient(
         raise RotnetError(f"--out {out} holds input images; choose another folder (inputs are never overwritten)")
     out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    chunks = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
-    for chunk in progress(chunks, len(chunks), "orient"):
-        good, images = [], []
-        for path in chunk:
-            try:
-                images.append(open_image(path, m.mode, max_pixels))
-                good.append(path)
-            except ValueError as err:
-                rows.append({"file": str(path), "angle": "", "confidence": "", "output": "", "error": str(err)})
+    for good, images, errors in read_batches(files, m.mode, batch_size, max_pixels, "orient"):
+        rows += [
+            {"file": str(path), "angle": "", "confidence": "", "output": "", "error": err}
+            for path, err in errors.items()
+        ]
         if not good:
             continue
         batch = m.prepare(images)

@@ -10,9 +10,8 @@ from typing import Any
 
 import torch
 
-from rotnet.inference.images import MAX_PIXELS, expand, open_image
+from rotnet.inference.images import MAX_PIXELS, expand, read_batches
 from rotnet.inference.model import load_model
-from rotnet.progress import progress
 
 CLASSIFIERS = ("supervised", "finetune")
 
@@ -30,15 +29,8 @@ def predict(
     k = min(top_k, len(m.class_names))
     files = expand(inputs)
     rows: list[dict[str, Any]] = []
-    chunks = [files[i : i + batch_size] for i in range(0, len(files), batch_size)]
-    for chunk in progress(chunks, len(chunks), "predict"):
-        good, images = [], []
-        for path in chunk:
-            try:
-                images.append(open_image(path, m.mode, max_pixels))
-                good.append(path)
-            except ValueError as err:
-                rows.append({"file": str(path), "error": str(err)})
+    for good, images, errors in read_batches(files, m.mode, batch_size, max_pixels, "predict"):
+        rows += [{"file": str(path), "error": err} for path, err in errors.items()]
         if not good:
             continue
         probs = m.probabilities(m.prepare(images))

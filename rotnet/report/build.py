@@ -308,11 +308,9 @@ def render_markdown(
 
 
 def plot(df: pd.DataFrame, target: Path) -> None:
-    import matplotlib
+    from rotnet.report.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     groups = list(df.groupby(["dataset", "backbone"], sort=False))
     fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.8), squeeze=False)
     for ax, ((dataset, backbone), g) in zip(axes[0], groups, strict=False):
@@ -331,9 +329,7 @@ def plot(df: pd.DataFrame, target: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, target)
 
 
 FILES = "report_files"  # figures beside report.md / report.html, referenced relatively

@@ -11,7 +11,7 @@ import pandas as pd
 from rotnet.atomic import atomic_path
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,15 +20,15 @@ def _pyplot():
     return plt
 
 
-def _save(fig, target: Path) -> None:
+def save_figure(fig, target: Path) -> None:
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def training_curves(histories: dict[str, dict[str, pd.DataFrame]], title: str, target: Path) -> None:
     """Validation accuracy per epoch: one panel per backbone, one line per stage."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(histories), figsize=(4.5 * len(histories), 3.4), squeeze=False)
     for ax, (backbone, stages) in zip(axes[0], histories.items(), strict=True):
         for stage, h in stages.items():
@@ -42,11 +42,11 @@ def training_curves(histories: dict[str, dict[str, pd.DataFrame]], title: str, t
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, target)
+    save_figure(fig, target)
 
 
 def confusion_matrix(confusion: list[list[int]], class_names: list[str], title: str, target: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     conf = np.asarray(confusion, dtype=float)
     rates = conf / np.maximum(conf.sum(1, keepdims=True), 1) * 100
     n = len(class_names)
@@ -69,14 +69,14 @@ def confusion_matrix(confusion: list[list[int]], class_names: list[str], title: 
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    _save(fig, target)
+    save_figure(fig, target)
 
 
 def sample_grid(
     images: np.ndarray, true: list[int], pred: list[int], class_names: list[str], title: str, target: Path
 ) -> None:
     """Test images with predicted / true labels; wrong predictions in red."""
-    plt = _pyplot()
+    plt = pyplot()
     cols = 8
     rows = -(-len(images) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.3, rows * 1.5), squeeze=False)
@@ -87,14 +87,14 @@ def sample_grid(
         ax.set_title(f"{class_names[p]}\n({class_names[t]})", fontsize=6, color="black" if p == t else "red")
     fig.suptitle(f"{title}: predicted (true)", fontsize=9)
     fig.tight_layout()
-    _save(fig, target)
+    save_figure(fig, target)
 
 
 def semisup_plot(
     points: list[dict], paper: dict[str, tuple[list[int], list[float]]] | None, title: str, target: Path
 ) -> None:
     """Test accuracy against labelled images per class, ours (and the paper's) on a log axis."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for backbone in dict.fromkeys(p["backbone"] for p in points):
         pts = [p for p in points if p["backbone"] == backbone]
@@ -110,4 +110,4 @@ def semisup_plot(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    _save(fig, target)
+    save_figure(fig, target)
