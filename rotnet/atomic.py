@@ -45,6 +45,24 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(data)
+
+
+def torch_bytes(obj: Any) -> bytes:
+    """``torch.save`` output that depends on ``obj`` alone. Saved to a file, the archive
+    takes the file's name as its root folder, so an atomic temporary name would make two
+    identical models differ byte for byte (and DVC rerun everything downstream)."""
+    import io
+
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
 def write_text(target: str | os.PathLike[str], text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -1,4 +1,14 @@
-"""Where each stage reads and writes. dvc.yaml declares the same paths (a test checks it)."""
+"""Where each stage reads and writes. dvc.yaml declares the same paths (a test checks it).
+
+Three kinds of output per stage:
+- the model (``models/<dataset>/<backbone>/<stage>/model.pt``): what later stages read;
+- the run record beside it (``run.json``): recipe, host, versions, times, per-class
+  accuracy, confusion: kept, but not a DVC metric;
+- the metrics (``metrics/runs/...json``): only results a person compares across experiments.
+
+Resumable checkpoints live under ``checkpoints/`` and are not DVC outputs: a queued or
+temporary experiment starts without them and DVC does not count that as a change.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +29,23 @@ def model_dir(kind: str, dataset: str, backbone: str) -> Path:
     return MODELS / dataset / backbone / kind
 
 
+def model_file(kind: str, dataset: str, backbone: str) -> Path:
+    return model_dir(kind, dataset, backbone) / "model.pt"
+
+
+def probe_heads_file(dataset: str, backbone: str) -> Path:
+    return model_dir("probe", dataset, backbone) / "heads.pt"
+
+
+def record_file(kind: str, dataset: str, backbone: str) -> Path:
+    """The run record: how a stage ran (recipe, host, times, per-class figures)."""
+    return model_dir(kind, dataset, backbone) / "run.json"
+
+
+def small_input_record(dataset: str) -> Path:
+    return MODELS / dataset / "small_input" / "run.json"
+
+
 def runs_dir() -> Path:
     """Per-stage metrics; the report depends on this whole folder and writes beside it."""
     return METRICS / "runs"
@@ -33,16 +60,16 @@ def small_input_file(dataset: str) -> Path:
 
 
 def semisup_file(dataset: str, backbone: str) -> Path:
-    return runs_dir() / dataset / backbone / "semisup.json"
+    return metrics_file("semisup", dataset, backbone)
 
 
 def history_file(kind: str, dataset: str, backbone: str) -> Path:
     return runs_dir() / dataset / backbone / f"{kind}_history.csv"
 
 
-def checkpoint_file(kind: str, dataset: str, backbone: str) -> Path:
-    """Resumable state; a DVC output with persist: true, so reruns find it."""
-    return CHECKPOINTS / dataset / backbone / kind / "last.pt"
+def checkpoint_dir(kind: str, dataset: str, backbone: str) -> Path:
+    """Resumable state of one stage instance, outside DVC's outputs (see the module doc)."""
+    return CHECKPOINTS / dataset / backbone / kind
 
 
 def logs_dir(kind: str, dataset: str, backbone: str) -> Path:
