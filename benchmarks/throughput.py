@@ -32,7 +32,7 @@ from torchvision import transforms
 
 from rotnet.data.device import DeviceDataset
 from rotnet.data.prepared import PreparedDataset, Split, channel_stats
-from rotnet.models import create_backbone
+from rotnet.models.registry import create_backbone
 from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
 from rotnet.training.engine import Engine
 from rotnet.training.runtime import describe_device
@@ -44,9 +44,9 @@ MINI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jp
 def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
     """n real CIFAR-10 train images from the mini archive, or random ones without it."""
     if MINI.is_file():
-        from rotnet.data.prepare import prepare_dataset
         from rotnet.data.prepared import load_prepared
         from rotnet.params import DatasetParams
+        from rotnet.stages.prepare import prepare as prepare_dataset
 
         with tempfile.TemporaryDirectory() as tmp:
             cfg = DatasetParams(source="imagefolder", path=str(MINI), val_size=100)

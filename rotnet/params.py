@@ -301,9 +301,9 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
         params = Params.model_validate(raw or {})
     except ValidationError as err:
         raise RotnetError(_describe(err, source)) from None
-    # Backbone names and options are checked against the model registry, which
-    # knows each backbone's own typed options.
-    from rotnet.models.registry import validate_backbone_options
+    # Backbone names and options are checked against each architecture's typed options
+    # (rotnet.models.options: pydantic only, so validating params never loads torch).
+    from rotnet.models.options import validate_backbone_options
 
     for where, names in (
         ("study.backbones", params.study.backbones),

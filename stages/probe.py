@@ -1,4 +1,4 @@
-"""DVC stage 'probe': see `python stages/probe.py --help`; the logic lives in the rotnet package."""
+"""DVC stage 'probe': all it does is in rotnet/stages/probe.py; `python stages/probe.py --help`."""
 
 import sys
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 # Run this checkout's package, the code dvc.lock hashes, even if another copy is installed.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rotnet.cli import run_stage
+from rotnet.stages.probe import main
 
 if __name__ == "__main__":
-    run_stage("probe")
+    main()

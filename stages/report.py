@@ -1,4 +1,4 @@
-"""DVC stage 'report': see `python stages/report.py --help`; the logic lives in the rotnet package."""
+"""DVC stage 'report': all it does is in rotnet/stages/report.py; `python stages/report.py --help`."""
 
 import sys
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 # Run this checkout's package, the code dvc.lock hashes, even if another copy is installed.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rotnet.cli import run_stage
+from rotnet.stages.report import main
 
 if __name__ == "__main__":
-    run_stage("report")
+    main()

@@ -78,7 +78,7 @@ def test_missing_and_malformed_files(tmp_path):
 
 
 def test_one_architecture_under_two_names():
-    from rotnet.models import create_backbone
+    from rotnet.models.registry import create_backbone
 
     p = parse_params(
         {

@@ -37,19 +37,6 @@ def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> to
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
-def rotate_all(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return every image at 0, 90, 180 and 270 degrees (counter-clockwise) and labels 0-3.
-
-    The output holds the four copies of each image in one batch, as the paper does,
-    ordered as [all images at 0, all at 90, all at 180, all at 270].
-    """
-    if x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"rotation needs square images, got {x.shape[-2]}x{x.shape[-1]}")
-    rotated = torch.cat([torch.rot90(x, k, dims=(2, 3)) for k in range(4)])
-    labels = torch.arange(4, device=x.device).repeat_interleave(x.shape[0])
-    return rotated, labels
-
-
 def random_resized_crop(
     x: torch.Tensor,
     scale: tuple[float, float],

@@ -1,26 +1,60 @@
-"""A dataset split held as one uint8 tensor on the training device (airbench style).
+"""The dataset on the training device, and the batches that come out of it ready to train on.
 
-Batches are sliced from it by index; augmentation runs on whole batches there.
+Each split is one uint8 tensor on the device (airbench style). A batch is sliced from it
+by index, augmented there as a whole (random per sample), normalised, optionally laid out
+channels-last, and CutMixed with its soft targets attached: no per-image Python.
+
+Randomness is drawn per epoch from seeds derived from (seed, epoch, process), so a
+resumed run redraws exactly what an uninterrupted one would, with no generator state to
+save. The batch order is the same on every process (they must agree on it); the
+augmentation differs per process, since each augments its own share of the batch.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 
-from rotnet.data.augment import augment_batch
+from rotnet.data.augment import augment_batch, cutmix
 from rotnet.data.prepared import PreparedDataset, Split
 from rotnet.params import AugmentParams
 
 
+@dataclass
+class Batch:
+    x: torch.Tensor  # normalised float images (B, C, H, W)
+    y: torch.Tensor  # class labels (B,)
+    mixed: torch.Tensor | None = None  # CutMix soft targets (B, classes), when the batch was mixed
+
+    @property
+    def targets(self) -> torch.Tensor:
+        """What the loss compares against: the soft targets of a mixed batch, else the labels."""
+        return self.y if self.mixed is None else self.mixed
+
+
+def epoch_seed(seed: int, epoch: int, stream: int) -> int:
+    """Seeds derived from (seed, epoch, stream): stream 0 orders the batches, 1 + rank augments."""
+    return (seed * 1_000_003 + epoch * 10_007 + stream) % 2**63
+
+
+def _generator(device: torch.device, seed: int) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return gen
+
+
 class DeviceSplit:
-    def __init__(self, split: Split, device: torch.device) -> None:
+    def __init__(
+        self, split: Split, device: torch.device, mean: torch.Tensor, std: torch.Tensor, channels_last: bool
+    ) -> None:
         # (N, H, W, C) -> (N, C, H, W) once, so batches need no per-step permute.
         self.images = torch.from_numpy(split.images).to(device).permute(0, 3, 1, 2).contiguous()
         self.labels = torch.from_numpy(split.labels).to(device)
         self.device = device
+        self.mean, self.std, self.channels_last = mean, std, channels_last
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -28,36 +62,53 @@ class DeviceSplit:
     def num_batches(self, batch_size: int, drop_last: bool) -> int:
         return len(self) // batch_size if drop_last else -(-len(self) // batch_size)
 
-    def batches(
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 batch -> normalised float32 batch, channels-last when asked."""
+        out = (x.float() - self.mean) / self.std
+        return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
+
+    def _indices(
+        self, batch_size: int, order: torch.Tensor, drop_last: bool, shard: tuple[int, int]
+    ) -> Iterator[torch.Tensor]:
+        rank, world = shard
+        for i in range(self.num_batches(batch_size, drop_last)):
+            yield order[i * batch_size : (i + 1) * batch_size][rank::world]
+
+    def train_batches(
         self,
         batch_size: int,
-        *,
-        shuffle: bool = False,
-        augment: AugmentParams | None = None,
-        generator: torch.Generator | None = None,
-        drop_last: bool = False,
+        augment: AugmentParams,
+        num_classes: int,
+        seed: int,
+        epoch: int,
         shard: tuple[int, int] = (0, 1),
-        augment_generator: torch.Generator | None = None,
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield (uint8 images, labels) batches; shuffled and augmented when asked.
+    ) -> Iterator[Batch]:
+        """One epoch of shuffled, augmented, normalised batches (full batches only).
 
-        ``batch_size`` is the global batch. With ``shard=(rank, world)`` each process takes
-        its disjoint 1/world of every batch; all processes must shuffle with equally seeded
-        generators so that they agree on the order. Augmentation draws from
-        ``augment_generator`` (default: ``generator``), which may differ per process.
+        ``batch_size`` is the global batch; with ``shard=(rank, world)`` each process takes
+        its disjoint 1/world of every batch.
         """
-        rank, world = shard
-        n = len(self)
-        if shuffle:
-            order = torch.randperm(n, device=self.device, generator=generator)
-        else:
-            order = torch.arange(n, device=self.device)
-        for i in range(self.num_batches(batch_size, drop_last)):
-            idx = order[i * batch_size : (i + 1) * batch_size][rank::world]
-            x, y = self.images[idx], self.labels[idx]
-            if augment is not None:
-                x = augment_batch(x, augment, augment_generator or generator)
-            yield x, y
+        rank = shard[0]
+        order = torch.randperm(
+            len(self), device=self.device, generator=_generator(self.device, epoch_seed(seed, epoch, 0))
+        )
+        aug_gen = _generator(self.device, epoch_seed(seed, epoch, 1 + rank))
+        mix_rng = random.Random(epoch_seed(seed, epoch, 1 + rank))  # CutMix or not, per batch
+        for idx in self._indices(batch_size, order, True, shard):
+            x = self.normalize(augment_batch(self.images[idx], augment, aug_gen))
+            y = self.labels[idx]
+            mixed = None
+            if augment.cutmix_prob > 0 and mix_rng.random() < augment.cutmix_prob:
+                x, mixed = cutmix(x, y, num_classes, augment.cutmix_alpha, aug_gen)
+                if self.channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+            yield Batch(x, y, mixed)
+
+    def eval_batches(self, batch_size: int, shard: tuple[int, int] = (0, 1)) -> Iterator[Batch]:
+        """The whole split in order, normalised, no augmentation; each process takes its share."""
+        order = torch.arange(len(self), device=self.device)
+        for idx in self._indices(batch_size, order, False, shard):
+            yield Batch(self.normalize(self.images[idx]), self.labels[idx])
 
 
 @dataclass
@@ -65,21 +116,10 @@ class DeviceDataset:
     train: DeviceSplit
     val: DeviceSplit
     test: DeviceSplit
-    mean: torch.Tensor  # (1, C, 1, 1), 0-255 scale
-    std: torch.Tensor
 
     @classmethod
-    def from_prepared(cls, data: PreparedDataset, device: torch.device) -> DeviceDataset:
+    def from_prepared(cls, data: PreparedDataset, device: torch.device, channels_last: bool = False) -> DeviceDataset:
         shape = (1, -1, 1, 1)
-        return cls(
-            train=DeviceSplit(data.train, device),
-            val=DeviceSplit(data.val, device),
-            test=DeviceSplit(data.test, device),
-            mean=torch.tensor(data.mean, device=device).view(shape) * 255,
-            std=torch.tensor(data.std, device=device).view(shape) * 255,
-        )
-
-    def normalize(self, x: torch.Tensor, channels_last: bool) -> torch.Tensor:
-        """uint8 batch -> normalized float32 batch, in channels-last layout when asked."""
-        out = (x.float() - self.mean) / self.std
-        return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+        mean = torch.tensor(data.mean, device=device).view(shape) * 255
+        std = torch.tensor(data.std, device=device).view(shape) * 255
+        return cls(*(DeviceSplit(getattr(data, s), device, mean, std, channels_last) for s in ("train", "val", "test")))

@@ -9,11 +9,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from rotnet.data.prepare import pad_images
+from rotnet.data.shape import pad_images
 from rotnet.errors import RotnetError
 from rotnet.inference.images import to_batch
 from rotnet.models.base import Backbone
-from rotnet.training.checkpoint import build_from_checkpoint, load_checkpoint
+from rotnet.models.saved import build_model, load_model_file
+from rotnet.rotation import LABELS
 
 
 @dataclass
@@ -38,21 +39,27 @@ class InferenceModel:
     def mode(self) -> str:
         return "L" if self.in_chans == 1 else "RGB"
 
+    def tensor(self, batch: np.ndarray) -> torch.Tensor:
+        """(N, H, W, C) uint8 images -> (N, C, H, W) float on the model's device (0-255 scale,
+        channels-last in memory)."""
+        return torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
+
     @torch.no_grad()
-    def probabilities(self, batch: np.ndarray) -> torch.Tensor:
-        """Softmax over classes for (N, H, W, C) uint8 images."""
-        x = torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
+    def probabilities(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Softmax over classes for (N, H, W, C) uint8 images or a ``tensor()`` batch."""
+        x = self.tensor(images) if isinstance(images, np.ndarray) else images
+        x = x.contiguous(memory_format=torch.channels_last)  # as read (NHWC), whatever turned it
         return torch.softmax(self.model((x - self.mean) / self.std).float(), dim=1).cpu()
 
 
 def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, hint: str) -> InferenceModel:
     """Load a model file of one of ``kinds``; any other kind gets ``hint`` in its error."""
-    ckpt = load_checkpoint(path)
+    ckpt = load_model_file(path)
     if ckpt.get("kind") not in kinds:
         raise RotnetError(f"{path} holds a '{ckpt.get('kind')}' model; {hint}")
-    model = build_from_checkpoint(ckpt).to(device).eval()
+    model = build_model(ckpt).to(device).eval()
     shape = (1, -1, 1, 1)
-    names = list(ckpt["class_names"]) if ckpt["kind"] != "pretrain" else ["0", "90", "180", "270"]
+    names = list(LABELS) if ckpt["kind"] == "pretrain" else list(ckpt["class_names"])
     return InferenceModel(
         model=model,
         kind=ckpt["kind"],

@@ -1,8 +1,9 @@
 """`rotnet orient`: put photos upright with a RotNet (rotation-pretrained) model.
 
-Rotation label k means "shown turned k x 90 degrees counter-clockwise". The score for
-"this photo is turned by k" averages the model over the photo's four rotations j
-(predicting class (k + j) mod 4 for rotation j), which is steadier than one pass.
+Uses the rotation pretext task of training (``rotnet.rotation``): label k means "shown
+turned ANGLES[k] degrees counter-clockwise". The score for "this photo is turned by k"
+averages the model over the photo at every angle j (predicting class (k + j) mod
+NUM_ROTATIONS for turn j), which is steadier than one pass.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import io
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image, ImageOps
 
@@ -20,14 +20,15 @@ from rotnet.atomic import atomic_path, write_text
 from rotnet.errors import RotnetError
 from rotnet.inference.images import MAX_PIXELS, expand, read_batches
 from rotnet.inference.model import load_model
+from rotnet.rotation import ANGLES, NUM_ROTATIONS, rotate
 
 
 def rotation_scores(probs_by_turn: list[torch.Tensor]) -> torch.Tensor:
-    """(N, 4) probability that each photo is turned k x 90 degrees, from the model's
-    outputs on the photo turned a further j x 90 degrees (j = 0..3)."""
+    """(N, NUM_ROTATIONS) probability that each photo is turned by ANGLES[k], from the
+    model's outputs on the photo turned a further ANGLES[j] (j = 0..NUM_ROTATIONS - 1)."""
     scores = torch.zeros_like(probs_by_turn[0])
     for j, probs in enumerate(probs_by_turn):
-        scores += torch.roll(probs, shifts=-j, dims=1)  # column k holds p(class (k + j) mod 4)
+        scores += torch.roll(probs, shifts=-j, dims=1)  # column k holds p(class (k + j) mod NUM_ROTATIONS)
     return scores / len(probs_by_turn)
 
 
@@ -53,18 +54,19 @@ def orient(
         ]
         if not good:
             continue
-        batch = m.prepare(images)
-        turns = [m.probabilities(np.ascontiguousarray(np.rot90(batch, j, axes=(1, 2)))) for j in range(4)]
+        x = m.tensor(m.prepare(images))
+        turns = [m.probabilities(rotate(x, j)) for j in range(NUM_ROTATIONS)]
         scores = rotation_scores(turns)
         conf, k = scores.max(dim=1)
         for path, kk, cc in zip(good, k.tolist(), conf.tolist(), strict=True):
             target = out / path.name
             with Image.open(path) as original:
-                upright = ImageOps.exif_transpose(original).rotate(-90 * kk, expand=True)  # undo k CCW turns
+                # Undo the counter-clockwise turn (PIL turns counter-clockwise by positive angles).
+                upright = ImageOps.exif_transpose(original).rotate(-ANGLES[kk], expand=True)
                 with atomic_path(target) as tmp:
                     upright.save(tmp, format=original.format or "PNG")
             rows.append(
-                {"file": str(path), "angle": 90 * kk, "confidence": round(cc, 4), "output": str(target), "error": ""}
+                {"file": str(path), "angle": ANGLES[kk], "confidence": round(cc, 4), "output": str(target), "error": ""}
             )
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=["file", "angle", "confidence", "output", "error"], lineterminator="\n")

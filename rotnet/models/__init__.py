@@ -1,7 +1,7 @@
-"""Backbones behind one contract (see rotnet.models.base) and the probe heads."""
+"""Backbones behind one contract (``rotnet.models.base``).
 
-from rotnet.models import efficientnet, nin, resnet  # noqa: F401  (register the backbones)
-from rotnet.models.base import Backbone, FeatureInfo
-from rotnet.models.registry import create_backbone, list_backbones
-
-__all__ = ["Backbone", "FeatureInfo", "create_backbone", "list_backbones"]
+Import what you need from the submodules: ``rotnet.models.registry`` (build by name,
+loads torch and timm), ``rotnet.models.options`` (typed options, pydantic only) and
+``rotnet.models.saved`` (model files). This package imports nothing itself, so that
+validating params never loads torch.
+"""

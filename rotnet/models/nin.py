@@ -6,18 +6,10 @@ in a 3/2/1 average pool; blocks 3 and later keep the 8x8 resolution.
 
 from __future__ import annotations
 
-import torch
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from rotnet.models.base import Backbone, FeatureInfo, GlobalPoolLinear
-from rotnet.models.registry import register_backbone
-
-
-class NinOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    blocks: int = Field(4, ge=3, le=5)  # the paper studies 3, 4 and 5 blocks
-    width: int = Field(192, ge=8)  # 192 in the paper; smaller widths for CPU demos
+from rotnet.models.base import Backbone, ClassifierHead, FeatureInfo
+from rotnet.models.options import NinOptions
 
 
 def _conv(cin: int, cout: int, k: int) -> list[nn.Module]:
@@ -32,36 +24,27 @@ def nin_block(cin: int, width: int, k: int) -> nn.Sequential:
 class NIN(Backbone):
     def __init__(self, num_classes: int, in_chans: int = 3, blocks: int = 4, width: int = 192) -> None:
         super().__init__()
+        self.num_classes = num_classes
         w, w160, w96 = width, width * 5 // 6, width // 2
         layers = [
             nn.Sequential(*_conv(in_chans, w, 5), *_conv(w, w160, 1), *_conv(w160, w96, 1), nn.MaxPool2d(3, 2, 1)),
             nn.Sequential(*_conv(w96, w, 5), *_conv(w, w, 1), *_conv(w, w, 1), nn.AvgPool2d(3, 2, 1)),
         ]
         layers += [nin_block(w, w, 3) for _ in range(blocks - 2)]
-        self.blocks = nn.ModuleDict({f"block{i + 1}": layer for i, layer in enumerate(layers)})
+        self.stem = nn.Identity()
+        self.stages = nn.ModuleDict({f"block{i + 1}": layer for i, layer in enumerate(layers)})
         self.feature_info = [FeatureInfo("block1", w96, 2), FeatureInfo("block2", w, 4)] + [
             FeatureInfo(f"block{i + 1}", w, 4) for i in range(2, blocks)
         ]
-        self.head = GlobalPoolLinear(w, num_classes)
+        self.head = ClassifierHead(nn.Linear(w, num_classes))
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.Linear):
-                nn.init.zeros_(m.bias)
+        self.init_classifier(self.head.fc)
 
-    def forward_features(self, x: torch.Tensor, upto: str | None = None) -> dict[str, torch.Tensor]:
-        out = {}
-        for name, block in self.blocks.items():
-            x = block(x)
-            out[name] = x
-            if name == upto:
-                break
-        return out
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
+    def init_classifier(self, fc: nn.Linear) -> None:
+        nn.init.zeros_(fc.bias)  # weights: PyTorch's Linear init
 
 
-@register_backbone("nin", NinOptions)
 def build_nin(opts: NinOptions, num_classes: int, in_chans: int = 3) -> NIN:
     return NIN(num_classes, in_chans, blocks=opts.blocks, width=opts.width)

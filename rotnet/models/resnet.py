@@ -7,18 +7,14 @@ use BasicBlock, 50/101/152 the Bottleneck.
 
 from __future__ import annotations
 
-import torch
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Callable
+from functools import partial
+
 from timm.models.resnet import BasicBlock, Bottleneck
 from torch import nn
 
-from rotnet.models.base import Backbone, FeatureInfo, GlobalPoolLinear
-from rotnet.models.registry import register_backbone
-
-
-class ResNetOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    width: int = Field(64, ge=4)  # channels of the stem and stage 1 (64 in the standard ResNet)
+from rotnet.models.base import Backbone, ClassifierHead, FeatureInfo
+from rotnet.models.options import ResNetOptions
 
 
 def _downsample(cin: int, cout: int, stride: int) -> nn.Module | None:
@@ -37,6 +33,7 @@ class ResNet(Backbone):
         width: int = 64,
     ) -> None:
         super().__init__()
+        self.num_classes = num_classes
         self.stem = nn.Sequential(
             nn.Conv2d(in_chans, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)
         )
@@ -51,7 +48,7 @@ class ResNet(Backbone):
             self.feature_info.append(FeatureInfo(f"layer{i + 1}", cout, 2**i))
             cin = cout
         self.stages = nn.ModuleDict(stages)
-        self.head = GlobalPoolLinear(cin, num_classes)
+        self.head = ClassifierHead(nn.Linear(cin, num_classes))  # PyTorch's Linear init
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -60,23 +57,10 @@ class ResNet(Backbone):
             if isinstance(m, (BasicBlock, Bottleneck)):
                 m.zero_init_last()
 
-    def forward_features(self, x: torch.Tensor, upto: str | None = None) -> dict[str, torch.Tensor]:
-        x = self.stem(x)
-        out = {}
-        for name, stage in self.stages.items():
-            x = stage(x)
-            out[name] = x
-            if name == upto:
-                break
-        return out
-
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)
-
 
 # The standard depths (He et al. 2016). Bottleneck stages output planes * 4 channels,
 # so at width 64 ResNet-50 and deeper give 256/512/1024/2048 instead of 64/128/256/512.
-_LAYOUTS: dict[str, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
+LAYOUTS: dict[str, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, int, int]]] = {
     "resnet18": (BasicBlock, (2, 2, 2, 2)),
     "resnet34": (BasicBlock, (3, 4, 6, 3)),
     "resnet50": (Bottleneck, (3, 4, 6, 3)),
@@ -85,13 +69,9 @@ _LAYOUTS: dict[str, tuple[type[BasicBlock] | type[Bottleneck], tuple[int, int, i
 }
 
 
-def _register(name: str) -> None:
-    block, depths = _LAYOUTS[name]
-
-    @register_backbone(name, ResNetOptions)
-    def build(opts: ResNetOptions, num_classes: int, in_chans: int = 3) -> ResNet:
-        return ResNet(block, depths, num_classes, in_chans, width=opts.width)
+def build_resnet(arch: str, opts: ResNetOptions, num_classes: int, in_chans: int = 3) -> ResNet:
+    block, depths = LAYOUTS[arch]
+    return ResNet(block, depths, num_classes, in_chans, width=opts.width)
 
 
-for _name in _LAYOUTS:
-    _register(_name)
+BUILDERS: dict[str, Callable[..., ResNet]] = {arch: partial(build_resnet, arch) for arch in LAYOUTS}

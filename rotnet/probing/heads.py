@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from rotnet.models.base import Backbone
 from rotnet.models.nin import nin_block
 
 
@@ -48,3 +49,20 @@ def build_head(kind: str, shape: torch.Size, num_classes: int, hidden: int) -> n
     if kind == "conv":
         return conv_head(shape[0], num_classes)
     raise AssertionError(f"unhandled head {kind}")  # params validation lists the valid heads
+
+
+class FeaturesWithHead(nn.Module):
+    """A backbone cut after map ``layer`` with a head on that map, trained as one."""
+
+    def __init__(self, backbone: Backbone, layer: str, head: nn.Module) -> None:
+        super().__init__()
+        self.backbone, self.layer, self.head = backbone, layer, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone.forward_intermediates(x, upto=self.layer)[self.layer])
+
+
+def with_conv_head(backbone: Backbone, layer: str, num_classes: int) -> FeaturesWithHead:
+    """The paper's semi-supervised setting: the backbone up to ``layer`` plus a fresh conv head."""
+    channels = next(f.channels for f in backbone.feature_info if f.name == layer)
+    return FeaturesWithHead(backbone, layer, conv_head(channels, num_classes))

@@ -1,14 +1,29 @@
-"""The report's figures beyond the probe plot: training curves, a confusion matrix and
-a grid of test images with predicted and true labels. Each is written atomically."""
+"""Every figure of the report: the probe plot, training curves, a confusion matrix, a grid
+of test images with predicted and true labels, and the few-labels curve. Each is
+written atomically. The file names live here too, so the markdown and the stage agree.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from rotnet.atomic import atomic_path
+from rotnet.report.paper import PAPER_DATASET, SEMISUP_LABELS, SEMISUP_ROTNET, SEMISUP_SCRATCH
+
+if TYPE_CHECKING:
+    from rotnet.report.results import DatasetResults
+
+PROBE_FIGURE = "report.png"  # beside report.md
+FILES = "report_files"  # the per-dataset figures, beside report.md / report.html, referenced relatively
+
+
+def dataset_figure(dataset: str, what: str) -> str:
+    """A dataset's figure, relative to the report folder: report_files/<dataset>_<what>.png."""
+    return f"{FILES}/{dataset}_{what}.png"
 
 
 def pyplot():
@@ -111,3 +126,36 @@ def semisup_plot(
     ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure(fig, target)
+
+
+def probe_plot(accuracies: pd.DataFrame, target: Path) -> None:
+    """Probe test accuracy per feature map: one panel per dataset x backbone, one line per
+    head, with the paper's figures and the supervised accuracy for reference."""
+    plt = pyplot()
+    groups = list(accuracies.groupby(["dataset", "backbone"], sort=False))
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.8), squeeze=False)
+    for ax, ((dataset, backbone), g) in zip(axes[0], groups, strict=False):
+        probes = g[g.method == "rotnet probe"]
+        layers = list(dict.fromkeys(probes.layer))
+        for head, hg in probes.groupby("head", sort=False):
+            ax.plot(layers, hg.set_index("layer").test_acc.reindex(layers), marker="o", label=f"RotNet {head} probe")
+        paper = probes[probes.paper_acc.notna()]
+        if len(paper):
+            ax.plot(list(paper.layer), list(paper.paper_acc), "k--", marker="x", label="paper (official CIFAR-10)")
+        sup = g[g.method == "supervised"].test_acc.iloc[0]
+        ax.axhline(sup, color="gray", linestyle=":", label="supervised")
+        ax.set_title(f"{dataset} / {backbone}\n{g.data.iloc[0]}", fontsize=9)
+        ax.set_xlabel("feature map")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure(fig, target)
+
+
+def semisup_figure(ds: DatasetResults, target: Path) -> None:
+    """The few-labels curve of every semisup backbone, with the paper's on CIFAR-10."""
+    paper = None
+    if ds.dataset == PAPER_DATASET:
+        paper = {"RotNet + conv": (SEMISUP_LABELS, SEMISUP_ROTNET), "supervised": (SEMISUP_LABELS, SEMISUP_SCRATCH)}
+    semisup_plot(ds.semisup_points, paper, f"{ds.dataset}: {ds.semisup[0]['data']}", target)

@@ -7,6 +7,7 @@ Image Rotations", ICLR 2018 (Table 1 and the CIFAR-10 comparison table).
 from __future__ import annotations
 
 PAPER_DATA = "CIFAR-10 (official), paper"
+PAPER_DATASET = "cifar10"  # the only dataset of the study the paper measured on
 
 # Non-linear head on each frozen block of RotNet NIN, by number of blocks.
 NIN_PROBES: dict[int, dict[str, float]] = {

@@ -9,15 +9,12 @@ writes files.
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
 from rotnet.errors import RotnetError
-from rotnet.params import DistributedParams
 
 
 @dataclass(frozen=True)
@@ -58,23 +55,6 @@ def init_world(device_kind: str) -> World:
 def close_world(world: World) -> None:
     if world.distributed and dist.is_initialized():
         dist.destroy_process_group()
-
-
-def torchrun_argv(cfg: DistributedParams, script: str, args: Sequence[str]) -> list[str]:
-    """The torchrun command that runs ``script args`` with the processes params ask for."""
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        f"--nnodes={cfg.nnodes}",
-        f"--nproc_per_node={cfg.nproc_per_node}",
-        f"--node_rank={cfg.node_rank}",
-        f"--rdzv_backend={cfg.rdzv_backend}",
-        f"--rdzv_endpoint={cfg.rdzv_endpoint}",
-        f"--rdzv_id={cfg.rdzv_id}",
-        script,
-        *args,
-    ]
 
 
 def check_batch(batch_size: int, world: World, what: str) -> int:

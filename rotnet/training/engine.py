@@ -1,13 +1,12 @@
 """The training loop shared by every stage.
 
-Per epoch: shuffled, augmented batches from the on-device dataset; one optimizer step
-per batch; a validation pass. Each output keeps the weights of its best validation
+Per epoch: batches from the on-device dataset, ready to train on (rotnet.data.device);
+one optimizer step per batch; a validation pass. Each output keeps the weights of its best validation
 epoch; the test split is evaluated once, at the end, with those weights.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from rotnet.data.augment import cutmix
 from rotnet.data.device import DeviceDataset, DeviceSplit
 from rotnet.errors import RotnetError
 from rotnet.params import RuntimeParams, TrainParams
@@ -26,7 +24,7 @@ from rotnet.progress import log, progress
 from rotnet.training.distributed import World, check_batch
 from rotnet.training.optim import build_optimizer, build_schedule
 from rotnet.training.resume import load_resume_state, save_resume_state
-from rotnet.training.runtime import autocast, make_generator
+from rotnet.training.runtime import autocast
 from rotnet.training.tasks import Task
 
 
@@ -66,15 +64,17 @@ def accuracy(confusion: torch.Tensor) -> float:
     return float(confusion.diagonal().sum() / confusion.sum().clamp(min=1) * 100)
 
 
+def per_class_accuracy(confusion: list[list[int]], class_names: list[str]) -> dict[str, float]:
+    """Accuracy % of each true class, from a confusion matrix (rows: true class)."""
+    return {
+        name: round(row[i] / max(sum(row), 1) * 100, 2)
+        for i, (name, row) in enumerate(zip(class_names, confusion, strict=False))
+    }
+
+
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _epoch_seed(seed: int, epoch: int, stream: int) -> int:
-    """Seeds derived from (seed, epoch, stream): a resumed run redraws exactly what an
-    uninterrupted one would, with no generator state to save."""
-    return (seed * 1_000_003 + epoch * 10_007 + stream) % 2**63
 
 
 class Engine:
@@ -112,9 +112,9 @@ class Engine:
         }
         totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss sum, sample count
         shard = (self.world.rank, self.world.size)
-        for x, y in split.batches(self.runtime.eval_batch_size, shard=shard):
+        for batch in split.eval_batches(self.runtime.eval_batch_size, shard=shard):
             with autocast(self.device, self.runtime.amp):
-                logits, targets = forward(self.data.normalize(x, self.runtime.channels_last), y)
+                logits, targets = forward(batch.x, batch.y)
             for out, lg in logits.items():
                 k = task.classes(out)
                 conf[out] += torch.bincount(targets * k + lg.argmax(1), minlength=k * k).view(k, k)
@@ -149,9 +149,6 @@ class Engine:
         steps = train.num_batches(cfg.batch_size, drop_last=True)
         optimizer = build_optimizer(task.param_groups(), cfg.optimizer)
         schedule = build_schedule(optimizer, cfg.schedule, cfg.epochs, steps)
-        order_gen = make_generator(self.device, seed)  # the same on every process: they agree on the order
-        aug_gen = make_generator(self.device, seed)  # different per process: each augments its own share
-        aug = cfg.augment
         best: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
         history: list[dict[str, float]] = []
         train_time = 0.0
@@ -165,9 +162,6 @@ class Engine:
                     if on_epoch:
                         on_epoch(row)  # the history file and logs hold every epoch, resumed or not
         for epoch in range(first_epoch, cfg.epochs + 1):
-            order_gen.manual_seed(_epoch_seed(seed, epoch, 0))
-            aug_gen.manual_seed(_epoch_seed(seed, epoch, 1 + world.rank))
-            batch_rng = random.Random(_epoch_seed(seed, epoch, 1 + world.rank))  # CutMix or not, per batch
             task.train()
             lr = optimizer.param_groups[0]["lr"]
             # loss sum, first non-finite step (-1: none), then the correct count per output
@@ -176,25 +170,13 @@ class Engine:
             seen = 0
             _sync(self.device)
             t0 = time.monotonic()
-            batches = train.batches(
-                cfg.batch_size,
-                shuffle=True,
-                augment=cfg.augment,
-                generator=order_gen,
-                drop_last=True,
-                shard=(world.rank, world.size),
-                augment_generator=aug_gen,
+            batches = train.train_batches(
+                cfg.batch_size, cfg.augment, task.num_classes, seed, epoch, shard=(world.rank, world.size)
             )
-            for step, (x, y) in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
-                x = self.data.normalize(x, self.runtime.channels_last)
-                mixed = None
-                if aug.cutmix_prob > 0 and batch_rng.random() < aug.cutmix_prob:
-                    x, mixed = cutmix(x, y, task.num_classes, aug.cutmix_alpha, aug_gen)
-                    if self.runtime.channels_last:
-                        x = x.contiguous(memory_format=torch.channels_last)
+            for step, batch in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
                 with autocast(self.device, self.runtime.amp):
-                    logits, targets = forward(x, y)
-                    soft = targets if mixed is None else mixed
+                    logits, targets = forward(batch.x, batch.y)
+                    soft = targets if batch.mixed is None else batch.mixed
                     loss = sum(
                         F.cross_entropy(lg.float(), soft, label_smoothing=cfg.label_smoothing) for lg in logits.values()
                     )

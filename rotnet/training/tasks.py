@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from rotnet.data.augment import rotate_all
+from rotnet import rotation
 from rotnet.models.base import Backbone
 from rotnet.training.optim import ParamGroup
 
@@ -78,21 +78,32 @@ class SupervisedTask(Task):
         return {self.output: self.run(x)}, y
 
 
+class FinetuneTask(SupervisedTask):
+    """Supervised training of a pretrained backbone under a fresh classifier."""
+
+    output = "finetune"
+
+    def __init__(self, model: Backbone, num_classes: int, backbone_lr_scale: float) -> None:
+        super().__init__(model, num_classes)
+        self.backbone_lr_scale = backbone_lr_scale
+
+    def param_groups(self) -> list[ParamGroup]:
+        # The fresh classifier learns at the full rate; the pretrained layers at the scaled one.
+        return [ParamGroup(self.model.get_classifier()), ParamGroup(self.model, self.backbone_lr_scale)]
+
+
 class RotationTask(Task):
-    """The RotNet pretext task: each image at 0/90/180/270 degrees in the same batch.
+    """The RotNet pretext task (rotnet.rotation): each image at every angle in the same batch.
 
     Augmentation has already been applied once per image, before the rotations.
     """
 
     output = "rotation"
-    num_classes = 4
-    samples_per_image = 4
+    num_classes = rotation.NUM_ROTATIONS
+    samples_per_image = rotation.NUM_ROTATIONS
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        rotated, labels = rotate_all(x)
-        if x.is_contiguous(memory_format=torch.channels_last):
-            # rot90 and cat return NCHW; a layout mismatch with channels-last weights is slow.
-            rotated = rotated.contiguous(memory_format=torch.channels_last)
+        rotated, labels = rotation.rotate_all(x)
         return {self.output: self.run(rotated)}, labels
 
 
@@ -151,7 +162,7 @@ class ProbeTask(Task):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         with torch.no_grad():
-            feats = self.model.forward_features(x, upto=self.deepest)
+            feats = self.model.forward_intermediates(x, upto=self.deepest)
         return self.run(feats), y
 
     def head(self, output: str) -> nn.Module:

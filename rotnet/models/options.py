@@ -1,0 +1,87 @@
+"""Typed options of every backbone family, and the architecture names they belong to.
+
+Only pydantic: ``rotnet.params`` validates params.yaml with this module without loading
+torch or timm. ``rotnet.models.registry`` builds the models; every name in ``ARCHS`` has a
+builder there and every builder a name here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rotnet.errors import RotnetError
+
+EFFICIENTNET_REFERENCE_SIZE = 32  # upsample_size is the side a 32x32 image is resized to
+
+
+class NinOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    blocks: int = Field(4, ge=3, le=5)  # the paper studies 3, 4 and 5 blocks
+    width: int = Field(192, ge=8)  # 192 in the paper; smaller widths for CPU demos
+
+
+class ResNetOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    width: int = Field(64, ge=4)  # channels of the stem and stage 1 (64 in the standard ResNet)
+
+
+class EfficientNetOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    small_input: Literal["stride", "upsample"] = "stride"
+    # Side a 32x32 image is resized to in "upsample" mode; other sizes are scaled by the same
+    # factor. The factor must be a power of two so every kept map has an integer stride.
+    upsample_size: int = Field(128, ge=EFFICIENTNET_REFERENCE_SIZE, le=1024)  # 1024: the head at stride 1
+    drop_rate: float = Field(0.2, ge=0.0, lt=1.0)  # dropout before the classifier (timm's B0 value)
+    drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0)  # stochastic depth
+
+    @field_validator("upsample_size")
+    @classmethod
+    def _power_of_two_factor(cls, v: int) -> int:
+        factor = v // EFFICIENTNET_REFERENCE_SIZE
+        if v % EFFICIENTNET_REFERENCE_SIZE or factor & (factor - 1):
+            raise ValueError("must be 32 times a power of two (32, 64, 128, ..., 1024)")
+        return v
+
+
+RESNET_DEPTHS = (18, 34, 50, 101, 152)
+EFFICIENTNET_VARIANTS = tuple(f"efficientnet_b{i}" for i in range(8))
+
+# Every registered architecture and the options it takes.
+ARCHS: dict[str, type[BaseModel]] = {
+    "nin": NinOptions,
+    **{f"resnet{d}": ResNetOptions for d in RESNET_DEPTHS},
+    **dict.fromkeys(EFFICIENTNET_VARIANTS, EfficientNetOptions),
+}
+
+
+def arch_names() -> list[str]:
+    return sorted(ARCHS)
+
+
+def resolve_arch(name: str, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A params entry may name its architecture (``arch: efficientnet_b0``) so that one
+    architecture can appear under several names with different options; the default
+    architecture is the entry's own name."""
+    opts = dict(options or {})
+    return str(opts.pop("arch", name)), opts
+
+
+def validate_backbone_options(name: str, options: dict[str, Any], source: str = "params.yaml") -> BaseModel:
+    """The typed options of params entry ``name``; RotnetError naming every problem."""
+    arch, options = resolve_arch(name, options)
+    if arch not in ARCHS:
+        where = f" (backbones.{name}.arch)" if arch != name else ""
+        raise RotnetError(f"unknown backbone '{arch}'{where}; valid backbones: {', '.join(arch_names())}")
+    model = ARCHS[arch]
+    try:
+        return model.model_validate(options)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in err.errors()
+        )
+        valid = ", ".join(["arch", *model.model_fields])
+        raise RotnetError(
+            f"invalid options for backbone '{name}' in {source} (backbones.{name}): {problems}. Valid options: {valid}"
+        ) from None

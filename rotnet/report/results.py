@@ -1,0 +1,156 @@
+"""Everything the report shows, read once from the study's run records.
+
+The report never reads ``metrics/runs/*.json`` (results only, for `dvc metrics diff`):
+each stage's run record (``models/<dataset>/<backbone>/<stage>/run.json``) holds the
+same figures plus how the run went (epochs, times, device, confusion). ``collect``
+reads them for every dataset x backbone of the study into one ``StudyResults``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from rotnet import paths
+from rotnet.errors import RotnetError
+from rotnet.models.registry import resolve_arch
+from rotnet.params import Params
+from rotnet.report.paper import COMPARISON, NIN_SUPERVISED, PAPER_DATASET, nin_probe_figure
+
+KINDS = ("supervised", "pretrain", "probe", "finetune")  # the stages run per dataset x backbone
+CLASSIFIERS = ("supervised", "finetune")  # the stages whose model is a full classifier
+RUN_COLUMNS = ("epochs", "wall_time_s", "images_per_s", "device")  # how each accuracy was measured
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """The classifier a dataset's section shows predictions of, chosen on validation."""
+
+    kind: str
+    backbone: str
+    record: Record
+
+
+@dataclass(frozen=True)
+class DatasetResults:
+    dataset: str
+    data: str  # what the figures were measured on, e.g. "cifar10 (image folder images)"
+    records: dict[str, dict[str, Record]]  # backbone -> stage -> run record
+    histories: dict[str, dict[str, pd.DataFrame]]  # backbone -> stage -> per-epoch history
+    semisup: list[Record] = field(default_factory=list)  # one record per semisup backbone found
+    small_input: Record | None = None
+
+    @property
+    def backbones(self) -> list[str]:
+        return list(self.records)
+
+    @property
+    def best_classifier(self) -> Classifier:
+        """Highest validation accuracy over every backbone's supervised and fine-tuned model
+        (ties go to the later stage name, then backbone name); test accuracy plays no part."""
+        _, kind, backbone = max(
+            (self.records[b][kind]["val_acc"], kind, b) for b in self.backbones for kind in CLASSIFIERS
+        )
+        return Classifier(kind, backbone, self.records[backbone][kind])
+
+    @property
+    def semisup_points(self) -> list[Record]:
+        """Every semisup point, each labelled with its backbone."""
+        return [{"backbone": r["backbone"], **p} for r in self.semisup for p in r["points"]]
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    # One row per measured accuracy (written as metrics/report.csv): dataset, data, backbone,
+    # stage, method, layer, head, val_acc, test_acc, paper_acc, epochs, wall_time_s,
+    # images_per_s, device.
+    accuracies: pd.DataFrame
+    datasets: dict[str, DatasetResults]  # in params.study.datasets order
+
+
+def read_record(path: Path, stage: str, subject: str) -> Record:
+    if not path.is_file():
+        raise RotnetError(f"{path} is missing; run the '{stage}' stage for {subject} first (dvc repro)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _optional(path: Path) -> Record | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def paper_probe_figure(params: Params, backbone: str, layer: str, head: str) -> float | None:
+    """The paper's figure for this NIN probe, when it published one."""
+    arch, opts = resolve_arch(backbone, params.backbone_options(backbone))
+    if arch != "nin":
+        return None
+    blocks = int(opts.get("blocks", 4))
+    if head == "nonlinear":
+        return nin_probe_figure(blocks, layer)
+    if head == "conv" and blocks == 4 and layer == "block2":
+        return COMPARISON["RotNet + conv head"]
+    return None
+
+
+def accuracy_rows(params: Params, dataset: str, backbone: str, runs: dict[str, Record]) -> list[Record]:
+    """The report.csv rows of one dataset x backbone: supervised, rotation, fine-tuned, each probe."""
+    sup, pre, probe, fine = (runs[k] for k in KINDS)
+    paper = dataset == PAPER_DATASET  # the paper's figures are CIFAR-10's only
+    base = {"dataset": dataset, "data": sup["data"], "backbone": backbone}
+
+    def row(stage: str, rec: Record, method: str, layer: str, head: str, acc: tuple[Any, Any], ref: Any) -> Record:
+        figures = {"val_acc": acc[0], "test_acc": acc[1], "paper_acc": ref}
+        run = {k: rec[k] for k in RUN_COLUMNS}
+        return {**base, "stage": stage, "method": method, "layer": layer, "head": head, **figures, **run}
+
+    nin_paper = NIN_SUPERVISED if backbone == "nin" and paper else None
+    rotation = (pre["rotation_val_acc"], pre["rotation_test_acc"])
+    rows = [
+        row("supervised", sup, "supervised", "", "", (sup["val_acc"], sup["test_acc"]), nin_paper),
+        row("pretrain", pre, "rotation pretext", "", "rotation", rotation, None),
+        row("finetune", fine, "rotnet finetune", "", "", (fine["val_acc"], fine["test_acc"]), None),
+    ]
+    for layer, heads in probe["layers"].items():
+        for head, res in heads.items():
+            ref = paper_probe_figure(params, backbone, layer, head) if paper else None
+            rows.append(row("probe", probe, "rotnet probe", layer, head, (res["val_acc"], res["test_acc"]), ref))
+    return rows
+
+
+def _histories(dataset: str, backbone: str) -> dict[str, pd.DataFrame]:
+    files = {k: paths.history_file(k, dataset, backbone) for k in KINDS}
+    return {k: pd.read_csv(f) for k, f in files.items() if f.is_file()}
+
+
+def collect_dataset(params: Params, dataset: str) -> DatasetResults:
+    records = {
+        b: {k: read_record(paths.record_file(k, dataset, b), k, f"{dataset}/{b}") for k in KINDS}
+        for b in params.study.backbones
+    }
+    # semisup and small_input are optional sections: shown when their records exist.
+    # Semisup backbones are listed by name, as the report always has.
+    semisup = [paths.record_file("semisup", dataset, b) for b in sorted(params.semisup.backbones)]
+    return DatasetResults(
+        dataset=dataset,
+        data=records[params.study.backbones[0]]["supervised"]["data"],
+        records=records,
+        histories={b: _histories(dataset, b) for b in params.study.backbones},
+        semisup=[r for r in map(_optional, semisup) if r is not None],
+        small_input=_optional(paths.small_input_record(dataset)),
+    )
+
+
+def collect(params: Params) -> StudyResults:
+    datasets = {d: collect_dataset(params, d) for d in params.study.datasets}
+    rows = [
+        row
+        for d, res in datasets.items()
+        for b, runs in res.records.items()
+        for row in accuracy_rows(params, d, b, runs)
+    ]
+    return StudyResults(accuracies=pd.DataFrame(rows), datasets=datasets)

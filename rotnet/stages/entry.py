@@ -1,0 +1,68 @@
+"""How every stage starts: arguments from the table, params, torchrun when asked, and
+errors caused by input printed without a traceback (exit status 2)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rotnet.errors import RotnetError
+from rotnet.params import DistributedParams, Params, load_params
+from rotnet.stages.table import StageSpec
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def add_stage_args(parser: argparse.ArgumentParser, spec: StageSpec) -> None:
+    parser.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    if spec.per_dataset:
+        parser.add_argument("--dataset", required=True, help="dataset name, a key of params.yaml's datasets")
+    if spec.per_backbone:
+        parser.add_argument("--backbone", required=True, help="backbone name, see `rotnet backbones`")
+
+
+def torchrun_argv(cfg: DistributedParams, spec: StageSpec, args: Sequence[str]) -> list[str]:
+    """The torchrun command that runs this stage with the processes params ask for: the
+    stage script of this checkout when there is one (the code dvc.lock hashes), else the module."""
+    script = CHECKOUT / spec.script
+    target = [str(script)] if script.is_file() else ["-m", spec.module]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nnodes={cfg.nnodes}",
+        f"--nproc_per_node={cfg.nproc_per_node}",
+        f"--node_rank={cfg.node_rank}",
+        f"--rdzv_backend={cfg.rdzv_backend}",
+        f"--rdzv_endpoint={cfg.rdzv_endpoint}",
+        f"--rdzv_id={cfg.rdzv_id}",
+        *target,
+        *args,
+    ]
+
+
+def call_stage(spec: StageSpec, run: Callable[..., Any], args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Run a parsed stage command; more processes asked for: let torchrun start them."""
+    params: Params = load_params(args.params)
+    if spec.distributed and params.distributed.world_size > 1 and "LOCAL_RANK" not in os.environ:
+        sys.exit(subprocess.call(torchrun_argv(params.distributed, spec, argv)))
+    where = {k: getattr(args, k) for k in ("dataset", "backbone") if hasattr(args, k)}
+    run(params, **where)
+
+
+def stage_main(spec: StageSpec, run: Callable[..., Any], argv: Sequence[str] | None = None) -> None:
+    """The entry point of ``stages/<name>.py`` and ``python -m rotnet.stages.<name>``."""
+    parser = argparse.ArgumentParser(prog=spec.script, description=spec.help)
+    add_stage_args(parser, spec)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    try:
+        call_stage(spec, run, args, argv)
+    except RotnetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,88 @@
+"""finetune@<dataset>-<backbone>: start from the RotNet weights, put a fresh classifier
+on top and train the whole network on the labels.
+
+Reads data/prepared/<dataset> and models/<dataset>/<backbone>/pretrain/model.pt. Writes
+models/<dataset>/<backbone>/finetune/{model.pt,run.json},
+metrics/runs/<dataset>/<backbone>/finetune{.json,_history.csv} and logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from rotnet import paths
+from rotnet.errors import RotnetError
+from rotnet.models.base import Backbone
+from rotnet.models.saved import file_sha256, load_model_file
+from rotnet.params import Params
+from rotnet.stages.entry import stage_main
+from rotnet.stages.table import BY_NAME
+from rotnet.training.context import StageRun
+from rotnet.training.engine import per_class_accuracy
+from rotnet.training.tasks import FinetuneTask
+
+SPEC = BY_NAME["finetune"]
+
+
+def load_pretrained_body(model: Backbone, state: dict[str, torch.Tensor]) -> list[str]:
+    """Copy every pretrained weight except the classifier's; return the names copied."""
+    head = next(name for name, module in model.named_modules() if module is model.get_classifier())
+    own = model.state_dict()
+    skip = {k for k in own if k.startswith(f"{head}.")}
+    body = {k: v for k, v in state.items() if k in own and k not in skip}
+    missing = sorted(set(own) - skip - set(body))
+    if missing:
+        raise RotnetError(
+            f"the pretrained model lacks {len(missing)} weights of this backbone (e.g. {missing[:3]}); "
+            "its backbone options differ from params.yaml: rerun the pretrain stage"
+        )
+    mismatched = [k for k in body if body[k].shape != own[k].shape]
+    if mismatched:
+        raise RotnetError(f"pretrained weights {mismatched[:3]} have other shapes; rerun the pretrain stage")
+    model.load_state_dict(body, strict=False)
+    return sorted(body)
+
+
+def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
+    cfg = params.finetune
+    pretrained = paths.model_file("pretrain", dataset, backbone)
+    with StageRun(params, SPEC.name, dataset, backbone) as stage:
+        ckpt = load_model_file(pretrained, kind="pretrain")
+        if ckpt["backbone_options"] != params.backbone_options(backbone):
+            raise RotnetError(
+                f"the pretrained {backbone} was built with options {ckpt['backbone_options']}, params.yaml now "
+                f"says {params.backbone_options(backbone)}; rerun the pretrain stage (dvc repro)"
+            )
+        classes = stage.prepared.num_classes
+        model = stage.new_backbone(classes)  # then every weight but the fresh classifier's is replaced
+        copied = load_pretrained_body(model, ckpt["state_dict"])
+        task = FinetuneTask(model, classes, cfg.backbone_lr_scale)
+        result = stage.fit(task, cfg, pretrained=file_sha256(pretrained))
+        out = result.outputs[FinetuneTask.output]
+        stage.save_model(model, classes, best_epoch=out.best_epoch, init="rotnet-pretrain")
+        metrics = {
+            "val_acc": round(out.val_acc, 2),
+            "test_acc": round(out.test_acc, 2),
+            "images_per_s": round(result.images_per_s, 1),
+        }
+        record = {
+            **metrics,
+            "best_epoch": out.best_epoch,
+            "pretrained_tensors": len(copied),
+            **stage.run_details(cfg, result),
+            "per_class_test_acc": per_class_accuracy(out.test_confusion, stage.prepared.class_names),
+            "test_confusion": out.test_confusion,
+        }
+        stage.write_results(metrics, record)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    stage_main(SPEC, run, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""pretrain@<dataset>-<backbone>: RotNet pretraining, predicting which rotation
+(rotnet.rotation.ANGLES) each image was shown at.
+
+Reads data/prepared/<dataset>. Writes models/<dataset>/<backbone>/pretrain/{model.pt,
+run.json}, metrics/runs/<dataset>/<backbone>/pretrain{.json,_history.csv} and
+logs/<dataset>/<backbone>/pretrain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rotnet import rotation
+from rotnet.params import Params
+from rotnet.stages.entry import stage_main
+from rotnet.stages.table import BY_NAME
+from rotnet.training.context import StageRun
+from rotnet.training.engine import per_class_accuracy
+from rotnet.training.tasks import RotationTask
+
+SPEC = BY_NAME["pretrain"]
+
+
+def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
+    cfg = params.pretrain
+    with StageRun(params, SPEC.name, dataset, backbone) as stage:
+        model = stage.new_backbone(rotation.NUM_ROTATIONS)
+        result = stage.fit(RotationTask(model), cfg)
+        out = result.outputs[RotationTask.output]
+        stage.save_model(model, rotation.NUM_ROTATIONS, best_epoch=out.best_epoch, task="rotation")
+        metrics = {
+            "rotation_val_acc": round(out.val_acc, 2),
+            "rotation_test_acc": round(out.test_acc, 2),
+            "images_per_s": round(result.images_per_s, 1),  # source images; each is seen at every angle
+        }
+        record = {
+            **metrics,
+            "best_epoch": out.best_epoch,
+            **stage.run_details(cfg, result),
+            "per_rotation_test_acc": per_class_accuracy(out.test_confusion, rotation.LABELS),
+        }
+        stage.write_results(metrics, record)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    stage_main(SPEC, run, argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Stage 'report': every run record of the study, side by side and beside the paper.
+
+Writes, under metrics/:
+- report.csv: one row per measured accuracy (supervised, rotation, fine-tuned, each probe);
+- report.png: probe accuracy per feature map;
+- report_files/<dataset>_{curves,confusion,samples,semisup}.png;
+- report.md and report.html, which show all of the above.
+
+Reads every run record under models/, the histories under metrics/runs/, the prepared
+test images and the validation-chosen best classifier (for sample predictions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rotnet import paths
+from rotnet.atomic import atomic_path, write_text
+from rotnet.data.prepared import load_prepared
+from rotnet.params import Params
+from rotnet.report import figures, sections
+from rotnet.report.html import render_html
+from rotnet.report.results import DatasetResults, collect
+from rotnet.report.samples import predict_samples
+from rotnet.stages.entry import stage_main
+from rotnet.stages.table import BY_NAME
+
+SPEC = BY_NAME["report"]
+
+
+def write_dataset_figures(ds: DatasetResults) -> None:
+    """Training curves, the best classifier's confusion matrix and sample predictions, and
+    the few-labels curve when semisup ran."""
+    out = paths.report_dir()
+    name = ds.dataset
+    figures.training_curves(ds.histories, name, out / figures.dataset_figure(name, "curves"))
+
+    best = ds.best_classifier  # chosen on validation accuracy, as everywhere in the report
+    title = f"{name} {best.backbone} {best.kind} (test {best.record['test_acc']:.2f}%)"
+    prepared = load_prepared(paths.prepared_dir(name))
+    target = out / figures.dataset_figure(name, "confusion")
+    figures.confusion_matrix(best.record["test_confusion"], prepared.class_names, title, target)
+    samples = predict_samples(paths.model_file(best.kind, name, best.backbone), best.kind, prepared.test)
+    target = out / figures.dataset_figure(name, "samples")
+    figures.sample_grid(samples.images, samples.true, samples.pred, prepared.class_names, title, target)
+
+    if ds.semisup:
+        figures.semisup_figure(ds, out / figures.dataset_figure(name, "semisup"))
+
+
+def run(params: Params) -> None:
+    results = collect(params)
+    out = paths.report_dir()
+
+    with atomic_path(out / "report.csv") as tmp:
+        results.accuracies.to_csv(tmp, index=False, float_format="%.2f")
+
+    figures.probe_plot(results.accuracies, out / figures.PROBE_FIGURE)
+    files = out / figures.FILES
+    files.mkdir(parents=True, exist_ok=True)
+    for old in files.glob("*.png"):  # figures of datasets no longer in the study
+        old.unlink()
+    for ds in results.datasets.values():
+        write_dataset_figures(ds)
+
+    text = sections.render_markdown(results, figures.PROBE_FIGURE)
+    write_text(out / "report.md", text)
+    write_text(out / "report.html", render_html(text))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    stage_main(SPEC, run, argv)
+
+
+if __name__ == "__main__":
+    main()

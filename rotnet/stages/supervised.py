@@ -1,0 +1,52 @@
+"""supervised@<dataset>-<backbone>: train a backbone on the labels (the baseline).
+
+Reads data/prepared/<dataset>. Writes models/<dataset>/<backbone>/supervised/{model.pt,
+run.json}, metrics/runs/<dataset>/<backbone>/supervised{.json,_history.csv} and
+logs/<dataset>/<backbone>/supervised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rotnet.params import Params
+from rotnet.stages.entry import stage_main
+from rotnet.stages.table import BY_NAME
+from rotnet.training.context import StageRun
+from rotnet.training.engine import per_class_accuracy
+from rotnet.training.tasks import SupervisedTask
+
+SPEC = BY_NAME["supervised"]
+
+
+def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
+    cfg = params.supervised
+    with StageRun(params, SPEC.name, dataset, backbone) as stage:
+        classes = stage.prepared.num_classes
+        model = stage.new_backbone(classes)
+        result = stage.fit(SupervisedTask(model, classes), cfg)
+        out = result.outputs[SupervisedTask.output]
+        stage.save_model(model, classes, best_epoch=out.best_epoch)
+        metrics = {
+            "val_acc": round(out.val_acc, 2),
+            "test_acc": round(out.test_acc, 2),
+            "images_per_s": round(result.images_per_s, 1),
+        }
+        record = {
+            **metrics,
+            "best_epoch": out.best_epoch,
+            **stage.run_details(cfg, result),
+            "per_class_test_acc": per_class_accuracy(out.test_confusion, stage.prepared.class_names),
+            "test_confusion": out.test_confusion,
+        }
+        stage.write_results(metrics, record)
+    return metrics
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    stage_main(SPEC, run, argv)
+
+
+if __name__ == "__main__":
+    main()

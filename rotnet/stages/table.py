@@ -1,0 +1,59 @@
+"""The table of stages: it drives the CLI, the stage scripts, the tests and the docs.
+
+Adding a stage: a row here, a module ``rotnet/stages/<name>.py`` with ``run`` and
+``main``, a script ``stages/<name>.py`` that calls ``main``, and its dvc.yaml entry
+(tests check that all four agree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    help: str
+    per_dataset: bool = True  # takes --dataset (a DVC matrix over study.datasets)
+    per_backbone: bool = False  # takes --backbone
+    distributed: bool = False  # may start itself under torchrun (distributed.* in params)
+
+    @property
+    def script(self) -> str:
+        return f"stages/{self.name}.py"
+
+    @property
+    def module(self) -> str:
+        return f"rotnet.stages.{self.name}"
+
+
+STAGES: tuple[StageSpec, ...] = (
+    StageSpec("prepare", "download or read a dataset and write data/prepared/<dataset>"),
+    StageSpec("supervised", "train a backbone on the labels", per_backbone=True, distributed=True),
+    StageSpec("pretrain", "RotNet rotation pretraining of a backbone", per_backbone=True, distributed=True),
+    StageSpec(
+        "probe",
+        "train heads on every frozen feature map of the pretrained backbone",
+        per_backbone=True,
+        distributed=True,
+    ),
+    StageSpec(
+        "finetune",
+        "train the whole pretrained backbone with a fresh classifier on the labels",
+        per_backbone=True,
+        distributed=True,
+    ),
+    StageSpec(
+        "small_input",
+        "compare the ways a large-image backbone can see small images (accuracy, images/s)",
+        distributed=True,
+    ),
+    StageSpec(
+        "semisup",
+        "accuracy vs labelled images per class: from scratch vs RotNet + conv head (paper fig. 5b)",
+        per_backbone=True,
+        distributed=True,
+    ),
+    StageSpec("report", "aggregate all run records into metrics/report.{md,csv,html,png}", per_dataset=False),
+)
+BY_NAME: dict[str, StageSpec] = {s.name: s for s in STAGES}

@@ -1,0 +1,265 @@
+"""What every training stage does around the engine, as one context manager.
+
+    with StageRun(params, "pretrain", dataset, backbone) as run:
+        model = run.new_backbone(4)
+        result = run.fit(RotationTask(model), params.pretrain)
+        run.save_model(model, 4)
+        run.write_results(metrics, record)
+
+Entering it picks the device, joins the torchrun process group if any, takes the stage's
+lock (two runs of one stage instance never write the same outputs), loads the prepared
+data onto the device and seeds. ``fit`` resumes from, and keeps, a checkpoint per fit.
+Only rank 0 writes, always atomically. Leaving it waits for every process and closes
+the group, also when the stage failed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import platform
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import torch
+
+from rotnet import paths
+from rotnet.atomic import write_json
+from rotnet.data.device import DeviceDataset
+from rotnet.data.prepared import PreparedDataset, load_prepared
+from rotnet.errors import RotnetError
+from rotnet.models.base import Backbone
+from rotnet.models.registry import create_backbone
+from rotnet.models.saved import model_state, save_model_file
+from rotnet.params import Params, TrainParams
+from rotnet.progress import log
+from rotnet.training.distributed import World, close_world, init_world
+from rotnet.training.engine import Checkpointing, Engine, FitResult
+from rotnet.training.recorder import Recorder
+from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
+from rotnet.training.tasks import Task
+
+
+def recipe(cfg: TrainParams) -> dict[str, Any]:
+    """The training recipe, recorded beside the figures it produced."""
+    aug = cfg.augment
+    return {
+        "optimizer": cfg.optimizer.name,
+        "lr": cfg.optimizer.lr,
+        "weight_decay": cfg.optimizer.weight_decay,
+        "schedule": cfg.schedule.name,
+        "batch_size": cfg.batch_size,
+        "label_smoothing": cfg.label_smoothing,
+        "crop_padding": aug.crop_padding,
+        "flip": aug.flip,
+        "resize_scale": list(aug.resize_scale) if aug.resize_scale else None,
+        "autoaugment": aug.autoaugment,
+        "cutmix_prob": aug.cutmix_prob,
+    }
+
+
+class StageLock:
+    """An exclusive lock file: a second run of the same stage instance fails at once,
+    naming the holder, instead of interleaving its outputs with the first's."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = path, what
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RotnetError(
+                f"{self.what} is already running (pid {holder}, lock {self.path}); wait for it to finish or stop it"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class StageRun:
+    def __init__(self, params: Params, kind: str, dataset: str, backbone: str | None = None) -> None:
+        self.params, self.kind, self.dataset, self.backbone = params, kind, dataset, backbone
+        self.name = f"{kind}@{dataset}" + (f"-{backbone}" if backbone else "")
+        # Per-backbone stages key their files by backbone; small_input by dataset alone.
+        self.checkpoints = (
+            paths.checkpoint_dir(kind, dataset, backbone) if backbone else paths.CHECKPOINTS / dataset / kind
+        )
+        self.metrics_path = paths.metrics_file(kind, dataset, backbone) if backbone else paths.small_input_file(dataset)
+        self.record_path = paths.record_file(kind, dataset, backbone) if backbone else paths.small_input_record(dataset)
+        self._lock = StageLock(self.checkpoints / ".lock", self.name)
+
+    # -- entering and leaving ------------------------------------------------------------
+    def __enter__(self) -> StageRun:
+        params = self.params
+        params.dataset(self.dataset)  # a clear error for an unknown dataset name
+        setup_threads(params.runtime)
+        self.device = resolve_device(params.runtime)
+        self.world: World = init_world(self.device.type)
+        try:
+            if self.device.type == "cuda" and self.world.distributed:
+                self.device = torch.device("cuda", self.world.local_rank)  # one GPU per process
+                torch.cuda.set_device(self.device)
+            if self.world.is_main:
+                self._lock.acquire()
+            self.prepared: PreparedDataset = load_prepared(paths.prepared_dir(self.dataset))
+            if self.world.is_main:
+                p = self.prepared
+                log(
+                    f"{self.name}: {len(p.train.labels)} train, {len(p.val.labels)} val, {len(p.test.labels)} test "
+                    f"images on {describe_device(self.device)} x {self.world.size} process(es)"
+                )
+            seed_everything(params.seed)  # the same initial weights in every process
+            self.data = self.device_data(self.prepared)
+            self.engine = Engine(self.data, params.runtime, self.device, self.world)
+        except BaseException:
+            self._close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None:
+            self.world.barrier()  # rank 0 has written everything before any process exits
+        self._close()
+
+    def _close(self) -> None:
+        self._lock.release()
+        close_world(self.world)
+
+    # -- data and models -----------------------------------------------------------------
+    @property
+    def in_chans(self) -> int:
+        return int(self.prepared.train.images.shape[-1])
+
+    def device_data(self, prepared: PreparedDataset) -> DeviceDataset:
+        return DeviceDataset.from_prepared(prepared, self.device, self.params.runtime.channels_last)
+
+    def new_backbone(self, num_classes: int, name: str | None = None) -> Backbone:
+        name = name or self.backbone
+        assert name is not None
+        return create_backbone(name, num_classes, self.in_chans, self.params.backbone_options(name))
+
+    # -- training ------------------------------------------------------------------------
+    def fingerprint(self, cfg: TrainParams, **extra: Any) -> dict[str, Any]:
+        """What a resumable checkpoint must match: the params and data this run depends on."""
+        meta = self.prepared.meta
+        return {
+            "stage": self.name,
+            "seed": self.params.seed,
+            "params": cfg.model_dump(mode="json"),
+            "backbone_options": self.params.backbone_options(self.backbone) if self.backbone else None,
+            "data": {"checksum": meta.get("checksum"), "counts": meta.get("counts")},
+            **extra,
+        }
+
+    def fit(
+        self,
+        task: Task,
+        cfg: TrainParams,
+        *,
+        part: str = "last",
+        data: DeviceDataset | None = None,
+        history: bool = True,
+        desc: str | None = None,
+        **fingerprint_extra: Any,
+    ) -> FitResult:
+        """Train ``task``; resumable from ``checkpoints/.../<part>.pt``. A stage that trains
+        several models (semisup, small_input) names each ``part`` and may give its own data."""
+        world = self.world
+        engine = self.engine if data is None else Engine(data, self.params.runtime, self.device, world)
+        recorder = None
+        if history and world.is_main:
+            recorder = Recorder(
+                paths.history_file(self.kind, self.dataset, self.backbone or ""),
+                paths.logs_dir(self.kind, self.dataset, self.backbone or ""),
+            )
+        ckpt = self.checkpoints / f"{part}.pt"
+        if not self.params.runtime.resume and world.is_main:
+            ckpt.unlink(missing_ok=True)
+        world.barrier()
+        checkpointing = Checkpointing(
+            ckpt, self.params.runtime.checkpoint_every, self.fingerprint(cfg, part=part, **fingerprint_extra)
+        )
+        try:
+            # The data order and augmentation draw from their own seeded streams.
+            return engine.fit(
+                task,
+                cfg,
+                self.params.seed + 1,
+                desc or f"{self.kind}@{self.backbone}",
+                recorder,
+                checkpointing,
+                sync_bn=self.params.distributed.sync_bn,
+            )
+        finally:
+            if recorder is not None:
+                recorder.close()
+
+    # -- outputs (rank 0 only, atomic) ---------------------------------------------------
+    def save(self, path: Path, state: dict[str, Any]) -> None:
+        if self.world.is_main:
+            save_model_file(path, state)
+
+    def save_model(self, model: Backbone, num_classes: int, **info: Any) -> None:
+        """The model file: weights plus what inference needs, and nothing that varies
+        between identical runs (no times, no host), so DVC can skip what comes after."""
+        p = self.prepared
+        state = model_state(
+            model.cpu(),
+            kind=self.kind,
+            backbone=self.backbone,
+            backbone_options=self.params.backbone_options(self.backbone or ""),
+            num_classes=num_classes,
+            in_chans=self.in_chans,
+            input_size=list(p.train.images.shape[1:3]),
+            mean=p.mean,
+            std=p.std,
+            class_names=p.class_names,
+            dataset=self.dataset,
+            # How the prepare stage turned source images into inputs, for inference on new ones.
+            preprocess={k: p.meta.get(k) for k in ("content_size", "resize", "pad_to", "channels")},
+            **info,
+        )
+        self.save(paths.model_file(self.kind, self.dataset, self.backbone or ""), state)
+
+    def run_details(self, cfg: TrainParams, result: FitResult | None = None) -> dict[str, Any]:
+        """How the stage ran: for the run record, never for the metrics."""
+        details: dict[str, Any] = {
+            "stage": self.kind,
+            "dataset": self.dataset,
+            "data": self.prepared.meta.get("description", self.dataset),
+            "backbone": self.backbone,
+            "recipe": recipe(cfg),
+            "epochs": cfg.epochs,
+            "device": describe_device(self.device),
+            "processes": self.world.size,
+            "host": platform.node(),
+            "torch": torch.__version__,
+        }
+        if result is not None:
+            details.update(
+                wall_time_s=round(result.wall_time_s, 2),
+                train_time_s=round(result.train_time_s, 2),
+                images_per_s=round(result.images_per_s, 1),
+            )
+        return details
+
+    def write_results(self, metrics: dict[str, Any], record: dict[str, Any]) -> None:
+        """Metrics (results to compare across experiments) and the run record beside the model."""
+        if self.world.is_main:
+            write_json(self.record_path, record)
+            write_json(self.metrics_path, metrics)

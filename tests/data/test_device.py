@@ -1,0 +1,56 @@
+"""Batches come out of the on-device data ready to train on."""
+
+import torch
+
+from rotnet.data.device import DeviceDataset
+from rotnet.params import AugmentParams
+from tests.synthetic import dataset
+
+CPU = torch.device("cpu")
+PLAIN = AugmentParams(crop_padding=0, flip=False)
+
+
+def _keys(x: torch.Tensor) -> list[bytes]:
+    return sorted(bytes(img.numpy()) for img in x)
+
+
+def test_sharded_batches_are_disjoint_and_cover_the_global_batch():
+    data = DeviceDataset.from_prepared(dataset(), CPU)
+    parts = [list(data.train.train_batches(64, PLAIN, 4, seed=5, epoch=1, shard=(rank, 2))) for rank in range(2)]
+    whole = list(data.train.train_batches(64, PLAIN, 4, seed=5, epoch=1))
+    assert len(whole) == len(data.train) // 64  # full batches only
+    for a, b, w in zip(parts[0], parts[1], whole, strict=True):
+        assert len(a.x) == len(b.x) == 32
+        assert not set(_keys(a.x)) & set(_keys(b.x))
+        assert _keys(torch.cat([a.x, b.x])) == _keys(w.x)
+
+
+def test_batches_are_normalised_and_follow_the_seed_and_epoch():
+    prepared = dataset()
+    data = DeviceDataset.from_prepared(prepared, CPU)
+    first = next(data.train.train_batches(32, AugmentParams(), 4, seed=1, epoch=3))
+    again = next(data.train.train_batches(32, AugmentParams(), 4, seed=1, epoch=3))
+    other = next(data.train.train_batches(32, AugmentParams(), 4, seed=1, epoch=4))
+    assert first.x.dtype == torch.float32 and first.mixed is None and first.targets is first.y
+    assert torch.equal(first.x, again.x) and torch.equal(first.y, again.y)  # a resumed epoch redraws the same
+    assert not torch.equal(first.x, other.x)
+    # Normalised with the train split's statistics: an unaugmented pass over train is ~N(0, 1) per channel.
+    whole = torch.cat([b.x for b in data.train.eval_batches(256)])
+    assert whole.mean(dim=(0, 2, 3)).abs().max() < 1e-3
+    assert (whole.std(dim=(0, 2, 3)) - 1).abs().max() < 1e-2
+
+
+def test_eval_batches_cover_the_split_in_order_without_augmentation():
+    prepared = dataset()
+    data = DeviceDataset.from_prepared(prepared, CPU)
+    labels = torch.cat([b.y for b in data.val.eval_batches(50)])
+    assert torch.equal(labels, torch.from_numpy(prepared.val.labels))
+
+
+def test_cutmix_batches_carry_soft_targets():
+    data = DeviceDataset.from_prepared(dataset(), CPU, channels_last=True)
+    cfg = AugmentParams(cutmix_prob=1.0)
+    batch = next(data.train.train_batches(32, cfg, 4, seed=0, epoch=1))
+    assert batch.mixed is not None and batch.targets is batch.mixed
+    assert batch.mixed.shape == (32, 4) and torch.allclose(batch.mixed.sum(1), torch.ones(32))
+    assert batch.x.is_contiguous(memory_format=torch.channels_last)

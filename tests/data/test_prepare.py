@@ -1,0 +1,529 @@
+"""prepare_dataset from each source: the official CIFAR-10 format, downloads, image folders and archives."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import pickle
+import shutil
+import stat
+import tarfile
+import urllib.error
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rotnet.data import cifar
+from rotnet.data.prepared import load_prepared
+from rotnet.errors import RotnetError
+from rotnet.params import DatasetParams
+from rotnet.stages.prepare import prepare as prepare_dataset
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+META_KEYS = {
+    "name", "description", "source", "checksum", "counts", "per_class_counts", "class_names",
+    "image_shape", "mean", "std", "seed", "val_size", "train_per_class", "resize",
+    "pad_to", "channels", "val_source", "skipped",
+}  # fmt: skip
+MARK = (200, 100, 50)  # RGB of pixel (row 1, col 2) of the first training image
+
+
+# --- the official CIFAR-10 python format --------------------------------------------------------
+
+
+def cifar_batch(n: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        b"batch_label": f"batch {seed}".encode(),
+        b"labels": [int(i % 10) for i in range(seed, seed + n)],  # a plain list, as in the official files
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        b"filenames": [f"img_{seed}_{i}.png".encode() for i in range(n)],
+    }
+
+
+def add_member(tf: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    tf.addfile(info, io.BytesIO(data))
+
+
+def make_cifar_archive(path: Path, per_batch: int = 20, n_test: int = 20, skip: str = "") -> dict:
+    """A tiny archive in the official layout (5 x per_batch train, n_test test); returns the batches."""
+    batches = {f"data_batch_{i}": cifar_batch(per_batch, i) for i in range(1, 6)}
+    batches["test_batch"] = cifar_batch(n_test, 99)
+    data = batches["data_batch_1"][b"data"]
+    for channel, value in enumerate(MARK):  # channel-planar rows: plane, then row-major pixels
+        data[0, channel * 1024 + 1 * 32 + 2] = value
+    meta = {b"label_names": [c.encode() for c in CIFAR_CLASSES], b"num_cases_per_batch": per_batch}
+    with tarfile.open(path, "w:gz") as tf:
+        for name, obj in [*batches.items(), ("batches.meta", meta)]:
+            if name != skip:
+                # Protocol 2 and numpy.core, like the official pickles (Python 2, numpy 1.x).
+                payload = pickle.dumps(obj, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+                add_member(tf, f"cifar-10-batches-py/{name}", payload)
+    return batches
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def rows(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
+    """Each image with its label as one sortable row: compares splits as multisets."""
+    return sorted(img.tobytes() + bytes([lab]) for img, lab in zip(images, labels, strict=True))
+
+
+@pytest.fixture
+def tiny_cifar(tmp_path, monkeypatch) -> tuple[Path, dict]:
+    """A tiny official-format archive that the md5 check accepts."""
+    path = tmp_path / "cifar-10-python.tar.gz"
+    batches = make_cifar_archive(path)
+    monkeypatch.setattr(cifar, "CIFAR10_MD5", md5(path))
+    return path, batches
+
+
+def test_cifar_archive_parses_shapes_labels_classes_and_pixel_layout(tiny_cifar):
+    path, batches = tiny_cifar
+    data = cifar.load_cifar_archive(path)
+    assert data.train.images.shape == (100, 32, 32, 3) and data.train.images.dtype == np.uint8
+    assert data.test.images.shape == (20, 32, 32, 3)
+    assert data.train.labels.dtype == np.int64
+    expected = np.concatenate([batches[f"data_batch_{i}"][b"labels"] for i in range(1, 6)])
+    assert np.array_equal(data.train.labels, expected)
+    assert data.test.labels.tolist() == batches["test_batch"][b"labels"]
+    assert data.class_names == CIFAR_CLASSES
+    assert tuple(data.train.images[0, 1, 2]) == MARK
+    # Whole planes too: the red channel of image 5 is the first 1024 values of its row.
+    assert np.array_equal(data.train.images[5, :, :, 0], batches["data_batch_1"][b"data"][5, :1024].reshape(32, 32))
+    assert data.checksum == {"algorithm": "md5", "value": md5(path)}
+
+
+def test_cifar_archive_prepare_and_round_trip(tiny_cifar, tmp_path):
+    path, _ = tiny_cifar
+    raw = cifar.load_cifar_archive(path)
+    cfg = DatasetParams(source="cifar-archive", path=str(path), val_size=10)
+    meta = prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
+    assert set(meta) >= META_KEYS
+    assert meta["counts"] == {"train": 90, "val": 10, "test": 20}
+    assert meta["per_class_counts"]["val"] == [1] * 10
+    assert meta["per_class_counts"]["train"] == [9] * 10
+    assert meta["per_class_counts"]["test"] == [2] * 10
+    assert meta["class_names"] == CIFAR_CLASSES
+    assert meta["image_shape"] == [32, 32, 3]
+    assert meta["description"] == "CIFAR-10 (official)"
+    assert meta["source"] == {"kind": "cifar-archive", "path": str(path)}
+    assert meta["checksum"] == {"algorithm": "md5", "value": md5(path)}
+    ds = load_prepared(tmp_path / "out")
+    assert ds.meta == meta == json.loads((tmp_path / "out" / "meta.json").read_text())
+    # train + val hold exactly the source's training images, each with its own label.
+    carved = rows(np.concatenate([ds.train.images, ds.val.images]), np.concatenate([ds.train.labels, ds.val.labels]))
+    assert carved == rows(raw.train.images, raw.train.labels)
+    assert np.array_equal(ds.test.images, raw.test.images)
+    mean = ds.train.images.reshape(-1, 3).mean(0) / 255
+    assert np.allclose(meta["mean"], mean)
+
+
+def test_cifar_archive_train_per_class_and_resize(tiny_cifar, tmp_path):
+    path, _ = tiny_cifar
+    cfg = DatasetParams(source="cifar-archive", path=str(path), val_size=10, train_per_class=4, resize=16)
+    meta = prepare_dataset("cifar10", cfg, tmp_path / "out", seed=1)
+    assert meta["counts"] == {"train": 30, "val": 10, "test": 20}
+    assert np.add(meta["per_class_counts"]["train"], meta["per_class_counts"]["val"]).tolist() == [4] * 10
+    assert meta["image_shape"] == [16, 16, 3]
+    ds = load_prepared(tmp_path / "out")
+    assert ds.test.images.shape == (20, 16, 16, 3)
+
+
+def test_cifar_archive_md5_mismatch(tmp_path):
+    path = tmp_path / "copy.tar.gz"
+    make_cifar_archive(path)
+    cfg = DatasetParams(source="cifar-archive", path=str(path))
+    with pytest.raises(RotnetError) as err:
+        prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
+    message = str(err.value)
+    assert str(path) in message and md5(path) in message and cifar.CIFAR10_MD5 in message
+    assert "download" in message and "datasets.cifar10.path" in message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "missing member", "foreign pickle"])
+def test_cifar_archive_damaged(tmp_path, monkeypatch, damage):
+    path = tmp_path / "cifar.tar.gz"
+    if damage == "missing member":
+        make_cifar_archive(path, skip="test_batch")
+    elif damage == "foreign pickle":  # objects other than arrays and containers are refused
+        with tarfile.open(path, "w:gz") as tf:
+            add_member(tf, "cifar-10-batches-py/data_batch_1", pickle.dumps(Path("/etc/passwd")))
+    else:
+        make_cifar_archive(path)
+        good = path.read_bytes()
+        bad = good[: len(good) // 2] if damage == "truncated" else np.random.default_rng(0).bytes(5000)
+        path.write_bytes(bad)
+    monkeypatch.setattr(cifar, "CIFAR10_MD5", md5(path))
+    with pytest.raises(RotnetError, match="cannot read CIFAR-10 archive") as err:
+        prepare_dataset("cifar10", DatasetParams(source="cifar-archive", path=str(path)), tmp_path / "out", 0)
+    assert str(path) in str(err.value)
+    if damage == "missing member":
+        assert "test_batch" in str(err.value)
+
+
+def test_cifar_archive_missing_file(tmp_path):
+    cfg = DatasetParams(source="cifar-archive", path=str(tmp_path / "nope.tar.gz"))
+    with pytest.raises(RotnetError, match="nope.tar.gz not found"):
+        prepare_dataset("cifar10", cfg, tmp_path / "out", 0)
+
+
+# --- source: download ---------------------------------------------------------------------------
+
+
+def test_download_offline_error(tmp_path, monkeypatch):
+    def offline(url, root, filename):
+        (Path(root) / filename).write_bytes(b"partial")  # as torchvision leaves an interrupted file
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(cifar, "download_url", offline)
+    raw = tmp_path / "raw"
+    with pytest.raises(RotnetError) as err:
+        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
+    message = str(err.value)
+    assert cifar.CIFAR10_URL in message
+    assert str(raw / "cifar-10-python.tar.gz") in message
+    assert "source: cifar-archive" in message and "path:" in message
+    assert "name resolution" in message
+    assert list(raw.iterdir()) == []  # no partial download left behind
+    assert not (tmp_path / "out").exists()
+
+
+def test_download_skipped_when_archive_present(tiny_cifar, tmp_path, monkeypatch):
+    path, _ = tiny_cifar
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(path, raw / "cifar-10-python.tar.gz")
+
+    def no_network(*args):
+        raise AssertionError("must not download when a verified archive is present")
+
+    monkeypatch.setattr(cifar, "download_url", no_network)
+    meta = prepare_dataset("cifar10", DatasetParams(download_dir=str(raw), val_size=10), tmp_path / "out", 0)
+    assert meta["source"] == {
+        "kind": "download",
+        "url": cifar.CIFAR10_URL,
+        "path": str(raw / "cifar-10-python.tar.gz"),
+    }
+    assert meta["counts"]["train"] == 90
+
+
+def test_download_then_prepare(tiny_cifar, tmp_path, monkeypatch):
+    path, _ = tiny_cifar
+    calls = []
+
+    def fake_download(url, root, filename):
+        calls.append(url)
+        shutil.copy(path, Path(root) / filename)
+
+    monkeypatch.setattr(cifar, "download_url", fake_download)
+    raw = tmp_path / "raw"
+    meta = prepare_dataset("cifar10", DatasetParams(download_dir=str(raw), val_size=10), tmp_path / "out", 0)
+    assert calls == [cifar.CIFAR10_URL]
+    assert [p.name for p in raw.iterdir()] == ["cifar-10-python.tar.gz"]
+    assert meta["checksum"]["value"] == md5(path)
+
+
+def test_download_with_wrong_md5_is_not_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(cifar, "download_url", lambda url, root, filename: (Path(root) / filename).write_bytes(b"x"))
+    raw = tmp_path / "raw"
+    with pytest.raises(RotnetError, match=f"expected {cifar.CIFAR10_MD5}"):
+        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
+    assert list(raw.iterdir()) == []
+
+
+def test_existing_download_with_wrong_md5(tmp_path, monkeypatch):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
+    monkeypatch.setattr(cifar, "download_url", lambda *a: pytest.fail("must not overwrite the user's file"))
+    with pytest.raises(RotnetError, match="Delete it and download it again") as err:
+        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
+    assert str(raw / "cifar-10-python.tar.gz") in str(err.value)
+    assert hashlib.md5(b"not the archive").hexdigest() in str(err.value)
+
+
+def test_download_only_for_official_datasets(tmp_path):
+    with pytest.raises(RotnetError) as err:
+        prepare_dataset("svhn", DatasetParams(), tmp_path / "out", 0)
+    assert str(err.value) == (
+        "no official download for dataset 'svhn' (official downloads: cifar10, fashion_mnist); "
+        "set datasets.svhn.source to imagefolder with a path"
+    )
+
+
+# --- source: imagefolder ------------------------------------------------------------------------
+
+CLASSES = ("cat", "dog", "emu")
+
+
+def colour(label: int, index: int) -> tuple[int, int, int]:
+    return (40 + 60 * label, 20 * index, 200)
+
+
+def make_folder(root: Path, n_train: int = 4, n_test: int = 2, size: tuple[int, int] = (12, 12)) -> Path:
+    """train/ and test/ with solid-colour images, PNG for even and JPEG for odd indices."""
+    for split, n in (("train", n_train), ("test", n_test)):
+        for label, cls in enumerate(CLASSES):
+            folder = root / split / cls
+            folder.mkdir(parents=True)
+            for i in range(n):
+                suffix = "png" if i % 2 == 0 else "jpg"
+                Image.new("RGB", size, colour(label, i)).save(folder / f"{i:03d}.{suffix}")
+    return root
+
+
+def tar_folder(folder: Path, archive: Path, top: str | None) -> Path:
+    with tarfile.open(archive, "w:gz") as tf:
+        tf.add(folder, arcname=top or ".")
+    return archive
+
+
+def zip_folder(folder: Path, archive: Path) -> Path:
+    with zipfile.ZipFile(archive, "w") as zf:
+        for p in sorted(folder.rglob("*")):
+            zf.write(p, p.relative_to(folder).as_posix())
+    return archive
+
+
+def imagefolder(path: Path, **kwargs) -> DatasetParams:
+    return DatasetParams(source="imagefolder", path=str(path), **{"val_size": 3, **kwargs})
+
+
+def test_imagefolder_directory(tmp_path):
+    src = make_folder(tmp_path / "pets")
+    (src / "train" / "cat" / ".DS_Store").write_bytes(b"\0junk")  # hidden files are ignored
+    meta = prepare_dataset("pets", imagefolder(src), tmp_path / "out", seed=0)
+    assert set(meta) >= META_KEYS
+    assert meta["class_names"] == list(CLASSES)
+    assert meta["counts"] == {"train": 9, "val": 3, "test": 6}
+    assert meta["per_class_counts"]["val"] == [1, 1, 1]
+    assert meta["image_shape"] == [12, 12, 3]
+    assert (meta["val_source"], meta["val_size"], meta["channels"], meta["pad_to"]) == ("carved", 3, 3, None)
+    assert meta["skipped"] == {"count": 0, "examples": []}
+    assert meta["description"] == "pets (image folder pets)"
+    assert meta["source"] == {"kind": "imagefolder", "path": str(src)}
+    assert meta["checksum"]["algorithm"] == "sha256" and len(meta["checksum"]["value"]) == 64
+    ds = load_prepared(tmp_path / "out")
+    # Test images keep class order, then file order: test/cat/000.png (lossless) comes first.
+    assert ds.test.labels.tolist() == [0, 0, 1, 1, 2, 2]
+    assert tuple(ds.test.images[0, 5, 7]) == colour(0, 0)
+    assert np.abs(ds.test.images[1].astype(int) - colour(0, 1)).max() <= 3  # JPEG: nearly exact
+
+
+def test_imagefolder_checksum_tracks_content(tmp_path):
+    src = make_folder(tmp_path / "pets")
+    first = prepare_dataset("pets", imagefolder(src), tmp_path / "a", 0)["checksum"]
+    assert prepare_dataset("pets", imagefolder(src), tmp_path / "b", 0)["checksum"] == first
+    Image.new("RGB", (12, 12), (1, 2, 3)).save(src / "test" / "dog" / "000.png")
+    assert prepare_dataset("pets", imagefolder(src), tmp_path / "c", 0)["checksum"] != first
+
+
+def test_imagefolder_deterministic_split(tmp_path):
+    src = make_folder(tmp_path / "pets", n_train=10)
+    a = prepare_dataset("pets", imagefolder(src, val_size=9), tmp_path / "a", seed=5)
+    prepare_dataset("pets", imagefolder(src, val_size=9), tmp_path / "b", seed=5)
+    prepare_dataset("pets", imagefolder(src, val_size=9), tmp_path / "c", seed=6)
+    da, db, dc = (load_prepared(tmp_path / k) for k in "abc")
+    assert np.array_equal(da.val.images, db.val.images) and np.array_equal(da.train.images, db.train.images)
+    assert not np.array_equal(da.val.images, dc.val.images)
+    assert a["seed"] == 5
+
+
+def test_imagefolder_train_per_class_keeps_first_files(tmp_path):
+    src = make_folder(tmp_path / "pets", n_train=6)
+    meta = prepare_dataset("pets", imagefolder(src, train_per_class=2, val_size=3), tmp_path / "out", 0)
+    assert meta["counts"]["train"] + meta["counts"]["val"] == 6
+    ds = load_prepared(tmp_path / "out")
+    kept = np.concatenate([ds.train.images, ds.val.images])[:, 0, 0, 1]  # green encodes the file index
+    assert sorted(np.round(kept / 20).astype(int).tolist()) == [0, 0, 0, 1, 1, 1]
+
+
+@pytest.mark.parametrize("kind", ["tar.gz with top folder", "tgz flat", "zip"])
+def test_imagefolder_archives_match_directory(tmp_path, kind):
+    src = make_folder(tmp_path / "pets")
+    prepare_dataset("pets", imagefolder(src), tmp_path / "from_dir", 0)
+    if kind == "zip":
+        archive = zip_folder(src, tmp_path / "pets.zip")
+    elif kind == "tgz flat":
+        archive = tar_folder(src, tmp_path / "pets.tgz", top=None)
+    else:
+        archive = tar_folder(src, tmp_path / "pets.tar.gz", top="pets-v1")
+    meta = prepare_dataset("pets", imagefolder(archive), tmp_path / "from_archive", 0)
+    assert meta["checksum"] == {"algorithm": "sha256", "value": hashlib.sha256(archive.read_bytes()).hexdigest()}
+    assert meta["description"] == f"pets (image folder {archive.name})"
+    a, b = load_prepared(tmp_path / "from_dir"), load_prepared(tmp_path / "from_archive")
+    for split in ("train", "val", "test"):
+        assert np.array_equal(getattr(a, split).images, getattr(b, split).images)
+        assert np.array_equal(getattr(a, split).labels, getattr(b, split).labels)
+    assert list(tmp_path.glob("pets-v1")) == []  # nothing extracted beside the archive
+
+
+def test_imagefolder_grayscale(tmp_path):
+    src = make_folder(tmp_path / "gray")
+    for p in src.rglob("*.*"):
+        Image.open(p).convert("L").save(p)
+    meta = prepare_dataset("gray", imagefolder(src), tmp_path / "out", 0)
+    assert meta["image_shape"] == [12, 12, 1] and len(meta["mean"]) == 1
+    # One colour image among grayscale ones: everything becomes RGB, gray replicated to 3 channels.
+    Image.new("RGB", (12, 12), (250, 0, 0)).save(src / "test" / "emu" / "000.png")
+    meta = prepare_dataset("gray", imagefolder(src), tmp_path / "out", 0)
+    assert meta["image_shape"] == [12, 12, 3]
+    test = load_prepared(tmp_path / "out").test
+    assert tuple(test.images[-2, 0, 0]) == (250, 0, 0)
+    assert len(set(test.images[0, 0, 0].tolist())) == 1
+
+
+def test_imagefolder_jpeg_cifar10_description(tmp_path):
+    src = make_folder(tmp_path / "cifar10-jpeg-copy")
+    meta = prepare_dataset("cifar10", imagefolder(src), tmp_path / "out", 0)
+    assert meta["description"] == "CIFAR-10 (JPEG copy, cifar10-jpeg-copy)"
+
+
+def test_imagefolder_missing_test_folder(tmp_path):
+    src = make_folder(tmp_path / "pets")
+    shutil.rmtree(src / "test")
+    with pytest.raises(RotnetError, match="is missing") as err:
+        prepare_dataset("pets", imagefolder(src), tmp_path / "out", 0)
+    assert str(src / "test") in str(err.value) and "datasets.pets.path" in str(err.value)
+
+
+def test_imagefolder_empty_class(tmp_path):
+    src = make_folder(tmp_path / "pets")
+    for p in (src / "train" / "dog").iterdir():
+        p.unlink()
+    with pytest.raises(RotnetError, match="is empty") as err:
+        prepare_dataset("pets", imagefolder(src), tmp_path / "out", 0)
+    assert str(src / "train" / "dog") in str(err.value)
+
+
+def test_imagefolder_class_mismatch(tmp_path):
+    src = make_folder(tmp_path / "pets")
+    shutil.rmtree(src / "test" / "emu")
+    (src / "test" / "yak").mkdir()
+    with pytest.raises(RotnetError, match=r"only in train: \['emu'\], only in test: \['yak'\]"):
+        prepare_dataset("pets", imagefolder(src), tmp_path / "out", 0)
+
+
+def test_imagefolder_corrupt_image_named(tmp_path):
+    src = make_folder(tmp_path / "pets")
+    bad = src / "train" / "emu" / "002.png"
+    bad.write_bytes(bad.read_bytes()[:40])  # truncated PNG
+    with pytest.raises(RotnetError, match="cannot read image") as err:
+        prepare_dataset("pets", imagefolder(src), tmp_path / "out", 0)
+    assert str(bad) in str(err.value)
+    assert not (tmp_path / "out").exists()
+    # Inside an archive the member is named as it is in the archive.
+    (src / "train" / "emu" / "002.png").write_text("not an image")
+    archive = tar_folder(src, tmp_path / "pets.tar.gz", top="pets")
+    with pytest.raises(RotnetError, match="cannot read image") as err:
+        prepare_dataset("pets", imagefolder(archive), tmp_path / "out", 0)
+    assert f"{archive}:pets/train/emu/002.png" in str(err.value)
+
+
+def test_imagefolder_mixed_sizes_and_resize(tmp_path):
+    src = make_folder(tmp_path / "pets")
+    Image.new("RGB", (20, 16), (5, 5, 5)).save(src / "train" / "dog" / "001.jpg")
+    with pytest.raises(RotnetError, match="set datasets.pets.resize") as err:
+        prepare_dataset("pets", imagefolder(src), tmp_path / "out", 0)
+    message = str(err.value)
+    assert f"{src / 'train' / 'cat' / '000.png'} is 12x12" in message
+    assert f"{src / 'train' / 'dog' / '001.jpg'} is 20x16" in message
+    meta = prepare_dataset("pets", imagefolder(src, resize=8), tmp_path / "out", 0)
+    assert meta["image_shape"] == [8, 8, 3] and meta["resize"] == 8
+    assert load_prepared(tmp_path / "out").test.images.shape == (6, 8, 8, 3)
+
+
+def test_imagefolder_bad_path(tmp_path):
+    with pytest.raises(RotnetError, match="does not exist"):
+        prepare_dataset("pets", imagefolder(tmp_path / "nowhere"), tmp_path / "out", 0)
+    (tmp_path / "pets.rar").write_bytes(b"x")
+    with pytest.raises(RotnetError, match="neither a folder nor"):
+        prepare_dataset("pets", imagefolder(tmp_path / "pets.rar"), tmp_path / "out", 0)
+
+
+def test_imagefolder_damaged_archive(tmp_path):
+    src = make_folder(tmp_path / "pets")
+    archive = tar_folder(src, tmp_path / "pets.tar.gz", top="pets")
+    archive.write_bytes(archive.read_bytes()[:-200])
+    with pytest.raises(RotnetError, match="damaged or incomplete") as err:
+        prepare_dataset("pets", imagefolder(archive), tmp_path / "out", 0)
+    assert str(archive) in str(err.value)
+
+
+def png_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("member", ["../evil.png", "/tmp/evil.png", "pets/../../evil.png"])
+def test_tar_member_escaping_is_refused(tmp_path, member):
+    with tarfile.open(tmp_path / "evil.tar", "w") as tf:
+        tf.add(make_folder(tmp_path / "pets"), arcname="pets")
+        add_member(tf, member, png_bytes())
+    with pytest.raises(RotnetError, match="refusing archive member") as err:
+        prepare_dataset("pets", imagefolder(tmp_path / "evil.tar"), tmp_path / "out", 0)
+    assert f"'{member}'" in str(err.value)
+    assert not (tmp_path / "evil.png").exists()
+
+
+def test_tar_symlink_is_refused(tmp_path):
+    with tarfile.open(tmp_path / "links.tar.gz", "w:gz") as tf:
+        tf.add(make_folder(tmp_path / "pets"), arcname="pets")
+        link = tarfile.TarInfo("pets/train/cat/link.png")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tf.addfile(link)
+    with pytest.raises(RotnetError, match="'pets/train/cat/link.png' \\(links and special files"):
+        prepare_dataset("pets", imagefolder(tmp_path / "links.tar.gz"), tmp_path / "out", 0)
+
+
+@pytest.mark.parametrize("member", ["../evil.png", "/evil.png", "C:/evil.png", "symlink"])
+def test_zip_member_escaping_is_refused(tmp_path, member):
+    archive = zip_folder(make_folder(tmp_path / "pets"), tmp_path / "pets.zip")
+    with zipfile.ZipFile(archive, "a") as zf:
+        if member == "symlink":
+            info = zipfile.ZipInfo("train/cat/link.png")
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            zf.writestr(info, "/etc/passwd")
+            member = "train/cat/link.png"
+        else:
+            zf.writestr(zipfile.ZipInfo(member), png_bytes())
+    with pytest.raises(RotnetError, match="refusing archive member") as err:
+        prepare_dataset("pets", imagefolder(archive), tmp_path / "out", 0)
+    assert f"'{member}'" in str(err.value)
+    assert not (tmp_path / "evil.png").exists()
+
+
+# --- the real (mini) CIFAR-10 JPEG archive from ../shared ---------------------------------------
+
+
+def test_mini_cifar_jpeg_archive(mini_cifar_archive, tmp_path):
+    cfg = DatasetParams(source="imagefolder", path=str(mini_cifar_archive), val_size=500)
+    meta = prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
+    assert set(meta) >= META_KEYS
+    assert meta["counts"] == {"train": 2500, "val": 500, "test": 1000}
+    assert meta["per_class_counts"] == {"train": [250] * 10, "val": [50] * 10, "test": [100] * 10}
+    assert meta["class_names"] == CIFAR_CLASSES
+    assert meta["image_shape"] == [32, 32, 3]
+    assert meta["description"] == "CIFAR-10 (JPEG copy, cifar10-jpeg-mini.tar.gz)"
+    assert meta["checksum"] == {
+        "algorithm": "sha256",
+        "value": "297509edbb96971d2794f0a833819e8b9626bbf6cf911ba79c478d5067f58532",  # ../shared/datasets/README.md
+    }
+    assert all(0.4 < m < 0.55 for m in meta["mean"]) and all(0.2 < s < 0.3 for s in meta["std"])
+    assert (meta["seed"], meta["val_size"], meta["train_per_class"], meta["resize"]) == (0, 500, None, None)
+    ds = load_prepared(tmp_path / "out")
+    assert ds.meta == meta
+    assert ds.train.images.shape == (2500, 32, 32, 3) and ds.train.images.dtype == np.uint8
+    assert ds.val.labels.dtype == np.int64 and ds.test.labels.tolist() == sorted(ds.test.labels.tolist())
+    assert np.bincount(ds.train.labels).tolist() == [250] * 10

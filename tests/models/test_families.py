@@ -1,0 +1,170 @@
+"""What each backbone family builds: layouts, strides, EfficientNet's small-input modes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from rotnet.errors import RotnetError
+from rotnet.models.registry import create_backbone
+
+
+def _layout(model) -> list[tuple[str, int, int]]:
+    return [(f.name, f.channels, f.stride) for f in model.feature_info]
+
+
+@pytest.mark.parametrize("in_chans,size", [(3, 32), (1, 28)])
+@pytest.mark.parametrize(
+    "name,options",
+    [
+        ("nin", {"width": 16}),
+        ("resnet18", {"width": 8}),
+        ("resnet50", {"width": 4}),
+        ("efficientnet_b0", None),
+        ("efficientnet_b0", {"small_input": "upsample"}),
+        ("efficientnet_b0", {"small_input": "upsample", "upsample_size": 64}),
+    ],
+)
+@torch.no_grad()
+def test_map_sizes_round_up_for_odd_inputs(name, options, in_chans, size):
+    model = create_backbone(name, 5, in_chans, options=options).eval()
+    feats = model.forward_intermediates(torch.randn(2, in_chans, size, size))
+    for info in model.feature_info:
+        assert feats[info.name].shape == (2, info.channels, *(2 * (-(-size // info.stride),))), info  # ceil
+    assert model(torch.randn(2, in_chans, size, size)).shape == (2, 5)
+
+
+def test_nin_paper_layout():
+    model = create_backbone("nin", 10, options={"blocks": 4})
+    assert _layout(model) == [("block1", 96, 2), ("block2", 192, 4), ("block3", 192, 4), ("block4", 192, 4)]
+    assert isinstance(model.stem, torch.nn.Identity)
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs] == [5, 1, 1, 5, 1, 1, 3, 1, 1, 3, 1, 1]
+    assert all(c.bias is None for c in convs)
+    assert len(create_backbone("nin", 10, options={"blocks": 5}).feature_info) == 5
+    assert torch.equal(model.get_classifier().bias, torch.zeros(10))
+
+
+def test_resnet18_has_the_cifar_stem():
+    model = create_backbone("resnet18", 10)
+    assert model.stem[0].kernel_size == (3, 3) and model.stem[0].stride == (1, 1)
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
+    assert [f.channels for f in model.feature_info] == [64, 128, 256, 512]
+
+
+def test_resnet_zoo_layouts():
+    def blocks(name: str) -> list[int]:
+        return [len(stage) for stage in create_backbone(name, 10, options={"width": 4}).stages.values()]
+
+    assert blocks("resnet18") == [2, 2, 2, 2]
+    assert blocks("resnet34") == [3, 4, 6, 3]
+    assert blocks("resnet50") == [3, 4, 6, 3]
+    assert blocks("resnet101") == [3, 4, 23, 3]
+    assert blocks("resnet152") == [3, 8, 36, 3]
+    model = create_backbone("resnet50", 10)
+    assert [(f.channels, f.stride) for f in model.feature_info] == [(256, 1), (512, 2), (1024, 4), (2048, 8)]
+    assert type(model.stages["layer1"][0]).__name__ == "Bottleneck"
+    assert [f.channels for f in create_backbone("resnet34", 10).feature_info] == [64, 128, 256, 512]
+
+
+@torch.no_grad()
+def test_efficientnet_small_input_modes_end_at_4x4():
+    x = torch.randn(2, 3, 32, 32)
+    strided = create_backbone("efficientnet_b0", 10).eval()
+    # Stem and the first stride-2 stage at stride 1: 8x in total instead of 32x.
+    assert [type(m).__name__ for m in strided.stem] == ["Conv2d", "BatchNormAct2d"]  # no upsampling
+    assert strided.stem[0].stride == (1, 1) and strided.stages["stage2"][0][0].conv_dw.stride == (1, 1)
+    assert _layout(strided) == [
+        ("stage1", 16, 1),
+        ("stage2", 24, 1),
+        ("stage3", 40, 2),
+        ("stage4", 112, 4),
+        ("stage5", 320, 8),
+        ("head", 1280, 8),
+    ]
+    assert strided.forward_features(x).shape == (2, 1280, 4, 4)
+    # timm's 7 block stages grouped at its 5 feature levels, conv_head + bn2 as "head".
+    assert [len(s) for s in strided.stages.values()] == [1, 1, 1, 2, 2, 2]
+
+    upsampled = create_backbone("efficientnet_b0", 10, options={"small_input": "upsample"}).eval()
+    assert isinstance(upsampled.stem[0], torch.nn.Upsample) and upsampled.stem[0].scale_factor == 4
+    assert upsampled.stem[1].stride == (2, 2)  # timm's native layout
+    feats = upsampled.forward_intermediates(x)
+    # 32 -> 128 -> timm's 32x: 4x4. stage1 (64x64, stride 1/2 of the input) has no integer
+    # stride: it is not exposed and runs as part of stage2.
+    assert [(f.name, f.stride) for f in upsampled.feature_info] == [
+        ("stage2", 1),
+        ("stage3", 2),
+        ("stage4", 4),
+        ("stage5", 8),
+        ("head", 8),
+    ]
+    assert list(upsampled.stages) == upsampled.feature_names and len(upsampled.stages["stage2"]) == 2
+    assert feats["stage2"].shape == (2, 24, 32, 32)
+    assert feats["stage5"].shape == (2, 320, 4, 4) and feats["head"].shape == (2, 1280, 4, 4)
+    # At 2x (64) stage1 is input-sized again and exposed; the head ends at 2x2 (stride 16).
+    twice = create_backbone("efficientnet_b0", 10, options={"small_input": "upsample", "upsample_size": 64})
+    assert [(f.name, f.stride) for f in twice.feature_info][::5] == [("stage1", 1), ("head", 16)]
+    assert twice.eval().forward_features(x).shape == (2, 1280, 2, 2)
+
+
+def test_efficientnet_is_timms_model():
+    model = create_backbone("efficientnet_b0", 10, options={"drop_rate": 0.3, "drop_path_rate": 0.1})
+    params = sum(p.numel() for p in model.parameters())
+    assert params == 4_020_358  # timm's B0 with a 10-class head
+    assert model.head.drop_rate == 0.3
+    assert create_backbone("efficientnet_b0", 10).head.drop_rate == 0.2
+    assert any(type(m).__name__ == "DropPath" for m in model.modules())
+    assert create_backbone("efficientnet_b3", 10).feature_info[-1].channels == 1536
+
+
+def test_efficientnet_dropout_is_active_in_training_only():
+    model = create_backbone("efficientnet_b0", 3, options={"drop_rate": 0.5})
+    features = torch.randn(4, 1280, 2, 2)
+    model.eval()
+    assert torch.equal(model.forward_head(features), model.forward_head(features))
+    model.train()
+    assert not torch.equal(model.forward_head(features), model.forward_head(features))
+
+
+@pytest.mark.parametrize(
+    "name,options", [("nin", {"width": 16}), ("resnet18", {"width": 8}), ("efficientnet_b0", None)]
+)
+def test_reset_classifier_initialises_like_the_constructor(name, options):
+    torch.manual_seed(0)
+    built = create_backbone(name, 7, options=options).get_classifier()
+    model = create_backbone(name, 3, options=options)
+    model.reset_classifier(7)
+    new = model.get_classifier()
+    assert type(new) is type(built) and new.weight.shape == built.weight.shape
+    # Uniform inits: PyTorch's Linear (bound 1/sqrt(fan_in)), timm's EfficientNet (1/sqrt(fan_out)).
+    bound = 1 / math.sqrt(7 if name.startswith("efficientnet") else built.in_features)
+    for fc in (built, new):
+        assert fc.weight.abs().max() <= bound and fc.weight.abs().max() > 0.8 * bound
+    assert torch.equal(new.bias == 0, built.bias == 0)  # both zero (NIN, EfficientNet) or both drawn
+    assert bool((new.bias == 0).all()) == (name != "resnet18")
+
+
+def test_unknown_backbone_lists_the_valid_names():
+    with pytest.raises(RotnetError, match="unknown backbone 'vgg'.*nin.*resnet18"):
+        create_backbone("vgg", 10)
+
+
+def test_bad_backbone_option_names_the_option():
+    with pytest.raises(RotnetError, match="blocks"):
+        create_backbone("nin", 10, options={"blocks": 9})
+    with pytest.raises(RotnetError, match="depth"):
+        create_backbone("resnet18", 10, options={"depth": 3})
+
+
+def test_efficientnet_options_are_checked():
+    with pytest.raises(RotnetError, match="small_input"):
+        create_backbone("efficientnet_b0", 10, options={"small_input": "crop"})
+    with pytest.raises(RotnetError, match="upsample_size.*power of two"):
+        create_backbone("efficientnet_b0", 10, options={"upsample_size": 96})
+    with pytest.raises(RotnetError, match="upsample_size"):
+        create_backbone("efficientnet_b0", 10, options={"upsample_size": 16})
+    with pytest.raises(RotnetError, match="width"):
+        create_backbone("efficientnet_b2", 10, options={"width": 8})

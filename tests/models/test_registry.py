@@ -1,0 +1,56 @@
+"""Architecture names, options and builders agree; validating params never loads torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from rotnet.errors import RotnetError
+from rotnet.models.options import ARCHS, EfficientNetOptions, NinOptions, ResNetOptions, validate_backbone_options
+from rotnet.models.registry import BUILDERS, create_backbone, describe_backbones, list_backbones
+from tests.conftest import REPO_ROOT
+
+
+def test_every_architecture_has_options_and_a_builder():
+    assert set(BUILDERS) == set(ARCHS)
+    assert list_backbones() == sorted(ARCHS)
+    assert ARCHS["nin"] is NinOptions
+    assert {ARCHS[f"resnet{d}"] for d in (18, 34, 50, 101, 152)} == {ResNetOptions}
+    assert {ARCHS[f"efficientnet_b{i}"] for i in range(8)} == {EfficientNetOptions}
+
+
+def test_validating_params_loads_neither_torch_nor_timm():
+    code = (
+        "import sys, rotnet.params, rotnet.models.options as o\n"
+        "rotnet.params.parse_params({})\n"
+        "o.validate_backbone_options('e', {'arch': 'efficientnet_b0', 'small_input': 'upsample'})\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'timm', 'rotnet'}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["['rotnet']"]
+
+
+def test_an_entry_can_name_its_architecture():
+    model = create_backbone("nin_small", 4, options={"arch": "nin", "width": 16})
+    assert type(model).__name__ == "NIN" and model.feature_info[0].channels == 8
+    opts = validate_backbone_options("b0_up", {"arch": "efficientnet_b0", "small_input": "upsample"})
+    assert opts == EfficientNetOptions(small_input="upsample")
+    with pytest.raises(RotnetError, match=r"unknown backbone 'vgg' \(backbones.x.arch\); valid backbones: "):
+        validate_backbone_options("x", {"arch": "vgg"})
+
+
+def test_option_errors_name_the_source_and_the_valid_options():
+    with pytest.raises(RotnetError) as err:
+        validate_backbone_options("nin", {"width": 2}, source="my.yaml")
+    assert "invalid options for backbone 'nin' in my.yaml (backbones.nin): width:" in str(err.value)
+    assert str(err.value).endswith("Valid options: arch, blocks, width")
+
+
+def test_describe_lists_every_backbone_with_its_defaults():
+    lines = describe_backbones().splitlines()
+    assert [line.split(":")[0] for line in lines] == list_backbones()
+    assert "nin: blocks=4, width=192" in lines
+    assert "resnet50: width=64" in lines
+    assert "efficientnet_b7: small_input='stride', upsample_size=128, drop_rate=0.2, drop_path_rate=0.0" in lines

@@ -1,0 +1,20 @@
+import torch
+
+from rotnet.models.registry import create_backbone
+from rotnet.probing.heads import build_head, with_conv_head
+
+
+def test_conv_head_is_a_fresh_nin_block_on_block2():
+    head = build_head("conv", torch.Size([192, 8, 8]), 10, 200)
+    convs = [m for m in head.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs] == [3, 1, 1] and all(c.out_channels == 192 for c in convs)
+    assert head(torch.randn(2, 192, 8, 8)).shape == (2, 10)
+
+
+def test_semisup_rotnet_model_starts_from_the_pretrained_blocks():
+    pretrained = create_backbone("nin", 4, options={"width": 16})
+    model = with_conv_head(pretrained, "block2", 10)
+    assert model.backbone is pretrained  # fine-tuned in place, not re-initialised
+    assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    convs = [m for m in model.head.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs] == [3, 1, 1] and convs[0].in_channels == 16

@@ -1,0 +1,64 @@
+"""Figures: each written atomically as a valid PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from rotnet.report import figures
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _valid_png(path) -> tuple[int, int]:
+    assert path.read_bytes()[:8] == PNG
+    with Image.open(path) as img:
+        img.verify()
+    with Image.open(path) as img:
+        return img.size
+
+
+def _only(folder, name):
+    """The target is there and no temporary file is left beside it."""
+    assert sorted(p.name for p in folder.iterdir()) == [name]
+
+
+def test_file_names():
+    assert figures.PROBE_FIGURE == "report.png"
+    assert figures.dataset_figure("cifar10", "curves") == "report_files/cifar10_curves.png"
+
+
+def test_probe_plot_one_panel_per_dataset_and_backbone(results, tmp_path):
+    figures.probe_plot(results.accuracies, tmp_path / "report.png")
+    _only(tmp_path, "report.png")
+    width, _ = _valid_png(tmp_path / "report.png")
+    assert width == 4 * 450  # 2 datasets x 2 backbones, 4.5 in at 100 dpi each
+
+
+def test_training_curves(results, tmp_path):
+    ds = results.datasets["cifar10"]
+    figures.training_curves(ds.histories, "cifar10", tmp_path / "c.png")
+    _only(tmp_path, "c.png")
+    _valid_png(tmp_path / "c.png")
+
+
+def test_confusion_matrix(tmp_path):
+    figures.confusion_matrix([[4, 1, 0], [0, 3, 1], [0, 0, 0]], ["a", "b", "c"], "t", tmp_path / "m.png")
+    _only(tmp_path, "m.png")
+    _valid_png(tmp_path / "m.png")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_sample_grid(tmp_path, channels):
+    images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, channels), dtype=np.uint8)
+    true, pred = [0, 1] * 5, [0, 0] * 5
+    figures.sample_grid(images, true, pred, ["a", "b"], "t", tmp_path / "s.png")
+    _only(tmp_path, "s.png")
+    _valid_png(tmp_path / "s.png")
+
+
+def test_semisup_figure(results, tmp_path):
+    figures.semisup_figure(results.datasets["cifar10"], tmp_path / "x.png")
+    _only(tmp_path, "x.png")
+    _valid_png(tmp_path / "x.png")

@@ -1,0 +1,101 @@
+"""Collection: every run record of the study into one results object."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rotnet import paths
+from rotnet.errors import RotnetError
+from rotnet.report.results import collect
+from tests.report import study
+
+CSV_COLUMNS = [
+    "dataset",
+    "data",
+    "backbone",
+    "stage",
+    "method",
+    "layer",
+    "head",
+    "val_acc",
+    "test_acc",
+    "paper_acc",
+    "epochs",
+    "wall_time_s",
+    "images_per_s",
+    "device",
+]
+
+
+def test_one_row_per_accuracy_with_the_report_csv_columns(results):
+    df = results.accuracies
+    assert list(df.columns) == CSV_COLUMNS
+    # per dataset: supervised, rotation, finetune per backbone; NIN 4 layers x 2 heads + conv
+    # on block2; ResNet-18 4 layers x 2 heads
+    assert len(df) == 2 * (3 + 9 + 3 + 8)
+    assert list(results.datasets) == ["cifar10", "shapes"]
+    rot = df[(df.dataset == "shapes") & (df.backbone == "nin") & (df.stage == "pretrain")].iloc[0]
+    assert (rot.method, rot["head"], rot.val_acc, rot.test_acc) == ("rotation pretext", "rotation", 90.0, 89.5)
+    assert (rot.epochs, rot.wall_time_s, rot.images_per_s, rot.device) == (4, 30.0, 99.5, "cpu (2 threads)")
+
+
+def test_paper_figures_only_on_cifar10_nin(results):
+    df = results.accuracies
+    cifar_nin = df[(df.dataset == "cifar10") & (df.backbone == "nin")].set_index(["stage", "layer", "head"])
+    assert cifar_nin.paper_acc[("supervised", "", "")] == 92.80
+    assert cifar_nin.paper_acc[("probe", "block2", "nonlinear")] == 89.06
+    assert cifar_nin.paper_acc[("probe", "block2", "conv")] == 91.16
+    assert math.isnan(cifar_nin.paper_acc[("probe", "block2", "linear")])
+    others = df[(df.dataset != "cifar10") | (df.backbone != "nin")]
+    assert others.paper_acc.isna().all()
+
+
+def test_dataset_results_hold_records_histories_and_optional_sections(results):
+    ds = results.datasets["cifar10"]
+    assert ds.data == "cifar10 (image folder images)"
+    assert ds.backbones == ["nin", "resnet18"]
+    assert set(ds.records["nin"]) == {"supervised", "pretrain", "probe", "finetune"}
+    assert set(ds.histories["resnet18"]) == {"supervised", "pretrain", "probe", "finetune"}
+    assert "val_acc/layer4_nonlinear" in ds.histories["resnet18"]["probe"].columns
+    assert [(p["backbone"], p["labels_per_class"]) for p in ds.semisup_points] == [("nin", 20), ("nin", 100)]
+    assert set(ds.small_input["choices"]) == {"efficientnet_b0", "efficientnet_b0_upsample"}
+
+
+def test_best_classifier_is_chosen_on_validation_not_test(results):
+    best = results.datasets["cifar10"].best_classifier
+    # nin finetune has the best validation accuracy; resnet18 supervised the best test accuracy
+    assert (best.kind, best.backbone, best.record["val_acc"]) == ("finetune", "nin", 80.0)
+
+
+def test_reads_run_records_not_metrics_files(tmp_path, monkeypatch):
+    params = study.make_params(("shapes",))
+    study.write_study(tmp_path, params, models=False)
+    monkeypatch.chdir(tmp_path)
+    assert not list(paths.runs_dir().rglob("*.json"))  # only histories live under metrics/runs
+    assert len(collect(params).accuracies) == 23
+
+
+def test_missing_record_names_the_file_and_the_stage(tmp_path, monkeypatch):
+    params = study.make_params(("shapes",))
+    study.write_study(tmp_path, params, models=False)
+    monkeypatch.chdir(tmp_path)
+    paths.record_file("probe", "shapes", "resnet18").unlink()
+    with pytest.raises(RotnetError) as err:
+        collect(params)
+    assert "models/shapes/resnet18/probe/run.json" in str(err.value)
+    assert "run the 'probe' stage for shapes/resnet18" in str(err.value)
+
+
+def test_semisup_and_small_input_are_optional(tmp_path, monkeypatch):
+    params = study.make_params(("shapes",), semisup=("nin", "resnet18"))
+    study.write_study(tmp_path, params, models=False)
+    monkeypatch.chdir(tmp_path)
+    ds = collect(params).datasets["shapes"]
+    assert [r["backbone"] for r in ds.semisup] == ["nin", "resnet18"]
+    paths.record_file("semisup", "shapes", "nin").unlink()
+    paths.small_input_record("shapes").unlink()
+    ds = collect(params).datasets["shapes"]
+    assert [r["backbone"] for r in ds.semisup] == ["resnet18"]
+    assert ds.small_input is None

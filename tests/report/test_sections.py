@@ -1,0 +1,130 @@
+"""Sections: the markdown of each part of the report, from the collected results alone."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from rotnet.report import sections
+from rotnet.report.results import StudyResults
+
+
+def _section(report: str, dataset: str) -> str:
+    """One dataset's part of the report."""
+    part = report.split(f"\n## {dataset}: ", 1)[1]
+    return part.split("\n## ", 1)[0]
+
+
+def test_report_layout(results):
+    report = sections.render_markdown(results)
+    headings = [line for line in report.splitlines() if line.startswith("#")]
+    assert headings[0] == "# RotNet study report"
+    assert "## cifar10: cifar10 (image folder images)" in headings
+    assert "## shapes: shapes (image folder images)" in headings
+    assert headings[-2:] == ["## Probe accuracy per layer", "## How these were measured"]
+    assert "![probe accuracy per layer](report.png)" in report
+    cifar = [h for h in headings if h.startswith("###")][:9]
+    assert cifar == [
+        "### Supervised vs RotNet",
+        "### nin: probe accuracy per layer",
+        "### resnet18: probe accuracy per layer",
+        "### NIN beside the paper",
+        "### Small images: the choices compared",
+        "### Few labels: RotNet vs training from scratch (paper fig. 5b)",
+        "### Training curves (validation accuracy)",
+        "### Best classifier: nin finetune, chosen on validation",
+        "### Supervised vs RotNet",  # the next dataset
+    ]
+    assert "## Probe accuracy per layer" not in sections.render_markdown(results, figure=None)
+
+
+def test_summary_table_picks_the_probe_on_validation(results):
+    part = _section(sections.render_markdown(results), "cifar10")
+    assert (
+        "| backbone | supervised test | rotation test | best probe (val-selected) | probe test | finetuned test "
+        "| probe − supervised | finetuned − supervised |"
+    ) in part
+    # block2 nonlinear has the best validation accuracy (70); conv on block2 (test 74) and
+    # block3 nonlinear (test 72) would win on test.
+    assert "| nin | 71.25 | 89.50 | block2 (nonlinear) | 68.00 | 78.50 | -3.25 | 7.25 |" in part
+    assert "| resnet18 | 85.75 | 89.50 | layer4 (nonlinear) | 56.00 | 73.00 | -29.75 | -12.75 |" in part
+
+
+def test_per_layer_tables_with_paper_columns_on_cifar10_only(results):
+    report = sections.render_markdown(results)
+    cifar, shapes = _section(report, "cifar10"), _section(report, "shapes")
+    header = "| layer | nonlinear val | linear val | conv val | nonlinear test | linear test | conv test |"
+    assert header + " paper nonlinear | paper conv |" in cifar
+    assert "| block2 | 70.00 | 65.00 | 69.50 | 68.00 | 64.00 | 74.00 | 89.06 | 91.16 |" in cifar
+    assert "| block1 | 60.00 | 55.00 | – | 61.00 | 56.00 | – | 85.07 | – |" in cifar
+    assert header + "\n" in shapes
+    assert "| block2 | 70.00 | 65.00 | 69.50 | 68.00 | 64.00 | 74.00 |\n" in shapes
+    assert "| layer | nonlinear val | linear val | nonlinear test | linear test |" in cifar  # resnet18
+    assert "| layer3 | 50.00 | 40.00 | 51.00 | 41.00 |" in cifar
+    assert "Supervised nin: val 70.00, test 71.25 (3 epochs, 12 s)." in cifar
+
+
+def test_nin_beside_the_paper_on_cifar10_only(results):
+    report = sections.render_markdown(results)
+    cifar, shapes = _section(report, "cifar10"), _section(report, "shapes")
+    assert "| method | paper (CIFAR-10 (official), paper) | ours (cifar10 (image folder images)) |" in cifar
+    assert "| supervised NIN | 92.80 | 71.25 |" in cifar
+    assert "| RotNet + non-linear head (best block) | 89.06 | 68.00 |" in cifar  # block2, chosen on val
+    assert "| RotNet + conv head (block 2) | 91.16 | 74.00 |" in cifar
+    assert "ours: whole network + linear) | 92.17 | 78.50 |" in cifar
+    for paper in ("NIN beside the paper", "89.06", "91.16", "92.80", "33.66", "64.63"):
+        assert paper not in shapes
+
+
+def test_small_input_table(results):
+    part = _section(sections.render_markdown(results), "shapes")
+    assert "Supervised, 1 epochs on 60 training images, cpu (2 threads)." in part
+    assert "| backbone | arch | small-input choice | val | test | train images/s | time (s) | params |" in part
+    assert "| efficientnet_b0_upsample | efficientnet_b0 | upsample x2 (32 -> 64) | 33.00 | 34.25 |" in part
+    assert (
+        "| efficientnet_b0 | efficientnet_b0 | stem and first stride-2 stage at stride 1 "
+        "| 30.50 | 31.50 | 321.25 | 7.50 | 4.0M |"
+    ) in part
+
+
+def test_semisup_table_with_paper_figures_on_cifar10(results):
+    report = sections.render_markdown(results)
+    cifar, shapes = _section(report, "cifar10"), _section(report, "shapes")
+    header = (
+        "| backbone | labels/class | from scratch | RotNet + conv head | RotNet − scratch | paper scratch "
+        "| paper RotNet |"
+    )
+    assert header in cifar and header in shapes
+    assert "Test accuracy, 2 epochs per run, cpu (2 threads)." in cifar
+    assert "| nin | 20 | 30.00 | 50.00 | 20.00 | 33.66 | 64.63 |" in cifar
+    assert "| nin | 100 | 31.00 | 52.00 | 21.00 | 47.26 | 75.28 |" in cifar
+    assert "| nin | 20 | 30.00 | 50.00 | 20.00 | – | – |" in shapes
+    assert "![semi-supervised](report_files/shapes_semisup.png)" in shapes
+
+
+def test_optional_sections_left_out_without_records(results):
+    ds = dataclasses.replace(results.datasets["shapes"], semisup=[], small_input=None)
+    report = sections.render_markdown(StudyResults(results.accuracies, {**results.datasets, "shapes": ds}))
+    shapes = _section(report, "shapes")
+    assert "Few labels" not in shapes and "Small images" not in shapes and "semisup.png" not in shapes
+    assert "Few labels" in _section(report, "cifar10")
+
+
+def test_figures_and_measurements(results):
+    report = sections.render_markdown(results)
+    cifar = _section(report, "cifar10")
+    assert "Measured on cpu (2 threads); epochs: supervised 3, pretrain 4, finetune 3, probe 2." in cifar
+    for what, alt in (("curves", "training curves"), ("confusion", "confusion matrix")):
+        assert f"![{alt}](report_files/cifar10_{what}.png)" in cifar
+    assert "![test images, predicted (true)](report_files/cifar10_samples.png)" in cifar
+    measured = report.split("## How these were measured", 1)[1]
+    assert "| dataset | backbone | stage | epochs | wall time (s) | train images/s | device |" in measured
+    assert "| cifar10 | nin | supervised | 3 | 12.50 | 1234.50 | cpu (2 threads) |" in measured
+    assert "| shapes | resnet18 | probe | 2 | 20.00 | 500.00 | cpu (2 threads) |" in measured
+    assert measured.count("\n| cifar10 |") == 8 and measured.count("\n| shapes |") == 8
+
+
+def test_rendering_touches_no_files(results, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert sections.render_markdown(results) == sections.render_markdown(results)
+    assert not os.listdir(tmp_path)

@@ -1,0 +1,66 @@
+"""The report stage end to end on a fake study: every output written, every image linked."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from rotnet import paths
+from rotnet.data.prepared import load_prepared
+from rotnet.errors import RotnetError
+from rotnet.report import sections
+from rotnet.report.results import collect
+from rotnet.report.samples import pick, predict_samples
+from rotnet.stages import report
+from tests.report import study
+
+
+@pytest.fixture
+def fake_study(tmp_path, monkeypatch):
+    params = study.make_params()
+    study.write_study(tmp_path, params)
+    monkeypatch.chdir(tmp_path)
+    return params
+
+
+def test_stage_writes_every_output(fake_study):
+    stale = paths.report_dir() / "report_files" / "gone_curves.png"  # a dataset no longer in the study
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
+
+    report.run(fake_study)
+
+    out = paths.report_dir()
+    csv = pd.read_csv(out / "report.csv")
+    assert len(csv) == 2 * (3 + 9 + 3 + 8)
+    assert "89.06" in (out / "report.csv").read_text()  # paper_acc, two decimals
+    text = (out / "report.md").read_text()
+    assert text == sections.render_markdown(collect(fake_study))
+    assert (out / "report.png").stat().st_size > 1000
+    assert not stale.exists()
+    names = sorted(p.name for p in (out / "report_files").iterdir())
+    assert names == sorted(f"{d}_{w}.png" for d in ("cifar10", "shapes") for w in study.FIGURES)
+
+    html = (out / "report.html").read_text()
+    assert html.startswith("<!doctype html>") and "<table>" in html
+    sources = re.findall(r'<img[^>]* src="([^"]+)"', html)
+    assert len(sources) == 1 + 4 * 2  # probe plot + curves, confusion, samples, semisup per dataset
+    assert all((out / src).is_file() for src in sources)
+
+
+def test_sample_predictions_come_from_the_selected_model(fake_study):
+    prepared = load_prepared(paths.prepared_dir("shapes"))
+    samples = predict_samples(paths.model_file("finetune", "shapes", "nin"), "finetune", prepared.test)
+    assert samples.images.shape == (32, study.SIZE, study.SIZE, 3)
+    assert samples.true == prepared.test.labels[pick(32, 12)].tolist()
+    assert len(samples.pred) == 32 and set(samples.pred) <= {0, 1, 2}
+
+
+def test_missing_record_stops_the_stage_before_writing(fake_study):
+    paths.record_file("finetune", "cifar10", "nin").unlink()
+    with pytest.raises(RotnetError, match="run the 'finetune' stage for cifar10/nin"):
+        report.run(fake_study)
+    assert not Path("metrics/report.md").exists() and not Path("metrics/report.csv").exists()

@@ -1,0 +1,83 @@
+"""The static import closure of a script inside this project: every project module it
+imports, directly or not, including imports inside functions (they run too, just later)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = "rotnet"
+
+
+def module_file(name: str) -> Path | None:
+    """The file of project module ``name`` (a package's __init__.py), or None."""
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _with_parents(name: str) -> list[str]:
+    # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
+    parts = name.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Project modules that ``path`` imports anywhere in its body."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # `from a.b import c` imports a.b, and a.b.c too when c is a submodule.
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] == PACKAGE:
+                found.update(m for m in _with_parents(name) if module_file(m) is not None)
+    return found
+
+
+def import_closure(script: Path) -> set[Path]:
+    """``script`` and every project file it imports, directly or not, relative to the root."""
+    seen: set[Path] = {script.resolve()}
+    todo = [script.resolve()]
+    while todo:
+        for name in imported_modules(todo.pop()):
+            file = module_file(name)
+            if file is not None and file not in seen:
+                seen.add(file)
+                todo.append(file)
+    return {p.relative_to(ROOT) for p in seen}
+
+
+def python_files(path: Path) -> set[Path]:
+    """A declared dep as the project .py files it covers (a folder: all of them)."""
+    full = ROOT / path
+    if full.is_dir():
+        return {p.relative_to(ROOT) for p in full.rglob("*.py") if "__pycache__" not in p.parts}
+    return {path} if path.suffix == ".py" else set()
+
+
+def collapse(files: set[Path]) -> list[str]:
+    """The shortest dvc.yaml deps list for ``files``: a folder where all its .py files are needed."""
+    out: set[Path] = set(files)
+    for folder in sorted({p.parent for p in files}, key=lambda p: len(p.parts)):
+        covered = python_files(folder)
+        if folder != Path(".") and covered and covered <= files and not any(f in out for f in folder.parents):
+            out = (out - covered) | {folder}
+    return sorted(str(p) for p in out)
+
+
+if __name__ == "__main__":
+    # Print each stage's code deps, ready for dvc.yaml.
+    from rotnet.stages.table import STAGES
+
+    for spec in STAGES:
+        print(f"{spec.name}:")
+        for dep in collapse(import_closure(ROOT / spec.script)):
+            print(f"      - {dep}")

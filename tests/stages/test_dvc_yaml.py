@@ -1,0 +1,78 @@
+"""dvc.yaml, the stage table, the stage scripts, the CLI and rotnet/paths.py agree."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rotnet import paths
+from rotnet.cli import stage_runner
+from rotnet.stages.table import STAGES
+from tests.stages.imports import ROOT, collapse, import_closure, python_files
+
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+TRAINING = ("supervised", "pretrain", "probe", "finetune")
+
+
+def _resolve(text: str, dataset: str = "cifar10", backbone: str = "nin") -> str:
+    return text.replace("${item.dataset}", dataset).replace("${item.backbone}", backbone)
+
+
+def _names(entries: list) -> set[str]:
+    return {_resolve(e if isinstance(e, str) else next(iter(e))) for e in entries}
+
+
+def test_every_stage_of_the_table_has_a_module_a_script_a_cli_runner_and_a_dvc_entry():
+    assert [s.name for s in STAGES] == list(DVC)
+    for spec in STAGES:
+        assert (ROOT / spec.script).is_file() and f"python {spec.script}" in DVC[spec.name]["cmd"]
+        assert (ROOT / spec.module.replace(".", "/")).with_suffix(".py").is_file()
+        assert stage_runner(spec.name).__module__ == spec.module
+        assert ("--dataset" in DVC[spec.name]["cmd"]) == spec.per_dataset
+        assert ("--backbone" in DVC[spec.name]["cmd"]) == spec.per_backbone
+
+
+@pytest.mark.parametrize("spec", STAGES, ids=lambda s: s.name)
+def test_code_deps_are_exactly_the_stage_scripts_import_closure(spec):
+    closure = import_closure(ROOT / spec.script)
+    declared: set[Path] = set()
+    for dep in DVC[spec.name]["deps"]:
+        declared |= python_files(Path(dep.split("$")[0].rstrip("/")) if "$" in dep else Path(dep))
+    hint = "\n".join(f"      - {d}" for d in collapse(closure))
+    assert declared - closure == set(), f"dvc.yaml lists code that {spec.script} never imports; use:\n{hint}"
+    assert closure - declared == set(), f"dvc.yaml misses code that {spec.script} imports; use:\n{hint}"
+
+
+def test_no_training_stage_depends_on_another_stage_family_or_the_report():
+    for kind in (*TRAINING, "small_input", "semisup"):
+        closure = {str(p) for p in import_closure(ROOT / "stages" / f"{kind}.py")}
+        others = {f"rotnet/stages/{s.name}.py" for s in STAGES if s.name != kind}
+        assert not closure & others, f"{kind} imports {closure & others}"
+        assert not any(p.startswith(("rotnet/report/", "rotnet/inference/")) for p in closure), kind
+
+
+def test_outputs_match_the_package_paths():
+    ds, bb = "cifar10", "nin"
+    assert _resolve(DVC["prepare"]["outs"][0]) == str(paths.prepared_dir(ds))
+    for kind in TRAINING:
+        st = DVC[kind]
+        outs = _names(st["outs"])
+        assert str(paths.record_file(kind, ds, bb)) in outs
+        assert str(paths.logs_dir(kind, ds, bb)) in outs
+        assert _resolve(st["metrics"][0]) == str(paths.metrics_file(kind, ds, bb))
+        assert _names(st["plots"]) == {str(paths.history_file(kind, ds, bb))}
+        # Resume state is no DVC output: a queued experiment's fresh copy must not look changed.
+        assert not any(o.startswith(str(paths.CHECKPOINTS)) for o in outs)
+        assert not any("persist" in str(o) for o in st["outs"])
+    for kind in ("supervised", "pretrain", "finetune"):
+        assert str(paths.model_file(kind, ds, bb)) in _names(DVC[kind]["outs"])
+    assert str(paths.probe_heads_file(ds, bb)) in _names(DVC["probe"]["outs"])
+    # Later stages read the pretrained model file alone, never its run record (times, host).
+    for kind in ("probe", "finetune", "semisup"):
+        data_deps = {d for d in _names(DVC[kind]["deps"]) if not d.endswith(".py") and not d.startswith("rotnet")}
+        assert data_deps == {str(paths.prepared_dir(ds)), str(paths.model_file("pretrain", ds, bb))}
+    assert _names(DVC["semisup"]["outs"]) == {str(paths.record_file("semisup", ds, bb))}
+    assert _resolve(DVC["semisup"]["metrics"][0]) == str(paths.semisup_file(ds, bb))
+    assert _resolve(DVC["small_input"]["metrics"][0]) == str(paths.small_input_file(ds))
+    assert _names(DVC["small_input"]["outs"]) == {str(paths.small_input_record(ds))}
+    assert str(paths.runs_dir()) in DVC["report"]["deps"]

@@ -1,0 +1,224 @@
+"""End to end: the real DAG under `dvc repro` in a temporary git repo, on tiny settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+CLASSES = ["cat", "dog", "ship"]
+
+pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed (pip install -e .)")
+
+
+def _draw_image_folder(root: Path) -> None:
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("test", 12)):
+        for c, name in enumerate(CLASSES):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                img = rng.integers(0, 60, (32, 32, 3)).astype(np.uint8)
+                img[: 4 + 6 * c, 4:28, c] = 230  # class and orientation cue
+                Image.fromarray(img).save(folder / f"{i:03d}.png")
+
+
+def _write_fashion_idx(folder: Path) -> None:
+    from tests.data.test_fashion import make_idx_folder
+
+    rng = np.random.default_rng(1)
+    make_idx_folder(
+        folder,
+        arrays={
+            "train-images-idx3-ubyte": rng.integers(0, 256, (120, 28, 28), dtype=np.uint8),
+            "train-labels-idx1-ubyte": (np.arange(120) % 10).astype(np.uint8),
+            "t10k-images-idx3-ubyte": rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+            "t10k-labels-idx1-ubyte": (np.arange(40) % 10).astype(np.uint8),
+        },
+    )
+
+
+def _tiny_params(data: Path, fashion: Path) -> dict:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["study"]["backbones"] = ["nin", "resnet18"]
+    params["study"]["datasets"] = ["cifar10", "fashion_mnist"]
+    params["datasets"]["fashion_mnist"].update(source="idx", path=str(fashion), val_size=30)
+    params["runtime"].update(device="cpu", eval_batch_size=128)
+    params["datasets"]["cifar10"].update(source="imagefolder", path=str(data), val_size=30)
+    params["backbones"] = {"nin": {"blocks": 4, "width": 16}, "resnet18": {"width": 8}}
+    for stage in ("supervised", "pretrain", "probe", "finetune"):
+        params[stage].update(epochs=2, batch_size=30)
+        params[stage]["schedule"]["milestones"] = [1]
+    params["probe"]["hidden"] = 32
+    params["backbones"]["efficientnet_b0"] = {"small_input": "stride"}
+    params["backbones"]["efficientnet_b0_upsample"] = {
+        "arch": "efficientnet_b0",
+        "small_input": "upsample",
+        "upsample_size": 64,
+    }
+    params["small_input"].update(epochs=1, batch_size=30)
+    params["semisup"].update(labels_per_class=[4, 8], epochs=2, batch_size=12)
+    params["semisup"]["schedule"]["milestones"] = [1]
+    params["small_input"]["schedule"]["warmup_epochs"] = 0
+    return params
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
+
+
+def _ran(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.mark.slow
+def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
+    data = tmp_path / "images"
+    _draw_image_folder(data)
+    fashion = tmp_path / "fashion"
+    _write_fashion_idx(fashion)
+    repo = tmp_path / "study"
+    repo.mkdir()
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+        shutil.copy(ROOT / name, repo / name)
+    for folder in ("stages", "rotnet"):
+        shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (repo / "params.yaml").write_text(yaml.safe_dump(_tiny_params(data, fashion)))
+    _run(["git", "init", "-q"], repo)
+    _run(["dvc", "init", "-q"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny study"], repo)
+
+    first = _run(["dvc", "repro"], repo)
+    datasets = ("cifar10", "fashion_mnist")
+    expected = {"report"} | {f"{k}@{d}" for k in ("prepare", "small_input") for d in datasets}
+    expected |= {f"semisup@{d}-nin" for d in datasets}
+    expected |= {
+        f"{k}@{d}-{b}"
+        for k in ("supervised", "pretrain", "probe", "finetune")
+        for d in datasets
+        for b in ("nin", "resnet18")
+    }
+    assert _ran(first) == expected
+
+    report = (repo / "metrics" / "report.md").read_text()
+    assert "| nin |" in report and "| resnet18 |" in report
+    assert "| block2 |" in report and "| layer4 |" in report
+    assert "89.06" in report and "91.16" in report  # paper figures for NIN block 2 (non-linear, conv)
+    assert "finetuned test" in report
+    assert "| efficientnet_b0_upsample | efficientnet_b0 | upsample x2 (32 -> 64) |" in report
+    rows = (repo / "metrics" / "report.csv").read_text().splitlines()
+    # per backbone: supervised, rotation, finetune, 4 layers x 2 heads, + the conv head on NIN block 2
+    assert len(rows) == 1 + 2 * (2 * (3 + 4 * 2) + 1)  # two datasets
+    # A section per dataset, each labelled with the data it was measured on.
+    assert "## cifar10: cifar10 (image folder images)" in report and "## fashion_mnist: Fashion-MNIST" in report
+    fashion_section = report.split("## fashion_mnist")[1]
+    assert "89.06" not in fashion_section  # the paper's CIFAR-10 figures stay out of other datasets
+    assert (repo / "metrics" / "report.png").stat().st_size > 1000
+    # The HTML report opens with its images: every image it references exists.
+    html = (repo / "metrics" / "report.html").read_text()
+    sources = re.findall(r'<img[^>]* src="([^"]+)"', html)
+    assert len(sources) == 1 + 4 * 2  # probe plot + semi-supervised, curves, confusion, samples per dataset
+    assert all((repo / "metrics" / src).is_file() for src in sources)
+    assert "<table>" in html and "Training curves" in report and "Best classifier" in report
+    semisup = json.loads((repo / "metrics/runs/cifar10/nin/semisup.json").read_text())
+    assert list(semisup["points"]) == ["4", "8"]
+    assert all(0 <= p[arm]["test_acc"] <= 100 for p in semisup["points"].values() for arm in ("scratch", "rotnet"))
+    assert "| nin | 4 |" in report and "paper RotNet" in report
+    probe = json.loads((repo / "metrics/runs/cifar10/nin/probe.json").read_text())
+    assert set(probe["layers"]) == {"block1", "block2", "block3", "block4"}
+    # Metrics hold results; how the run went is in the run record beside the model.
+    assert "recipe" not in probe and "wall_time_s" not in probe
+    record = json.loads((repo / "models/cifar10/nin/probe/run.json").read_text())
+    assert record["recipe"]["optimizer"] == "sgd" and record["recipe"]["schedule"] == "step"
+    assert record["wall_time_s"] > 0 and record["layers"]["block2"]["conv"]["best_epoch"] >= 1
+    assert (repo / "models/cifar10/resnet18/pretrain/model.pt").is_file()
+    assert list((repo / "logs/cifar10/nin/pretrain").glob("events.out.tfevents.*"))
+    assert (repo / "checkpoints/cifar10/nin/pretrain/last.pt").is_file()  # resume state, outside DVC's outputs
+
+    again = _run(["dvc", "repro"], repo)
+    assert _ran(again) == set()
+
+    _commit(repo, "baseline run")
+    # Editing code used by one stage family changes those stages alone.
+    small_input_code = repo / "rotnet/stages/small_input.py"
+    small_input_code.write_text(small_input_code.read_text() + "\n# an edit\n")
+    status = json.loads(_run(["dvc", "status", "--json"], repo))
+    assert set(status) == {f"small_input@{d}" for d in datasets}
+    _run(["git", "checkout", "--", "rotnet/stages/small_input.py"], repo)
+    assert json.loads(_run(["dvc", "status", "--json"], repo)) == {}
+
+    # A queued variant runs in a fresh temporary copy of the project: only the probes and the report rerun.
+    probes = {f"probe@{d}-{b}" for d in datasets for b in ("nin", "resnet18")}
+    _run(["dvc", "exp", "run", "--queue", "--name", "wider-probe", "-S", "probe.hidden=24"], repo)
+    _run(["dvc", "queue", "start", "-j", "1"], repo)
+    _wait_for_queue(repo)
+    queued = _run(["dvc", "queue", "logs", "wider-probe"], repo)
+    assert _ran(queued) == probes | {"report"}, queued
+
+    # The same variant in the workspace, as DVC users make one: the same stages rerun.
+    third = _run(["dvc", "exp", "run", "-S", "probe.hidden=24"], repo)
+    assert _ran(third) == probes | {"report"}
+    assert yaml.safe_load((repo / "params.yaml").read_text())["probe"]["hidden"] == 24
+    diff = json.loads(_run(["dvc", "metrics", "diff", "--json"], repo))
+    assert diff and all("probe.json" in f for f in diff)
+    changed = {k for f in diff.values() for k in f}
+    # Results only (and the stage's one throughput figure): no wall times, hosts or recipes.
+    assert all("acc" in k or k == "images_per_s" for k in changed), changed
+
+    shown = json.loads(_run(["dvc", "metrics", "show", "--json"], repo))
+    values = _leaves(shown)
+    assert 50 < len(values) <= 160 and all(isinstance(v, (int, float, str)) for v in values)
+
+
+def _commit(repo: Path, message: str) -> None:
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], repo)
+
+
+def _wait_for_queue(repo: Path, timeout: float = 300) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = _run(["dvc", "queue", "status"], repo)
+        if "Queued" not in status and "Running" not in status:
+            assert "Failed" not in status, status
+            return
+        time.sleep(2)
+    raise AssertionError(f"the queued experiment did not finish in {timeout} s")
+
+
+def _leaves(tree) -> list:
+    if isinstance(tree, dict):
+        return [leaf for v in tree.values() for leaf in _leaves(v)]
+    if isinstance(tree, list):
+        return [leaf for v in tree for leaf in _leaves(v)]
+    return [tree]
+
+
+def test_stage_script_reports_bad_params_without_traceback(tmp_path):
+    (tmp_path / "params.yaml").write_text("supervised:\n  optimizer:\n    lr: -1\n")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "stages" / "supervised.py"), "--dataset", "cifar10", "--backbone", "nin"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "supervised.optimizer.lr" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "metrics").exists() and not (tmp_path / "models").exists()

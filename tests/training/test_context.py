@@ -1,0 +1,48 @@
+"""The stage context: one run per stage instance at a time, released however the stage ends."""
+
+import pytest
+
+from rotnet import paths
+from rotnet.data.prepared import save_prepared
+from rotnet.errors import RotnetError
+from rotnet.params import parse_params
+from rotnet.training.context import StageRun
+from tests.synthetic import dataset
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = dataset(n_train=64, n_val=16, n_test=16)
+    save_prepared(paths.prepared_dir("cifar10"), {"train": data.train, "val": data.val, "test": data.test}, data.meta)
+    return parse_params({"runtime": {"device": "cpu"}, "backbones": {"nin": {"width": 8}}})
+
+
+def test_a_second_run_of_the_same_stage_fails_clearly_while_the_first_runs(project):
+    with StageRun(project, "pretrain", "cifar10", "nin") as first:
+        assert len(first.data.train) == 64 and first.in_chans == 3
+        with pytest.raises(RotnetError, match=r"pretrain@cifar10-nin is already running \(pid \d+"):
+            StageRun(project, "pretrain", "cifar10", "nin").__enter__()
+        # Other stage instances are independent.
+        with StageRun(project, "pretrain", "cifar10", "resnet18"):
+            pass
+    with StageRun(project, "pretrain", "cifar10", "nin"):  # released on a normal exit
+        pass
+
+
+def test_the_lock_is_released_when_the_stage_fails(project):
+    with pytest.raises(ValueError), StageRun(project, "supervised", "cifar10", "nin"):
+        raise ValueError("a failing stage")
+    with StageRun(project, "supervised", "cifar10", "nin"):
+        pass
+
+
+def test_an_unknown_dataset_or_missing_data_is_a_clear_error(project):
+    with pytest.raises(RotnetError, match="unknown dataset 'nope'"):
+        StageRun(project, "supervised", "nope", "nin").__enter__()
+    (paths.prepared_dir("cifar10") / "meta.json").unlink()
+    with pytest.raises(RotnetError, match="run the prepare stage first"):
+        StageRun(project, "supervised", "cifar10", "nin").__enter__()
+    # The failed entry left no lock behind: the same error again, not "already running".
+    with pytest.raises(RotnetError, match="run the prepare stage first"):
+        StageRun(project, "supervised", "cifar10", "nin").__enter__()

@@ -1,0 +1,119 @@
+import pytest
+import torch
+
+from rotnet.data.device import DeviceDataset
+from rotnet.models.registry import create_backbone
+from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
+from rotnet.probing.heads import build_head
+from rotnet.training.engine import Engine
+from rotnet.training.tasks import ProbeTask, RotationTask, SupervisedTask
+from tests.synthetic import dataset
+
+CPU = torch.device("cpu")
+RUNTIME = RuntimeParams(device="cpu", eval_batch_size=64)
+
+
+def _cfg(epochs=3, lr=0.05):
+    return TrainParams(epochs=epochs, batch_size=32, schedule=ScheduleParams(milestones=[]), optimizer={"lr": lr})
+
+
+def _engine():
+    return Engine(DeviceDataset.from_prepared(dataset(), CPU), RUNTIME, CPU)
+
+
+def test_supervised_training_learns_and_touches_test_once():
+    torch.manual_seed(0)
+    engine = _engine()
+    calls = []
+    real = engine.evaluate
+    engine.evaluate = lambda task, split, fwd=None: calls.append(split) or real(task, split, fwd)
+    model = create_backbone("nin", 4, options={"width": 16})
+    result = engine.fit(SupervisedTask(model, 4), _cfg(epochs=4), seed=1, desc="t")
+    out = result.outputs["supervised"]
+    assert out.val_acc > 50  # 4 classes: chance is 25%
+    assert out.test_acc > 50
+    assert [s is engine.data.test for s in calls].count(True) == 1 and calls[-1] is engine.data.test
+    assert len(result.history) == 4 and result.images_per_s > 0
+    assert sum(map(sum, out.test_confusion)) == 64
+
+
+def test_best_validation_epoch_weights_are_kept():
+    torch.manual_seed(0)
+    engine = _engine()
+    model = create_backbone("nin", 4, options={"width": 16})
+    task = SupervisedTask(model, 4)
+    result = engine.fit(task, _cfg(epochs=4), seed=1, desc="t")
+    out = result.outputs["supervised"]
+    best_row = result.history[out.best_epoch - 1]
+    assert best_row["val_acc/supervised"] == max(r["val_acc/supervised"] for r in result.history)
+    # The restored weights reproduce the best epoch's validation accuracy.
+    from rotnet.training.engine import accuracy
+
+    assert accuracy(engine.evaluate(task, engine.data.val)[0]["supervised"]) == out.val_acc
+
+
+def test_rotation_pretraining_learns_the_pretext_task():
+    torch.manual_seed(0)
+    result = _engine().fit(RotationTask(create_backbone("nin", 4, options={"width": 16})), _cfg(3), 1, "rot")
+    assert result.outputs["rotation"].val_acc > 40  # chance is 25%
+
+
+def test_probe_keeps_the_backbone_frozen_and_trains_every_head():
+    torch.manual_seed(0)
+    backbone = create_backbone("nin", 4, options={"width": 16})
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    heads, layers = {}, {}
+    for f in backbone.feature_info:
+        side = 16 // f.stride
+        for kind in ("nonlinear", "linear"):
+            heads[f"{f.name}/{kind}"] = build_head(kind, torch.Size([f.channels, side, side]), 4, 32)
+            layers[f"{f.name}/{kind}"] = f.name
+    head_before = {k: [p.clone() for p in h.parameters()] for k, h in heads.items()}
+    result = _engine().fit(ProbeTask(backbone, heads, layers, 4), _cfg(2), 1, "probe")
+    for k, v in backbone.state_dict().items():
+        assert torch.equal(v, before[k]), f"backbone {k} changed"  # weights and BN running stats
+    for k, h in heads.items():
+        assert any(not torch.equal(a, b) for a, b in zip(h.parameters(), head_before[k], strict=False)), (
+            f"{k} did not train"
+        )
+    assert set(result.outputs) == set(heads)
+    assert all(r.val_acc > 30 for r in result.outputs.values())
+
+
+def test_same_seed_same_results_on_cpu():
+    def run():
+        torch.manual_seed(0)
+        return _engine().fit(SupervisedTask(create_backbone("nin", 4, options={"width": 16}), 4), _cfg(2), 1, "d")
+
+    a, b = run(), run()
+    assert [r["val_acc/supervised"] for r in a.history] == [r["val_acc/supervised"] for r in b.history]
+    assert a.outputs["supervised"].test_confusion == b.outputs["supervised"].test_confusion
+
+
+def test_recipes_train_through_the_engine():
+    """CutMix on every batch, label smoothing, AdamW, one-cycle, AutoAugment and resized crops together."""
+    torch.manual_seed(0)
+    cfg = TrainParams(
+        epochs=3,
+        batch_size=32,
+        label_smoothing=0.1,
+        optimizer={"name": "adamw", "lr": 0.003, "weight_decay": 0.05},
+        schedule={"name": "onecycle", "milestones": []},
+        augment={"cutmix_prob": 1.0, "autoaugment": True, "resize_scale": (0.6, 1.0)},
+    )
+    result = _engine().fit(SupervisedTask(create_backbone("nin", 4, options={"width": 16}), 4), cfg, 1, "recipes")
+    assert result.outputs["supervised"].val_acc > 35  # chance is 25%
+    assert result.history[0]["lr"] < result.history[1]["lr"]  # one-cycle warms up
+
+
+def test_plateau_schedule_reads_the_validation_loss():
+    torch.manual_seed(0)
+    schedule = {"name": "plateau", "milestones": [], "patience": 0, "gamma": 0.5, "threshold": 0}
+    cfg = TrainParams(epochs=6, batch_size=32, optimizer={"lr": 0.5}, schedule=schedule)
+    result = _engine().fit(SupervisedTask(create_backbone("nin", 4, options={"width": 16}), 4), cfg, 1, "plateau")
+    losses = [r["val_loss"] for r in result.history]
+    lrs = [r["lr"] for r in result.history]  # the lr each epoch trained with
+    assert lrs[1] == lrs[0]  # the first epoch only sets the best loss
+    for i in range(2, 6):  # patience 0: halve right after an epoch that did not beat the best so far
+        stalled = losses[i - 1] >= min(losses[: i - 1])
+        assert lrs[i] == pytest.approx(lrs[i - 1] * (0.5 if stalled else 1.0)), (i, losses, lrs)
