@@ -67,6 +67,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     for spec in STAGES:
         add_stage_args(sub.add_parser(spec.name, help=spec.help, description=spec.help), spec)
+    sub.add_parser("stages", help="list the stages of the study (a markdown table)")
     sub.add_parser("backbones", help="list the registered backbones and their options")
     pr = sub.add_parser("predict", help="class predictions of a trained model on images or folders")
     pr.add_argument("model", help="a supervised or finetune model.pt")
@@ -89,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         if args.command in ("predict", "orient"):
             _infer(args)
+        elif args.command == "stages":
+            from rotnet.stages.table import markdown_table
+
+            print(markdown_table())
         elif args.command == "backbones":
             from rotnet.models.registry import describe_backbones
 
@@ -98,3 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except RotnetError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

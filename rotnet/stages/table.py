@@ -57,3 +57,12 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("report", "aggregate all run records into metrics/report.{md,csv,html,png}", per_dataset=False),
 )
 BY_NAME: dict[str, StageSpec] = {s.name: s for s in STAGES}
+
+
+def markdown_table() -> str:
+    """The table as README shows it (`rotnet stages` prints it; a test keeps README in step)."""
+    lines = ["| stage | one run per | code | what it does |", "| --- | --- | --- | --- |"]
+    for s in STAGES:
+        per = " x ".join(k for k, on in (("dataset", s.per_dataset), ("backbone", s.per_backbone)) if on) or "study"
+        lines.append(f"| `{s.name}` | {per} | `rotnet/stages/{s.name}.py` | {s.help} |")
+    return "\n".join(lines)

@@ -1,0 +1,57 @@
+"""Stages run directly (as `python stages/<stage>.py` does), on a tiny synthetic project."""
+
+import json
+
+import pytest
+
+from rotnet import paths
+from rotnet.data.prepared import save_prepared
+from rotnet.params import parse_params
+from rotnet.stages import pretrain, probe, supervised
+from tests.synthetic import dataset
+
+TINY = {"epochs": 1, "batch_size": 32, "schedule": {"milestones": []}}
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = dataset(n_train=96, n_val=32, n_test=32)
+    save_prepared(paths.prepared_dir("cifar10"), {"train": data.train, "val": data.val, "test": data.test}, data.meta)
+    return parse_params(
+        {
+            "runtime": {"device": "cpu", "eval_batch_size": 64},
+            "backbones": {"nin": {"width": 8}},
+            "supervised": TINY,
+            "pretrain": TINY,
+            "probe": {**TINY, "hidden": 8},
+        }
+    )
+
+
+def test_identical_runs_write_byte_identical_models(project):
+    first = pretrain.run(project, "cifar10", "nin")
+    model = paths.model_file("pretrain", "cifar10", "nin").read_bytes()
+    again = pretrain.run(project, "cifar10", "nin")  # the finished checkpoint is not resumed: a fresh run
+    speed = "images_per_s"  # the one figure that is timed
+    assert {k: v for k, v in again.items() if k != speed} == {k: v for k, v in first.items() if k != speed}
+    # No times or hosts inside: DVC sees an unchanged model and skips what comes after it.
+    assert paths.model_file("pretrain", "cifar10", "nin").read_bytes() == model
+
+
+def test_metrics_hold_results_and_the_run_record_holds_the_rest(project):
+    supervised.run(project, "cifar10", "nin")
+    pretrain.run(project, "cifar10", "nin")
+    probe.run(project, "cifar10", "nin")
+    for kind in ("supervised", "pretrain", "probe"):
+        metrics = json.loads(paths.metrics_file(kind, "cifar10", "nin").read_text())
+        record = json.loads(paths.record_file(kind, "cifar10", "nin").read_text())
+        flat = json.dumps(metrics)
+        for detail in ("recipe", "host", "torch", "wall_time_s", "confusion", "per_class", "device", "best_epoch"):
+            assert detail not in flat, (kind, detail)
+        assert {"recipe", "host", "torch", "wall_time_s", "device", "processes"} <= set(record), kind
+        assert "images_per_s" in metrics  # the one throughput figure
+    probe_metrics = json.loads(paths.metrics_file("probe", "cifar10", "nin").read_text())
+    assert set(probe_metrics["layers"]) == {"block1", "block2", "block3", "block4"}
+    assert set(probe_metrics["best"]) == {"layer", "head", "val_acc", "test_acc"}
+    assert (paths.checkpoint_dir("probe", "cifar10", "nin") / "last.pt").is_file()
