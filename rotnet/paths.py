@@ -76,5 +76,10 @@ def logs_dir(kind: str, dataset: str, backbone: str) -> Path:
     return LOGS / dataset / backbone / kind
 
 
+def summary_file() -> Path:
+    """The headline test accuracies of the study, written by the report (a DVC metric)."""
+    return METRICS / "summary.json"
+
+
 def report_dir() -> Path:
     return METRICS

@@ -154,3 +154,21 @@ def collect(params: Params) -> StudyResults:
         for row in accuracy_rows(params, d, b, runs)
     ]
     return StudyResults(accuracies=pd.DataFrame(rows), datasets=datasets)
+
+
+def headline(results: StudyResults) -> dict[str, dict[str, dict[str, float]]]:
+    """The study's headline test accuracies, dataset -> backbone -> figure: supervised,
+    rotation, the validation-chosen best probe and fine-tuned. The report writes them as
+    one metrics file, so `dvc exp show` can show them side by side with short names."""
+    return {
+        name: {
+            backbone: {
+                "supervised": runs["supervised"]["test_acc"],
+                "rotation": runs["pretrain"]["rotation_test_acc"],
+                "probe": runs["probe"]["best"]["test_acc"],
+                "finetune": runs["finetune"]["test_acc"],
+            }
+            for backbone, runs in ds.records.items()
+        }
+        for name, ds in results.datasets.items()
+    }

@@ -4,7 +4,8 @@ Writes, under metrics/:
 - report.csv: one row per measured accuracy (supervised, rotation, fine-tuned, each probe);
 - report.png: probe accuracy per feature map;
 - report_files/<dataset>_{curves,confusion,samples,semisup}.png;
-- report.md and report.html, which show all of the above.
+- report.md and report.html, which show all of the above;
+- summary.json: the headline test accuracies, a DVC metrics file for `dvc exp show`.
 
 Reads every run record under models/, the histories under metrics/runs/, the prepared
 test images and the validation-chosen best classifier (for sample predictions).
@@ -15,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rotnet import paths
-from rotnet.atomic import atomic_path, write_text
+from rotnet.atomic import atomic_path, write_json, write_text
 from rotnet.data.prepared import load_prepared
 from rotnet.params import Params
 from rotnet.report import figures, sections
 from rotnet.report.html import render_html
-from rotnet.report.results import DatasetResults, collect
+from rotnet.report.results import DatasetResults, collect, headline
 from rotnet.report.samples import predict_samples
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
@@ -52,6 +53,7 @@ def run(params: Params) -> None:
     results = collect(params)
     out = paths.report_dir()
 
+    write_json(paths.summary_file(), headline(results))
     with atomic_path(out / "report.csv") as tmp:
         results.accuracies.to_csv(tmp, index=False, float_format="%.2f")
 

@@ -64,3 +64,19 @@ def test_missing_record_stops_the_stage_before_writing(fake_study):
     with pytest.raises(RotnetError, match="run the 'finetune' stage for cifar10/nin"):
         report.run(fake_study)
     assert not Path("metrics/report.md").exists() and not Path("metrics/report.csv").exists()
+
+
+def test_headline_metrics_are_the_val_selected_test_figures(fake_study):
+    import json
+
+    report.run(fake_study)
+    summary = json.loads(paths.summary_file().read_text())
+    results = collect(fake_study)
+    assert list(summary) == list(results.datasets)
+    for name, ds in results.datasets.items():
+        assert list(summary[name]) == ds.backbones
+        for backbone, runs in ds.records.items():
+            figures = summary[name][backbone]
+            assert set(figures) == {"supervised", "rotation", "probe", "finetune"}
+            assert figures["probe"] == runs["probe"]["best"]["test_acc"]  # chosen on validation
+            assert figures["rotation"] == runs["pretrain"]["rotation_test_acc"]
