@@ -30,7 +30,9 @@ QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
 	-S probe.epochs=5 -S 'probe.schedule.milestones=[4]' \
 	-S finetune.epochs=5 -S 'finetune.schedule.milestones=[4]' \
 	-S small_input.epochs=3 -S small_input.train_images=1500 -S small_input.schedule.warmup_epochs=0 \
-	-S 'semisup.labels_per_class=[20,100]' -S semisup.epochs=8 -S 'semisup.schedule.milestones=[6]'
+	-S 'semisup.labels_per_class=[20,100]' -S backbones.nin3.width=96 \
+	-S semisup.scratch.epochs=8 -S 'semisup.scratch.schedule.milestones=[6]' -S semisup.scratch.epoch_size=640 \
+	-S semisup.rotnet.epochs=8 -S 'semisup.rotnet.schedule.milestones=[6]' -S semisup.rotnet.epoch_size=640
 
 .PHONY: help install quick study test lint format bench
 help:

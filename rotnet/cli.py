@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rotnet import ablations
 from rotnet.errors import RotnetError
 from rotnet.stages.entry import add_stage_args, call_stage
 from rotnet.stages.table import BY_NAME, STAGES
@@ -85,11 +86,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     orp.add_argument("--batch-size", type=int, default=128)
     orp.add_argument("--device", default="auto")
     orp.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images")
+    ablations.add_parser(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
         if args.command in ("predict", "orient"):
             _infer(args)
+        elif args.command == "ablations":
+            ablations.main(args)
         elif args.command == "stages":
             from rotnet.stages.table import markdown_table
 

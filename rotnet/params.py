@@ -18,7 +18,8 @@ from rotnet.errors import RotnetError
 
 # The small-input comparison's second choice, defined here so that it always resolves.
 BUILTIN_BACKBONES: dict[str, dict[str, Any]] = {
-    "efficientnet_b0_upsample": {"arch": "efficientnet_b0", "small_input": "upsample", "upsample_size": 128}
+    "efficientnet_b0_upsample": {"arch": "efficientnet_b0", "small_input": "upsample", "upsample_size": 128},
+    "nin3": {"arch": "nin", "blocks": 3},  # the official supervised NIN and semi-supervised scratch arm
 }
 DATASET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -109,9 +110,9 @@ class OptimizerParams(Strict):
     betas: tuple[float, float] = (0.9, 0.999)  # adam, adamw, rangerlars
     eps: float = Field(1e-8, gt=0)
     weight_decay: float = Field(5e-4, ge=0)
-    # Weight decay on biases and normalisation weights too (the paper's code does; modern
-    # recipes do not, since it only shrinks scales that BN restores).
-    decay_norm_and_bias: bool = False
+    # Weight decay on biases and normalisation weights too: the official code decays every
+    # parameter; modern recipes do not, since it only shrinks scales that BN restores.
+    decay_norm_and_bias: bool = True
     lookahead_k: int = Field(6, ge=1)  # rangerlars: slow-weights sync period
     lookahead_alpha: float = Field(0.5, gt=0, le=1)  # rangerlars: slow-weights step
 
@@ -169,6 +170,10 @@ class AugmentParams(Strict):
 class TrainParams(Strict):
     epochs: int = Field(200, ge=1)
     batch_size: int = Field(128, ge=1)
+    # Source images per epoch, drawn by cycling seeded permutations of the training set
+    # (the official code's fixed epoch of 50,000 samples, whatever the labelled set's
+    # size); null: one pass. Either way an epoch is epoch_size // batch_size full batches.
+    epoch_size: int | None = Field(None, ge=1)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     optimizer: OptimizerParams = OptimizerParams()
     schedule: ScheduleParams = ScheduleParams()
@@ -190,6 +195,24 @@ class TrainParams(Strict):
 
 
 class PretrainParams(TrainParams):
+    # The angles (degrees, counter-clockwise) each image is shown at; the paper's Table 2
+    # also trains on [0, 180], [90, 270] and the 8 multiples of 45 (rotnet.rotation).
+    rotations: list[int] = Field(default_factory=lambda: [0, 90, 180, 270])
+
+    @field_validator("rotations")
+    @classmethod
+    def _angle_set(cls, v: list[int]) -> list[int]:
+        bad = [a for a in v if a % 45 or not 0 <= a < 360]
+        if bad:
+            raise ValueError(f"angles must be multiples of 45 in [0, 360) (0, 45, ..., 315); {bad} are not")
+        if len(set(v)) != len(v):
+            raise ValueError(f"angles must be unique; remove the repeated {sorted({a for a in v if v.count(a) > 1})}")
+        if len(v) < 2:
+            raise ValueError("needs at least 2 angles (a task with one answer teaches nothing), e.g. [0, 180]")
+        if v != sorted(v):
+            raise ValueError(f"list the angles in increasing order: {sorted(v)} (label i is the i-th angle)")
+        return v
+
     @model_validator(mode="after")
     def _rotation_safe(self) -> PretrainParams:
         # CutMix pastes a patch of another image, maybe at another rotation: the rotation
@@ -208,6 +231,20 @@ class ProbeParams(TrainParams):
     # The paper's conv head (a fresh NIN block 3 + pooling + linear) is costly on large
     # maps; it goes only on these feature maps, where a backbone has them.
     conv_layers: list[str] = Field(default_factory=lambda: ["block2"])
+    # The weighted kNN probe (no training): k and temperature T are chosen per feature map
+    # on validation from these grids. They span the usual choices: InstDisc and solo-learn
+    # use k=200, T=0.07; lightly k=200, T=0.1. A k above the training set's size is
+    # clamped to it, not an error.
+    knn_k: list[int] = Field(default_factory=lambda: [10, 20, 50, 100, 200], min_length=1)
+    knn_temperature: list[float] = Field(default_factory=lambda: [0.05, 0.07, 0.1, 0.2], min_length=1)
+
+    @model_validator(mode="after")
+    def _knn_grids(self) -> ProbeParams:
+        if any(k < 1 for k in self.knn_k):
+            raise ValueError(f"knn_k must be >= 1, got {self.knn_k}")
+        if any(t <= 0 for t in self.knn_temperature):
+            raise ValueError(f"knn_temperature must be > 0, got {self.knn_temperature}")
+        return self
 
 
 class FinetuneParams(TrainParams):
@@ -224,21 +261,40 @@ class SmallInputParams(TrainParams):
     schedule: ScheduleParams = ScheduleParams(name="cosine", milestones=[])
 
 
-class SemisupParams(TrainParams):
-    """The paper's figure 5b: accuracy against labelled images per class, for a backbone
-    trained from scratch on those labels and for the RotNet backbone (up to the conv
-    head's feature map) with the paper's conv head, fine-tuned on the same labels."""
+SEMISUP_ARMS = ("scratch", "rotnet", "rotnet_finetune")
+
+
+class SemisupParams(Strict):
+    """The paper's figure 5b: accuracy against labelled images per class, as the official
+    configs run it. Arms: ``scratch``, a network trained from scratch on the labels (a
+    3-block NIN for NIN); ``rotnet``, the paper's conv head trained on the FROZEN RotNet's
+    map (block 2 for NIN; eval mode, no gradients); ``rotnet_finetune`` (not the paper's),
+    the same with the RotNet blocks fine-tuned too. Epochs are chosen on a validation set of
+    as many images per class as the arm was given labels, never on the full validation split."""
 
     labels_per_class: list[int] = Field(default_factory=lambda: [20, 100, 400, 1000, 5000], min_length=1)
     backbones: list[str] = Field(default_factory=lambda: ["nin"], min_length=1)
-    epochs: int = Field(100, ge=1)
-    schedule: ScheduleParams = ScheduleParams(milestones=[35, 70, 85])
+    arms: list[Literal["scratch", "rotnet", "rotnet_finetune"]] = Field(
+        default_factory=lambda: ["scratch", "rotnet"], min_length=1
+    )
+    # The scratch arm's network per semisup backbone (a `backbones` entry); the official
+    # scratch arm is a 3-block NIN. A backbone not listed trains itself from scratch.
+    scratch_backbones: dict[str, str] = Field(default_factory=lambda: {"nin": "nin3"})
+    # Official: 200 epochs, lr x0.2 at 60/120/160, epochs of 50,000 samples cycling the labels.
+    scratch: TrainParams = TrainParams(epochs=200, epoch_size=50000, schedule=ScheduleParams(milestones=[60, 120, 160]))
+    # Official (conv head on frozen block 2): 100 epochs, lr x0.2 at 35/70/85, 50,000 samples.
+    rotnet: TrainParams = TrainParams(epochs=100, epoch_size=50000, schedule=ScheduleParams(milestones=[35, 70, 85]))
 
     @model_validator(mode="after")
-    def _positive(self) -> SemisupParams:
+    def _valid(self) -> SemisupParams:
         if any(n < 1 for n in self.labels_per_class):
             raise ValueError(f"labels_per_class must be >= 1, got {self.labels_per_class}")
+        if len(set(self.arms)) != len(self.arms):
+            raise ValueError(f"arms must not repeat, got {self.arms}")
         return self
+
+    def scratch_backbone(self, backbone: str) -> str:
+        return self.scratch_backbones.get(backbone, backbone)
 
 
 class Params(Strict):
@@ -308,6 +364,7 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
     for where, names in (
         ("study.backbones", params.study.backbones),
         ("small_input.backbones", params.small_input.backbones),
+        ("semisup.scratch_backbones", sorted(set(params.semisup.scratch_backbones.values()))),
     ):
         for name in names:
             try:

@@ -92,3 +92,30 @@ def test_one_architecture_under_two_names():
         parse_params({"study": {"backbones": ["x"]}, "backbones": {"x": {"arch": "vgg"}}})
     with pytest.raises(RotnetError, match=r"small_input.backbones names 'effnet_up'.*unknown backbone"):
         parse_params({"small_input": {"backbones": ["effnet_up"]}})
+
+
+@pytest.mark.parametrize(
+    "rotations,words",
+    [
+        ([0, 30], ["pretrain.rotations", "multiples of 45", "[30]"]),
+        ([0, 360], ["pretrain.rotations", "[0, 360)", "[360]"]),
+        ([0, 90, 90], ["pretrain.rotations", "unique", "[90]"]),
+        ([90], ["pretrain.rotations", "at least 2"]),
+        ([180, 0], ["pretrain.rotations", "increasing order", "[0, 180]"]),
+    ],
+)
+def test_bad_rotation_sets_name_the_key_and_the_fix(rotations, words):
+    with pytest.raises(RotnetError) as err:
+        parse_params({"pretrain": {"rotations": rotations}})
+    for word in words:
+        assert word in str(err.value)
+
+
+@pytest.mark.parametrize("rotations", [[0, 90, 180, 270], [0, 180], [90, 270], list(range(0, 360, 45))])
+def test_the_papers_rotation_sets_are_valid(rotations):
+    assert parse_params({"pretrain": {"rotations": rotations}}).pretrain.rotations == rotations
+
+
+def test_rotations_default_to_the_four_right_angles():
+    assert parse_params({}).pretrain.rotations == [0, 90, 180, 270]
+    assert load_params(ROOT / "params.yaml").pretrain.rotations == [0, 90, 180, 270]

@@ -67,11 +67,27 @@ class DeviceSplit:
         out = (x.float() - self.mean) / self.std
         return out.contiguous(memory_format=torch.channels_last) if self.channels_last else out
 
+    def _order(self, seed: int, epoch: int, epoch_size: int | None) -> torch.Tensor:
+        gen = _generator(self.device, epoch_seed(seed, epoch, 0))
+        order = torch.randperm(len(self), device=self.device, generator=gen)
+        if epoch_size is None:
+            return order
+        # Further permutations from the same stream: the first is the one-pass order.
+        parts = [order]
+        while sum(len(p) for p in parts) < epoch_size:
+            parts.append(torch.randperm(len(self), device=self.device, generator=gen))
+        return torch.cat(parts)[:epoch_size]
+
+    def epoch_steps(self, batch_size: int, epoch_size: int | None) -> int:
+        """Full batches per epoch."""
+        return (len(self) if epoch_size is None else epoch_size) // batch_size
+
     def _indices(
         self, batch_size: int, order: torch.Tensor, drop_last: bool, shard: tuple[int, int]
     ) -> Iterator[torch.Tensor]:
         rank, world = shard
-        for i in range(self.num_batches(batch_size, drop_last)):
+        count = len(order) // batch_size if drop_last else -(-len(order) // batch_size)
+        for i in range(count):
             yield order[i * batch_size : (i + 1) * batch_size][rank::world]
 
     def train_batches(
@@ -82,16 +98,17 @@ class DeviceSplit:
         seed: int,
         epoch: int,
         shard: tuple[int, int] = (0, 1),
+        epoch_size: int | None = None,
     ) -> Iterator[Batch]:
         """One epoch of shuffled, augmented, normalised batches (full batches only).
 
         ``batch_size`` is the global batch; with ``shard=(rank, world)`` each process takes
-        its disjoint 1/world of every batch.
+        its disjoint 1/world of every batch. ``epoch_size`` source images per epoch (default:
+        one pass) cycle through seeded permutations, so a labelled set smaller than a batch
+        still trains.
         """
         rank = shard[0]
-        order = torch.randperm(
-            len(self), device=self.device, generator=_generator(self.device, epoch_seed(seed, epoch, 0))
-        )
+        order = self._order(seed, epoch, epoch_size)
         aug_gen = _generator(self.device, epoch_seed(seed, epoch, 1 + rank))
         mix_rng = random.Random(epoch_seed(seed, epoch, 1 + rank))  # CutMix or not, per batch
         for idx in self._indices(batch_size, order, True, shard):

@@ -14,7 +14,7 @@ from rotnet.errors import RotnetError
 from rotnet.inference.images import to_batch
 from rotnet.models.base import Backbone
 from rotnet.models.saved import build_model, load_model_file
-from rotnet.rotation import LABELS
+from rotnet.rotation import ANGLES, labels_of
 
 
 @dataclass
@@ -28,6 +28,7 @@ class InferenceModel:
     std: torch.Tensor
     device: torch.device
     content_size: tuple[int, int] | None = None  # before zero padding to input_size, if the data was padded
+    rotations: tuple[int, ...] | None = None  # a RotNet's angle set (label i = rotations[i]); None otherwise
 
     def prepare(self, images: list[Image.Image]) -> np.ndarray:
         """PIL images -> (N, H, W, C) uint8 inputs, made the way the training data was."""
@@ -59,7 +60,9 @@ def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, h
         raise RotnetError(f"{path} holds a '{ckpt.get('kind')}' model; {hint}")
     model = build_model(ckpt).to(device).eval()
     shape = (1, -1, 1, 1)
-    names = list(LABELS) if ckpt["kind"] == "pretrain" else list(ckpt["class_names"])
+    # Model files saved before pretrain.rotations existed carry no angle set: the default one.
+    rotations = tuple(int(a) for a in ckpt.get("rotations") or ANGLES) if ckpt["kind"] == "pretrain" else None
+    names = labels_of(rotations) if rotations else list(ckpt["class_names"])
     return InferenceModel(
         model=model,
         kind=ckpt["kind"],
@@ -70,4 +73,5 @@ def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, h
         std=torch.tensor(ckpt["std"], device=device).view(shape) * 255,
         device=device,
         content_size=tuple((ckpt.get("preprocess") or {}).get("content_size") or ()) or None,
+        rotations=rotations,
     )

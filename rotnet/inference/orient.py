@@ -3,7 +3,10 @@
 Uses the rotation pretext task of training (``rotnet.rotation``): label k means "shown
 turned ANGLES[k] degrees counter-clockwise". The score for "this photo is turned by k"
 averages the model over the photo at every angle j (predicting class (k + j) mod
-NUM_ROTATIONS for turn j), which is steadier than one pass.
+NUM_ROTATIONS for turn j), which is steadier than one pass. It needs a RotNet trained on
+the four right angles (``pretrain.rotations`` at its default): one trained on another set
+(2 angles, or the 45-degree eight) cannot name every right-angle turn of a photo, so it is
+refused with a message naming its set.
 """
 
 from __future__ import annotations
@@ -41,6 +44,11 @@ def orient(
     max_pixels: int = MAX_PIXELS,
 ) -> list[dict[str, Any]]:
     m = load_model(model_path, ("pretrain",), device, "orient needs a RotNet model (models/<data>/<net>/pretrain)")
+    if m.rotations != ANGLES:
+        raise RotnetError(
+            f"{model_path} is a RotNet trained on rotations {list(m.rotations or ())}; orient needs one trained on "
+            f"the four right angles {list(ANGLES)} (pretrain.rotations, the default): pretrain one with those"
+        )
     out = Path(out_dir)
     files = expand(inputs)
     if any(out.resolve() == p.resolve().parent for p in files):

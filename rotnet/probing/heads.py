@@ -9,17 +9,34 @@ from rotnet.models.base import Backbone
 from rotnet.models.nin import nin_block
 
 
+def official_init(head: nn.Module) -> nn.Module:
+    """The official heads' initialisation (NonLinearClassifier.py): conv weights
+    N(0, sqrt(2 / (k * k * out))), linear weights N(0, sqrt(2 / out_features)), biases 0,
+    BN weight 1 and bias 0. PyTorch's defaults draw smaller weights for wide inputs."""
+    for m in head.modules():
+        if isinstance(m, nn.Conv2d | nn.Linear):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")  # std sqrt(2 / fan_out)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return head
+
+
 def nonlinear_head(in_features: int, num_classes: int, hidden: int = 200) -> nn.Module:
     """The paper's head: FC-BN-ReLU-FC-BN-ReLU-FC on the flattened feature map."""
-    return nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(in_features, hidden, bias=False),
-        nn.BatchNorm1d(hidden),
-        nn.ReLU(inplace=True),
-        nn.Linear(hidden, hidden, bias=False),
-        nn.BatchNorm1d(hidden),
-        nn.ReLU(inplace=True),
-        nn.Linear(hidden, num_classes),
+    return official_init(
+        nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(in_features, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden, bias=False),
+            nn.BatchNorm1d(hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, num_classes),
+        )
     )
 
 
@@ -32,11 +49,10 @@ def linear_head(in_features: int, num_classes: int) -> nn.Module:
 def conv_head(in_channels: int, num_classes: int, width: int = 192) -> nn.Module:
     """The paper's conv head: a fresh, randomly initialised NIN block 3 (3x3, 1x1, 1x1
     convs at 192), global average pooling and a linear classifier."""
-    return nn.Sequential(
-        nin_block(in_channels, width, 3),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Linear(width, num_classes),
+    return official_init(
+        nn.Sequential(
+            nin_block(in_channels, width, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes)
+        )
     )
 
 

@@ -130,7 +130,8 @@ def semisup_plot(
 
 def probe_plot(accuracies: pd.DataFrame, target: Path) -> None:
     """Probe test accuracy per feature map: one panel per dataset x backbone, one line per
-    head, with the paper's figures and the supervised accuracy for reference."""
+    head and one for the kNN probe, with the paper's figures and the supervised accuracy
+    for reference."""
     plt = pyplot()
     groups = list(accuracies.groupby(["dataset", "backbone"], sort=False))
     fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.8), squeeze=False)
@@ -139,6 +140,9 @@ def probe_plot(accuracies: pd.DataFrame, target: Path) -> None:
         layers = list(dict.fromkeys(probes.layer))
         for head, hg in probes.groupby("head", sort=False):
             ax.plot(layers, hg.set_index("layer").test_acc.reindex(layers), marker="o", label=f"RotNet {head} probe")
+        knn = g[g.method == "rotnet knn"]
+        if len(knn):
+            ax.plot(layers, knn.set_index("layer").test_acc.reindex(layers), marker="^", label="RotNet kNN")
         paper = probes[probes.paper_acc.notna()]
         if len(paper):
             ax.plot(list(paper.layer), list(paper.paper_acc), "k--", marker="x", label="paper (official CIFAR-10)")

@@ -1,7 +1,7 @@
 """Published figures the report compares against (top-1 %, official CIFAR-10 test set).
 
 Source: Gidaris, Singh, Komodakis, "Unsupervised Representation Learning by Predicting
-Image Rotations", ICLR 2018 (Table 1 and the CIFAR-10 comparison table).
+Image Rotations", ICLR 2018 (Tables 1 and 2 and the CIFAR-10 comparison table).
 """
 
 from __future__ import annotations
@@ -26,6 +26,22 @@ COMPARISON: dict[str, float] = {
     "RotNet + non-linear, fine-tuned": 91.73,
     "RotNet + conv, fine-tuned": 92.17,
 }
+
+
+# Table 2, number of rotations: 4-block RotNet NIN, non-linear head on block 2, by the
+# set of angles (degrees) it was pretrained on.
+ROTATION_SETS: dict[tuple[int, ...], float] = {
+    (0, 90, 180, 270): 89.06,
+    tuple(range(0, 360, 45)): 88.51,
+    (0, 180): 87.46,
+    (90, 270): 85.52,
+}
+DEFAULT_ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)  # also rotnet.rotation.ANGLES; kept torch-free here
+
+
+def rotation_set_figure(rotations: tuple[int, ...] | list[int]) -> float | None:
+    """The paper's block-2 non-linear figure (4-block NIN) for this rotation set, if it has one."""
+    return ROTATION_SETS.get(tuple(rotations))
 
 
 def nin_probe_figure(blocks: int, layer: str) -> float | None:

@@ -98,7 +98,8 @@ def paper_probe_figure(params: Params, backbone: str, layer: str, head: str) -> 
 
 
 def accuracy_rows(params: Params, dataset: str, backbone: str, runs: dict[str, Record]) -> list[Record]:
-    """The report.csv rows of one dataset x backbone: supervised, rotation, fine-tuned, each probe."""
+    """The report.csv rows of one dataset x backbone: supervised, rotation, fine-tuned, each probe
+    head and each kNN probe."""
     sup, pre, probe, fine = (runs[k] for k in KINDS)
     paper = dataset == PAPER_DATASET  # the paper's figures are CIFAR-10's only
     base = {"dataset": dataset, "data": sup["data"], "backbone": backbone}
@@ -119,6 +120,9 @@ def accuracy_rows(params: Params, dataset: str, backbone: str, runs: dict[str, R
         for head, res in heads.items():
             ref = paper_probe_figure(params, backbone, layer, head) if paper else None
             rows.append(row("probe", probe, "rotnet probe", layer, head, (res["val_acc"], res["test_acc"]), ref))
+    # The weighted kNN probe on each pooled map (absent from records written before it existed).
+    for layer, res in probe.get("knn", {}).items():
+        rows.append(row("probe", probe, "rotnet knn", layer, "knn", (res["val_acc"], res["test_acc"]), None))
     return rows
 
 

@@ -1,5 +1,5 @@
-"""pretrain@<dataset>-<backbone>: RotNet pretraining, predicting which rotation
-(rotnet.rotation.ANGLES) each image was shown at.
+"""pretrain@<dataset>-<backbone>: RotNet pretraining, predicting which rotation of
+``pretrain.rotations`` (default 0/90/180/270; rotnet.rotation) each image was shown at.
 
 Reads data/prepared/<dataset>. Writes models/<dataset>/<backbone>/pretrain/{model.pt,
 run.json}, metrics/runs/<dataset>/<backbone>/pretrain{.json,_history.csv} and
@@ -25,10 +25,11 @@ SPEC = BY_NAME["pretrain"]
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.pretrain
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        model = stage.new_backbone(rotation.NUM_ROTATIONS)
-        result = stage.fit(RotationTask(model), cfg)
+        angles = list(cfg.rotations)  # label i = angles[i]
+        model = stage.new_backbone(len(angles))
+        result = stage.fit(RotationTask(model, angles), cfg)
         out = result.outputs[RotationTask.output]
-        stage.save_model(model, rotation.NUM_ROTATIONS, best_epoch=out.best_epoch, task="rotation")
+        stage.save_model(model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles)
         metrics = {
             "rotation_val_acc": round(out.val_acc, 2),
             "rotation_test_acc": round(out.test_acc, 2),
@@ -37,8 +38,9 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         record = {
             **metrics,
             "best_epoch": out.best_epoch,
+            "rotations": angles,
             **stage.run_details(cfg, result),
-            "per_rotation_test_acc": per_class_accuracy(out.test_confusion, rotation.LABELS),
+            "per_rotation_test_acc": per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
         }
         stage.write_results(metrics, record)
     return metrics

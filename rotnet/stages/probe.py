@@ -3,7 +3,8 @@
 Every head kind in probe.heads (the paper's non-linear head, a linear head, and the
 paper's conv head on probe.conv_layers) on every named map of the pretrained backbone,
 all fed by one frozen backbone pass per batch. The best layer and head are chosen on
-validation; the test split is read once.
+validation; the test split is read once. Then the weighted kNN probe (rotnet.probing.knn)
+on every pooled map, its k and temperature chosen on validation, needs no training.
 
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/pretrain/model.pt. Writes
 models/<dataset>/<backbone>/probe/{heads.pt,run.json},
@@ -18,16 +19,39 @@ from typing import Any
 import torch
 
 from rotnet import paths
+from rotnet.data.device import DeviceDataset
 from rotnet.errors import RotnetError
+from rotnet.models.base import Backbone
 from rotnet.models.saved import build_model, file_sha256, load_model_file
-from rotnet.params import Params
+from rotnet.params import Params, ProbeParams, RuntimeParams
 from rotnet.probing.heads import build_head
+from rotnet.probing.knn import KnnResult, pooled_features, select_and_test
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
 from rotnet.training.tasks import ProbeTask
 
 SPEC = BY_NAME["probe"]
+SPLITS = ("train", "val", "test")
+
+
+def knn_probe(
+    model: Backbone, data: DeviceDataset, cfg: ProbeParams, classes: int, runtime: RuntimeParams
+) -> KnnResult:
+    """Weighted kNN on every pooled feature map: k and T chosen on val, test read once."""
+    feats = {s: pooled_features(model, getattr(data, s), runtime.eval_batch_size, runtime.amp) for s in SPLITS}
+    labels = {s: getattr(data, s).labels for s in SPLITS}
+    return select_and_test(
+        feats["train"],
+        labels["train"],
+        feats["val"],
+        labels["val"],
+        feats["test"],
+        labels["test"],
+        cfg.knn_k,
+        cfg.knn_temperature,
+        classes,
+    )
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
@@ -61,6 +85,10 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             )
 
         result = stage.fit(ProbeTask(model, heads, layers, classes), cfg, pretrained=file_sha256(pretrained))
+        # The kNN probe reads the same frozen backbone once the heads are trained, so the heads'
+        # random draws are those of a run without it (kNN itself draws none). Every process
+        # computes it on the whole splits; rank 0 writes it.
+        knn = knn_probe(model, stage.data, cfg, classes, params.runtime)
         stage.save(
             paths.probe_heads_file(dataset, backbone),
             {
@@ -91,13 +119,20 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 "test_acc": round(best.test_acc, 2),
             },
             "layers": per_layer,
+            "knn": {layer: {"val_acc": r["val_acc"], "test_acc": r["test_acc"]} for layer, r in knn.layers.items()},
             "images_per_s": round(result.images_per_s, 1),
         }
         record_layers = {
             layer: {kind: {**acc, "best_epoch": best_epochs[layer][kind]} for kind, acc in heads_acc.items()}
             for layer, heads_acc in per_layer.items()
         }
-        record = {**metrics, "layers": record_layers, **stage.run_details(cfg, result)}
+        record = {
+            **metrics,
+            "layers": record_layers,
+            "knn": knn.layers,
+            "knn_best": {"layer": knn.best_layer, **knn.layers[knn.best_layer]},
+            **stage.run_details(cfg, result),
+        }
         stage.write_results(metrics, record)
     return metrics
 

@@ -1,9 +1,19 @@
-"""semisup@<dataset>-<backbone>: the paper's figure 5b, accuracy against the number of
-labelled images per class, for the backbone trained from scratch on those labels and
-for the RotNet backbone up to the conv head's map plus the paper's conv head.
+"""semisup@<dataset>-<backbone>: the paper's figure 5b as the official configs run it:
+test accuracy against the number of labelled images per class, per arm (params.semisup):
 
-Each (labels per class, arm) pair is one resumable fit. Reads data/prepared/<dataset>
-and models/<dataset>/<backbone>/pretrain/model.pt. Writes
+- ``scratch``: a network trained from scratch on the labels (a 3-block NIN for NIN);
+- ``rotnet``: the paper's conv head trained on the frozen RotNet's map (block 2 for NIN),
+  the backbone in eval mode with no gradients, as the probe stage trains its heads;
+- ``rotnet_finetune`` (optional, not the paper's): the same, with the RotNet blocks
+  up to that map fine-tuned too.
+
+Each epoch draws ``epoch_size`` images by cycling the labelled ones (the official 50,000
+samples, whatever K is). Epochs are chosen on a validation set of K images per class (the
+first K of each class of the validation split): choosing on thousands of labelled
+validation images would leak labels an arm with K per class does not have. Each (K, arm)
+pair is one resumable fit.
+
+Reads data/prepared/<dataset> and models/<dataset>/<backbone>/pretrain/model.pt. Writes
 models/<dataset>/<backbone>/semisup/run.json and metrics/runs/<dataset>/<backbone>/semisup.json.
 """
 
@@ -19,23 +29,28 @@ from rotnet.data.prepared import PreparedDataset
 from rotnet.data.split import first_per_class, take
 from rotnet.errors import RotnetError
 from rotnet.models.saved import build_model, file_sha256, load_model_file
-from rotnet.params import Params
-from rotnet.probing.heads import with_conv_head
+from rotnet.params import Params, TrainParams
+from rotnet.probing.heads import conv_head, with_conv_head
 from rotnet.progress import log
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
-from rotnet.training.context import StageRun
+from rotnet.training.context import StageRun, recipe
 from rotnet.training.runtime import seed_everything
-from rotnet.training.tasks import SupervisedTask
+from rotnet.training.tasks import ProbeTask, SupervisedTask, Task
 
 SPEC = BY_NAME["semisup"]
-ARMS = ("scratch", "rotnet")
 
 
 def with_labels(data: PreparedDataset, per_class: int) -> PreparedDataset:
-    """The first ``per_class`` training images of each class; validation and test unchanged."""
-    keep = first_per_class(data.train.labels, per_class)
-    return PreparedDataset(data.name, take(data.train, keep), data.val, data.test, data.meta)
+    """The first ``per_class`` training and validation images of each class; test unchanged."""
+    train = take(data.train, first_per_class(data.train.labels, per_class))
+    val = take(data.val, first_per_class(data.val.labels, per_class))
+    return PreparedDataset(data.name, train, val, data.test, data.meta)
+
+
+def trainable_parameters(task: Task) -> int:
+    seen = {id(p): p for group in task.param_groups() for p in group.module.parameters() if p.requires_grad}
+    return sum(p.numel() for p in seen.values())
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
@@ -43,51 +58,76 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     if backbone not in params.study.backbones:
         raise RotnetError(f"semisup.backbones names '{backbone}', which study.backbones does not pretrain")
     pretrained = paths.model_file("pretrain", dataset, backbone)
+    scratch_net = cfg.scratch_backbone(backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
         ckpt = load_model_file(pretrained, kind="pretrain")
-        names = build_model(ckpt).feature_names
+        info = build_model(ckpt).feature_info
+        names = [f.name for f in info]
         # The conv head goes where the probes put it (block 2 for NIN), else on the last map.
         layer = next((name for name in params.probe.conv_layers if name in names), names[-1])
+        channels = next(f.channels for f in info if f.name == layer)
         classes = stage.prepared.num_classes
+
+        def arm_task(arm: str) -> tuple[Task, TrainParams]:
+            if arm == "scratch":
+                return SupervisedTask(stage.new_backbone(classes, scratch_net), classes), cfg.scratch
+            if arm == "rotnet":
+                heads: dict[str, nn.Module] = {arm: conv_head(channels, classes)}
+                return ProbeTask(build_model(ckpt), heads, {arm: layer}, classes), cfg.rotnet
+            return SupervisedTask(with_conv_head(build_model(ckpt), layer, classes), classes), cfg.rotnet
+
         points: dict[str, dict[str, Any]] = {}
         details: list[dict[str, Any]] = []
         for n in cfg.labels_per_class:
             subset = with_labels(stage.prepared, n)
             data = stage.device_data(subset)
-            detail: dict[str, Any] = {"labels_per_class": n, "train_images": len(subset.train.labels)}
-            for arm in ARMS:
-                seed_everything(params.seed)  # both arms start from the same seed
-                if arm == "scratch":
-                    model: nn.Module = stage.new_backbone(classes)
-                else:
-                    model = with_conv_head(build_model(ckpt), layer, classes)
+            detail: dict[str, Any] = {
+                "labels_per_class": n,
+                "train_images": len(subset.train.labels),  # fewer than K x classes where a class has fewer
+                "val_images": len(subset.val.labels),
+            }
+            for arm in cfg.arms:
+                seed_everything(params.seed)  # every arm starts from the same seed
+                task, arm_cfg = arm_task(arm)
                 result = stage.fit(
-                    SupervisedTask(model, classes),
-                    cfg,
+                    task,
+                    arm_cfg,
                     part=f"{n}-{arm}",
                     data=data,
                     history=False,
                     desc=f"semisup@{backbone}-{n}-{arm}",
                     labels_per_class=n,
+                    arm=arm,
                     pretrained=file_sha256(pretrained),
+                    scratch_backbone=params.backbone_options(scratch_net) if arm == "scratch" else None,
                 )
-                out = result.outputs[SupervisedTask.output]
+                out = result.outputs[task.outputs[0]]
                 points.setdefault(str(n), {})[arm] = {
                     "val_acc": round(out.val_acc, 2),
                     "test_acc": round(out.test_acc, 2),
                 }
                 detail[arm] = {
                     **points[str(n)][arm],
+                    "network": scratch_net if arm == "scratch" else f"{backbone} up to {layer} + conv head",
+                    "trainable_parameters": trainable_parameters(task),
+                    "epochs": arm_cfg.epochs,
+                    "steps_per_epoch": result.steps_per_epoch,
                     "best_epoch": out.best_epoch,
                     "wall_time_s": round(result.wall_time_s, 2),
                 }
-            log(
-                f"semisup@{backbone} {n}/class: scratch {detail['scratch']['test_acc']:.2f}%, "
-                f"RotNet + conv head {detail['rotnet']['test_acc']:.2f}%"
-            )
+            log(f"semisup@{backbone} {n}/class: " + ", ".join(f"{a} {detail[a]['test_acc']:.2f}%" for a in cfg.arms))
             details.append(detail)
         metrics = {"points": points}
-        record = {**stage.run_details(cfg), "conv_head_layer": layer, "points": details}
+        record = {
+            **stage.run_details(cfg.rotnet),
+            "epochs": {arm: (cfg.scratch if arm == "scratch" else cfg.rotnet).epochs for arm in cfg.arms},
+            "recipe": {"scratch": recipe(cfg.scratch), "rotnet": recipe(cfg.rotnet)},
+            "epoch_size": {"scratch": cfg.scratch.epoch_size, "rotnet": cfg.rotnet.epoch_size},
+            "conv_head_layer": layer,
+            "scratch_backbone": scratch_net,
+            "selection": "epochs chosen on a validation set of K images per class",
+            "points": details,
+        }
         stage.write_results(metrics, record)
     return metrics
 

@@ -53,6 +53,7 @@ class FitResult:
     train_time_s: float  # optimizer steps only, validation excluded
     train_images: int  # source images seen in training (before any rotation copies)
     wall_time_s: float
+    steps_per_epoch: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -142,11 +143,12 @@ class Engine:
         self._prepare(task, sync_bn)
         forward = torch.compile(task.forward) if self.runtime.compile else task.forward
         train = self.data.train
-        if len(train) < cfg.batch_size:
+        steps = train.epoch_steps(cfg.batch_size, cfg.epoch_size)
+        if steps == 0:
             raise RotnetError(
-                f"{desc}: batch_size {cfg.batch_size} is larger than the {len(train)} training images; lower it"
+                f"{desc}: an epoch of {cfg.epoch_size or len(train)} images does not fill one batch of "
+                f"{cfg.batch_size}; lower batch_size or set epoch_size (images per epoch, cycled)"
             )
-        steps = train.num_batches(cfg.batch_size, drop_last=True)
         optimizer = build_optimizer(task.param_groups(), cfg.optimizer)
         schedule = build_schedule(optimizer, cfg.schedule, cfg.epochs, steps)
         best: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
@@ -171,7 +173,13 @@ class Engine:
             _sync(self.device)
             t0 = time.monotonic()
             batches = train.train_batches(
-                cfg.batch_size, cfg.augment, task.num_classes, seed, epoch, shard=(world.rank, world.size)
+                cfg.batch_size,
+                cfg.augment,
+                task.num_classes,
+                seed,
+                epoch,
+                shard=(world.rank, world.size),
+                epoch_size=cfg.epoch_size,
             )
             for step, batch in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
                 with autocast(self.device, self.runtime.amp):
@@ -253,4 +261,5 @@ class Engine:
             train_time_s=train_time,
             train_images=steps * cfg.batch_size * (cfg.epochs - first_epoch + 1),
             wall_time_s=time.monotonic() - start,
+            steps_per_epoch=steps,
         )

@@ -3,7 +3,7 @@ logits and their targets, and says which weights to keep for each named output."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -102,8 +102,13 @@ class RotationTask(Task):
     num_classes = rotation.NUM_ROTATIONS
     samples_per_image = rotation.NUM_ROTATIONS
 
+    def __init__(self, model: nn.Module, angles: Sequence[int] = rotation.ANGLES) -> None:
+        super().__init__(model)
+        self.angles = rotation.check_angles(angles)  # label i = angles[i] (pretrain.rotations)
+        self.num_classes = self.samples_per_image = len(self.angles)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        rotated, labels = rotation.rotate_all(x)
+        rotated, labels = rotation.rotate_all(x, self.angles)
         return {self.output: self.run(rotated)}, labels
 
 

@@ -54,3 +54,26 @@ def test_cutmix_batches_carry_soft_targets():
     assert batch.mixed is not None and batch.targets is batch.mixed
     assert batch.mixed.shape == (32, 4) and torch.allclose(batch.mixed.sum(1), torch.ones(32))
     assert batch.x.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_an_epoch_of_epoch_size_images_cycles_seeded_permutations():
+    prepared = dataset(n_train=40)
+    data = DeviceDataset.from_prepared(prepared, CPU)
+    assert data.train.epoch_steps(32, None) == 1 and data.train.epoch_steps(32, 200) == 6
+    batches = list(data.train.train_batches(32, PLAIN, 4, seed=2, epoch=1, epoch_size=200))
+    assert len(batches) == 6  # 200 // 32 full batches from a set of 40 images
+    seen = torch.cat([b.y for b in batches])
+    # Every image appears once per pass through a permutation: counts differ by at most one.
+    per_image = torch.cat(
+        [
+            torch.stack([(b.x == img).flatten(1).all(1) for img in data.train.normalize(data.train.images)], 1)
+            for b in batches
+        ]
+    ).sum(0)
+    assert per_image.min() >= 4 and per_image.max() <= 5 and len(seen) == 192
+    # The first pass is the one-pass order: a fixed epoch size extends it, never reshuffles it.
+    one_pass = next(data.train.train_batches(32, PLAIN, 4, seed=2, epoch=1))
+    assert torch.equal(one_pass.x, batches[0].x)
+    # A labelled set smaller than one batch still trains.
+    tiny = DeviceDataset.from_prepared(dataset(n_train=12), CPU)
+    assert len(list(tiny.train.train_batches(32, PLAIN, 4, seed=0, epoch=1, epoch_size=64))) == 2

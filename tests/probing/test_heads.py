@@ -18,3 +18,14 @@ def test_semisup_rotnet_model_starts_from_the_pretrained_blocks():
     assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
     convs = [m for m in model.head.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.kernel_size[0] for c in convs] == [3, 1, 1] and convs[0].in_channels == 16
+
+
+def test_heads_start_as_the_official_code_initialises_them():
+    torch.manual_seed(0)
+    head = build_head("nonlinear", torch.Size([192, 8, 8]), 10, 200)
+    first, last = head[1], head[-1]
+    # Linear weights ~ N(0, sqrt(2 / out_features)), biases 0 (PyTorch's default would be ~U(+-1/sqrt(in))).
+    assert abs(first.weight.std().item() - (2 / 200) ** 0.5) < 0.01
+    assert abs(last.weight.std().item() - (2 / 10) ** 0.5) < 0.1 and not last.bias.any()
+    conv = build_head("conv", torch.Size([192, 8, 8]), 10, 200)[0][0]
+    assert abs(conv.weight.std().item() - (2 / (3 * 3 * 192)) ** 0.5) < 0.005

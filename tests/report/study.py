@@ -53,6 +53,11 @@ NIN_PROBES = {
     "block3": {"nonlinear": (69.0, 72.0), "linear": (66.0, 67.0)},
     "block4": {"nonlinear": (50.0, 51.0), "linear": (45.0, 46.0)},
 }
+# The weighted kNN probe per layer: (val, test), with the k and temperature chosen on val.
+KNN = {
+    "nin": {"block1": (52.0, 53.0), "block2": (62.5, 61.0), "block3": (58.0, 59.25), "block4": (40.0, 41.0)},
+    "resnet18": {layer: (35.0 + 4 * i, 36.0 + 4 * i) for i, layer in enumerate(LAYERS["resnet18"])},
+}
 RESNET_PROBES = {
     layer: {"nonlinear": (40.0 + 5 * i, 41.0 + 5 * i), "linear": (30.0 + 5 * i, 31.0 + 5 * i)}
     for i, layer in enumerate(LAYERS["resnet18"])
@@ -128,6 +133,10 @@ def records(dataset: str, backbone: str) -> dict[str, dict[str, Any]]:
             **_common("probe", dataset, backbone, 2, 20.0, 500.0),
             "best": {"layer": best_layer, "head": best_head, "val_acc": v, "test_acc": t},
             "layers": layers,
+            "knn": {
+                layer: {"k": 20, "temperature": 0.07, "val_acc": v, "test_acc": t}
+                for layer, (v, t) in KNN[backbone].items()
+            },
         },
         "finetune": _classifier("finetune", dataset, backbone),
     }
@@ -138,7 +147,13 @@ def semisup_record(dataset: str, backbone: str) -> dict[str, Any]:
         return {"val_acc": acc + 1, "test_acc": acc, "best_epoch": 1, "wall_time_s": 3.0}
 
     points = [
-        {"labels_per_class": n, "train_images": 3 * n, "scratch": run(30.0 + i), "rotnet": run(50.0 + 2 * i)}
+        {
+            "labels_per_class": n,
+            "train_images": 3 * n,
+            "val_images": 3 * min(n, 40),
+            "scratch": run(30.0 + i),
+            "rotnet": run(50.0 + 2 * i),
+        }
         for i, n in enumerate(SEMISUP_LABELS)
     ]
     return {
@@ -146,8 +161,11 @@ def semisup_record(dataset: str, backbone: str) -> dict[str, Any]:
         "dataset": dataset,
         "data": DATA[dataset],
         "backbone": backbone,
-        "epochs": 2,
-        "recipe": dict(RECIPE),
+        "epochs": {"scratch": 3, "rotnet": 2},
+        "epoch_size": {"scratch": 500, "rotnet": 400},
+        "scratch_backbone": "nin3",
+        "conv_head_layer": "block2",
+        "recipe": {"scratch": dict(RECIPE), "rotnet": dict(RECIPE)},
         "device": "cpu (2 threads)",
         "host": "testhost",
         "torch": "2.x",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -33,12 +34,34 @@ def test_one_row_per_accuracy_with_the_report_csv_columns(results):
     df = results.accuracies
     assert list(df.columns) == CSV_COLUMNS
     # per dataset: supervised, rotation, finetune per backbone; NIN 4 layers x 2 heads + conv
-    # on block2; ResNet-18 4 layers x 2 heads
-    assert len(df) == 2 * (3 + 9 + 3 + 8)
+    # on block2; ResNet-18 4 layers x 2 heads; a kNN probe on each of the 4 layers per backbone
+    assert len(df) == 2 * (3 + 9 + 4 + 3 + 8 + 4)
     assert list(results.datasets) == ["cifar10", "shapes"]
     rot = df[(df.dataset == "shapes") & (df.backbone == "nin") & (df.stage == "pretrain")].iloc[0]
     assert (rot.method, rot["head"], rot.val_acc, rot.test_acc) == ("rotation pretext", "rotation", 90.0, 89.5)
     assert (rot.epochs, rot.wall_time_s, rot.images_per_s, rot.device) == (4, 30.0, 99.5, "cpu (2 threads)")
+
+
+def test_knn_rows_one_per_layer_without_paper_figures(results):
+    df = results.accuracies
+    knn = df[(df.dataset == "cifar10") & (df.backbone == "nin") & (df.method == "rotnet knn")]
+    assert list(knn.layer) == study.LAYERS["nin"] and set(knn["head"]) == {"knn"} and set(knn.stage) == {"probe"}
+    block3 = knn.set_index("layer").loc["block3"]
+    assert (block3.val_acc, block3.test_acc) == (58.0, 59.25) and math.isnan(block3.paper_acc)
+    assert block3.epochs == 2 and block3.device == "cpu (2 threads)"  # the probe run's
+
+
+def test_probe_records_without_knn_still_collect(tmp_path, monkeypatch):
+    params = study.make_params(("shapes",))
+    study.write_study(tmp_path, params, models=False)
+    monkeypatch.chdir(tmp_path)
+    path = paths.record_file("probe", "shapes", "nin")
+    record = json.loads(path.read_text())
+    del record["knn"]  # a run from before the kNN probe
+    path.write_text(json.dumps(record))
+    df = collect(params).accuracies
+    assert len(df) == 31 - 4
+    assert set(df[df.method == "rotnet knn"].backbone) == {"resnet18"}
 
 
 def test_paper_figures_only_on_cifar10_nin(results):
@@ -74,7 +97,7 @@ def test_reads_run_records_not_metrics_files(tmp_path, monkeypatch):
     study.write_study(tmp_path, params, models=False)
     monkeypatch.chdir(tmp_path)
     assert not list(paths.runs_dir().rglob("*.json"))  # only histories live under metrics/runs
-    assert len(collect(params).accuracies) == 23
+    assert len(collect(params).accuracies) == 31
 
 
 def test_missing_record_names_the_file_and_the_stage(tmp_path, monkeypatch):

@@ -67,8 +67,11 @@ def _tiny_params(data: Path, fashion: Path) -> dict:
         "upsample_size": 64,
     }
     params["small_input"].update(epochs=1, batch_size=30)
-    params["semisup"].update(labels_per_class=[4, 8], epochs=2, batch_size=12)
-    params["semisup"]["schedule"]["milestones"] = [1]
+    params["semisup"]["labels_per_class"] = [4, 8]
+    params["backbones"]["nin3"] = {"arch": "nin", "blocks": 3, "width": 16}
+    for arm in ("scratch", "rotnet"):
+        params["semisup"][arm].update(epochs=2, batch_size=12, epoch_size=36)
+        params["semisup"][arm]["schedule"]["milestones"] = [1]
     params["small_input"]["schedule"]["warmup_epochs"] = 0
     return params
 
@@ -125,8 +128,8 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     assert "finetuned test" in report
     assert "| efficientnet_b0_upsample | efficientnet_b0 | upsample x2 (32 -> 64) |" in report
     rows = (repo / "metrics" / "report.csv").read_text().splitlines()
-    # per backbone: supervised, rotation, finetune, 4 layers x 2 heads, + the conv head on NIN block 2
-    assert len(rows) == 1 + 2 * (2 * (3 + 4 * 2) + 1)  # two datasets
+    # per backbone: supervised, rotation, finetune, 4 layers x (2 heads + kNN), + the conv head on NIN block 2
+    assert len(rows) == 1 + 2 * (2 * (3 + 4 * 2 + 4) + 1)  # two datasets
     # A section per dataset, each labelled with the data it was measured on.
     assert "## cifar10: cifar10 (image folder images)" in report and "## fashion_mnist: Fashion-MNIST" in report
     fashion_section = report.split("## fashion_mnist")[1]

@@ -3,11 +3,13 @@
 import json
 
 import pytest
+import torch
 
 from rotnet import paths
 from rotnet.data.prepared import save_prepared
 from rotnet.params import parse_params
 from rotnet.stages import pretrain, probe, supervised
+from rotnet.stages.probe import knn_probe
 from tests.synthetic import dataset
 
 TINY = {"epochs": 1, "batch_size": 32, "schedule": {"milestones": []}}
@@ -55,3 +57,32 @@ def test_metrics_hold_results_and_the_run_record_holds_the_rest(project):
     assert set(probe_metrics["layers"]) == {"block1", "block2", "block3", "block4"}
     assert set(probe_metrics["best"]) == {"layer", "head", "val_acc", "test_acc"}
     assert (paths.checkpoint_dir("probe", "cifar10", "nin") / "last.pt").is_file()
+
+
+def test_probe_adds_knn_figures_for_every_map_after_the_heads(project, monkeypatch):
+    pretrain.run(project, "cifar10", "nin")
+    calls = []
+
+    def spy(*args):
+        # The heads have trained (their history is written) and kNN draws no random numbers.
+        assert paths.history_file("probe", "cifar10", "nin").is_file()
+        rng = torch.get_rng_state()
+        calls.append(knn_probe(*args))
+        assert torch.equal(rng, torch.get_rng_state())
+        return calls[-1]
+
+    monkeypatch.setattr(probe, "knn_probe", spy)
+    metrics = probe.run(project, "cifar10", "nin")
+    assert len(calls) == 1
+    record = json.loads(paths.record_file("probe", "cifar10", "nin").read_text())
+    layers = ["block1", "block2", "block3", "block4"]
+    assert list(metrics["knn"]) == layers
+    for layer in layers:
+        assert set(metrics["knn"][layer]) == {"val_acc", "test_acc"}  # results only
+        assert all(0 <= acc <= 100 for acc in metrics["knn"][layer].values())
+        chosen = record["knn"][layer]
+        assert chosen["k"] in project.probe.knn_k and chosen["temperature"] in project.probe.knn_temperature
+        assert {k: chosen[k] for k in ("val_acc", "test_acc")} == metrics["knn"][layer]
+    best = record["knn_best"]
+    assert best["val_acc"] == max(r["val_acc"] for r in metrics["knn"].values())
+    assert metrics["knn"][best["layer"]]["test_acc"] == best["test_acc"]

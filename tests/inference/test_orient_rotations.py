@@ -1,0 +1,81 @@
+"""`rotnet orient` and the RotNet's angle set (pretrain.rotations)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from rotnet.cli import main
+from rotnet.errors import RotnetError
+from rotnet.inference.model import load_model
+from rotnet.inference.orient import orient
+from rotnet.models.registry import create_backbone
+from rotnet.models.saved import model_state, save_model_file
+from tests.synthetic import dataset, draw
+
+CPU = torch.device("cpu")
+
+
+def _rotnet_file(path, rotations=None):
+    """An (untrained) RotNet model file; ``rotations=None`` is a file saved before the key existed."""
+    data = dataset(n_train=16, n_val=4, n_test=4)
+    classes = len(rotations) if rotations else 4
+    info = dict(
+        kind="pretrain",
+        backbone="nin",
+        backbone_options={"width": 8},
+        num_classes=classes,
+        in_chans=3,
+        input_size=[16, 16],
+        mean=data.mean,
+        std=data.std,
+        class_names=data.class_names,
+        task="rotation",
+    )
+    if rotations is not None:
+        info["rotations"] = rotations
+    save_model_file(path, model_state(create_backbone("nin", classes, options={"width": 8}), **info))
+    return path
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, img in enumerate(draw(2, size=16).images):
+        Image.fromarray(img).save(folder / f"{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize("rotations", [[0, 180], [90, 270], list(range(0, 360, 45))])
+def test_orient_refuses_a_rotnet_of_another_angle_set(tmp_path, photos, rotations):
+    model = _rotnet_file(tmp_path / "m.pt", rotations)
+    with pytest.raises(RotnetError) as err:
+        orient(model, [str(photos)], tmp_path / "out", CPU)
+    msg = str(err.value)
+    assert f"trained on rotations {rotations}" in msg  # the model's set
+    assert "[0, 90, 180, 270]" in msg and "pretrain.rotations" in msg  # what orient needs
+    assert not (tmp_path / "out").exists()  # refused before writing anything
+
+
+def test_orient_refusal_is_a_clear_cli_error(tmp_path, photos, capsys):
+    model = _rotnet_file(tmp_path / "m.pt", [0, 180])
+    with pytest.raises(SystemExit) as exit_:
+        main(["orient", str(model), str(photos), "--out", str(tmp_path / "out"), "--device", "cpu"])
+    assert exit_.value.code == 2
+    assert "trained on rotations [0, 180]; orient needs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("rotations", [None, [0, 90, 180, 270]])
+def test_orient_takes_the_four_right_angles_and_older_files_without_the_key(tmp_path, photos, rotations):
+    model = _rotnet_file(tmp_path / "m.pt", rotations)
+    rows = orient(model, [str(photos)], tmp_path / "out", CPU)
+    assert len(rows) == 2 and all(r["angle"] in (0, 90, 180, 270) for r in rows)
+
+
+def test_a_rotnet_model_names_its_classes_by_its_angles(tmp_path):
+    m = load_model(_rotnet_file(tmp_path / "m.pt", [90, 270]), ("pretrain",), CPU, "")
+    assert m.rotations == (90, 270) and m.class_names == ["90", "270"]
+    old = load_model(_rotnet_file(tmp_path / "old.pt"), ("pretrain",), CPU, "")
+    assert old.rotations == (0, 90, 180, 270) and old.class_names == ["0", "90", "180", "270"]

@@ -1,0 +1,51 @@
+"""The pretrain stage on any angle set of pretrain.rotations (the paper's Table 2)."""
+
+import json
+
+import pytest
+import torch
+
+from rotnet import paths
+from rotnet.data.prepared import save_prepared
+from rotnet.models.saved import load_model_file
+from rotnet.params import parse_params
+from rotnet.stages import pretrain
+from tests.synthetic import dataset
+
+TINY = {"epochs": 1, "batch_size": 32, "schedule": {"milestones": []}}
+
+
+@pytest.fixture
+def prepared(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = dataset(n_train=64, n_val=32, n_test=32)
+    save_prepared(paths.prepared_dir("cifar10"), {"train": data.train, "val": data.val, "test": data.test}, data.meta)
+
+
+def _params(rotations):
+    return parse_params(
+        {
+            "runtime": {"device": "cpu", "eval_batch_size": 64},
+            "backbones": {"nin": {"width": 8}},
+            "pretrain": {**TINY, "rotations": rotations},
+        }
+    )
+
+
+@pytest.mark.parametrize("rotations", [[0, 180], list(range(0, 360, 45))])
+def test_pretrain_trains_on_the_angle_set_and_records_it(prepared, rotations):
+    torch.manual_seed(0)
+    pretrain.run(_params(rotations), "cifar10", "nin")
+    model = load_model_file(paths.model_file("pretrain", "cifar10", "nin"))
+    assert model["rotations"] == rotations and model["num_classes"] == len(rotations) and model["task"] == "rotation"
+    assert model["state_dict"]["head.fc.weight"].shape[0] == len(rotations)
+    record = json.loads(paths.record_file("pretrain", "cifar10", "nin").read_text())
+    assert record["rotations"] == rotations
+    assert list(record["per_rotation_test_acc"]) == [str(a) for a in rotations]  # named by angle
+
+
+def test_the_default_set_is_recorded_too(prepared):
+    pretrain.run(_params([0, 90, 180, 270]), "cifar10", "nin")
+    assert load_model_file(paths.model_file("pretrain", "cifar10", "nin"))["rotations"] == [0, 90, 180, 270]
+    record = json.loads(paths.record_file("pretrain", "cifar10", "nin").read_text())
+    assert list(record["per_rotation_test_acc"]) == ["0", "90", "180", "270"]
