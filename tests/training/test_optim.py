@@ -53,20 +53,22 @@ def _groups_of(opt: torch.optim.Optimizer) -> dict[int, dict]:
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_biases_and_norm_weights_are_not_decayed(name):
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4, 2))
-    cfg = OPTIMIZERS[name].model_copy(update={"weight_decay": 0.05})
+    cfg = OPTIMIZERS[name].model_copy(update={"weight_decay": 0.05, "decay_norm_and_bias": False})
     groups = _groups_of(build_optimizer([ParamGroup(model)], cfg))
     for pname, p in model.named_parameters():
         expected = 0.0 if p.ndim <= 1 else 0.05
         assert groups[id(p)]["weight_decay"] == expected, pname
     groups = _groups_of(build_optimizer([ParamGroup(model)], cfg.model_copy(update={"decay_norm_and_bias": True})))
     assert all(groups[id(p)]["weight_decay"] == 0.05 for p in model.parameters())
+    # The default, as the official code: every parameter decays.
+    assert OptimizerParams().decay_norm_and_bias
 
 
 def test_frozen_parameters_are_left_out():
     model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2))
     model[0].requires_grad_(False)
     frozen_head = nn.Linear(2, 2).requires_grad_(False)
-    opt = build_optimizer([ParamGroup(frozen_head), ParamGroup(model)], OptimizerParams())
+    opt = build_optimizer([ParamGroup(frozen_head), ParamGroup(model)], OptimizerParams(decay_norm_and_bias=False))
     listed = [id(p) for g in opt.param_groups for p in g["params"]]
     assert sorted(listed) == sorted(id(p) for p in model[1].parameters())
     assert len(opt.param_groups) == 2  # model[1]: weight (decayed) and bias; nothing from frozen_head
