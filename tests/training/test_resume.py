@@ -144,9 +144,12 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_metrics(tmp_pat
     assert f"resuming after epoch {state['epoch']}" in rerun.stderr
 
     def result(root):
-        m = json.loads((root / "metrics/runs/cifar10/nin/supervised.json").read_text())
+        m = json.loads((root / "models/cifar10/nin/supervised/run.json").read_text())  # the run record
         return {k: m[k] for k in ("val_acc", "test_acc", "best_epoch", "test_confusion", "epochs")}
 
     assert result(killed) == result(whole)
+    # The resumed run's model is the uninterrupted run's, byte for byte.
+    model = "models/cifar10/nin/supervised/model.pt"
+    assert (killed / model).read_bytes() == (whole / model).read_bytes()
     rows = (killed / "metrics/runs/cifar10/nin/supervised_history.csv").read_text().splitlines()
     assert len(rows) == 1 + 6
