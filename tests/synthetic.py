@@ -28,3 +28,16 @@ def dataset(n_train: int = 256, n_val: int = 64, n_test: int = 64, classes: int 
         "description": "synthetic bars",
     }
     return PreparedDataset("synthetic", train, draw(n_val, classes, size, 2), draw(n_test, classes, size, 3), meta)
+
+
+# One short epoch: the training section of a stage test's params.
+TINY_TRAINING = {"epochs": 1, "batch_size": 32, "schedule": {"milestones": []}}
+
+
+def save_project_data(n_train: int = 96, n_val: int = 32, n_test: int = 32, name: str = "cifar10") -> None:
+    """A synthetic prepared dataset where the stages read it, under the current directory."""
+    from rotnet import paths
+    from rotnet.data.prepared import save_prepared
+
+    data = dataset(n_train=n_train, n_val=n_val, n_test=n_test)
+    save_prepared(paths.prepared_dir(name), {"train": data.train, "val": data.val, "test": data.test}, data.meta)

@@ -63,19 +63,14 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         result = stage.fit(task, cfg, pretrained=file_sha256(pretrained))
         out = result.outputs[FinetuneTask.output]
         stage.save_model(model, classes, best_epoch=out.best_epoch, init="rotnet-pretrain")
-        metrics = {
-            "val_acc": round(out.val_acc, 2),
-            "test_acc": round(out.test_acc, 2),
-            "images_per_s": round(result.images_per_s, 1),
-        }
-        record = {
-            **metrics,
-            "best_epoch": out.best_epoch,
-            "pretrained_tensors": len(copied),
-            **stage.run_details(cfg, result),
-            "per_class_test_acc": per_class_accuracy(out.test_confusion, stage.prepared.class_names),
-            "test_confusion": out.test_confusion,
-        }
+        metrics, record = stage.output_results(
+            out,
+            result,
+            cfg,
+            pretrained_tensors=len(copied),
+            per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
+            test_confusion=out.test_confusion,
+        )
         stage.write_results(metrics, record)
     return metrics
 

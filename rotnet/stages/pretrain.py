@@ -30,18 +30,15 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         result = stage.fit(RotationTask(model, angles), cfg)
         out = result.outputs[RotationTask.output]
         stage.save_model(model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles)
-        metrics = {
-            "rotation_val_acc": round(out.val_acc, 2),
-            "rotation_test_acc": round(out.test_acc, 2),
-            "images_per_s": round(result.images_per_s, 1),  # source images; each is seen at every angle
-        }
-        record = {
-            **metrics,
-            "best_epoch": out.best_epoch,
-            "rotations": angles,
-            **stage.run_details(cfg, result),
-            "per_rotation_test_acc": per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
-        }
+        # images_per_s counts source images; each is seen at every angle.
+        metrics, record = stage.output_results(
+            out,
+            result,
+            cfg,
+            prefix="rotation_",
+            rotations=angles,
+            per_rotation_test_acc=per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
+        )
         stage.write_results(metrics, record)
     return metrics
 

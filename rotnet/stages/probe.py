@@ -99,15 +99,16 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 "class_names": stage.prepared.class_names,
             },
         )
-        per_layer: dict[str, dict[str, Any]] = {}
-        best_epochs: dict[str, dict[str, int]] = {}
+        # The record keeps each head's best epoch; the metrics hold its accuracies alone.
+        record_layers: dict[str, dict[str, Any]] = {}
         for out, res in result.outputs.items():
             layer, kind = out.split("/")
-            per_layer.setdefault(layer, {})[kind] = {
-                "val_acc": round(res.val_acc, 2),
-                "test_acc": round(res.test_acc, 2),
-            }
-            best_epochs.setdefault(layer, {})[kind] = res.best_epoch
+            acc = {"val_acc": round(res.val_acc, 2), "test_acc": round(res.test_acc, 2)}
+            record_layers.setdefault(layer, {})[kind] = {**acc, "best_epoch": res.best_epoch}
+        per_layer = {
+            layer: {kind: {k: v for k, v in r.items() if k != "best_epoch"} for kind, r in heads_acc.items()}
+            for layer, heads_acc in record_layers.items()
+        }
         # The best probe is chosen on validation accuracy; its test accuracy is reported as is.
         best_out = max(result.outputs, key=lambda o: result.outputs[o].val_acc)
         best = result.outputs[best_out]
@@ -121,10 +122,6 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             "layers": per_layer,
             "knn": {layer: {"val_acc": r["val_acc"], "test_acc": r["test_acc"]} for layer, r in knn.layers.items()},
             "images_per_s": round(result.images_per_s, 1),
-        }
-        record_layers = {
-            layer: {kind: {**acc, "best_epoch": best_epochs[layer][kind]} for kind, acc in heads_acc.items()}
-            for layer, heads_acc in per_layer.items()
         }
         record = {
             **metrics,

@@ -28,18 +28,13 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         result = stage.fit(SupervisedTask(model, classes), cfg)
         out = result.outputs[SupervisedTask.output]
         stage.save_model(model, classes, best_epoch=out.best_epoch)
-        metrics = {
-            "val_acc": round(out.val_acc, 2),
-            "test_acc": round(out.test_acc, 2),
-            "images_per_s": round(result.images_per_s, 1),
-        }
-        record = {
-            **metrics,
-            "best_epoch": out.best_epoch,
-            **stage.run_details(cfg, result),
-            "per_class_test_acc": per_class_accuracy(out.test_confusion, stage.prepared.class_names),
-            "test_confusion": out.test_confusion,
-        }
+        metrics, record = stage.output_results(
+            out,
+            result,
+            cfg,
+            per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
+            test_confusion=out.test_confusion,
+        )
         stage.write_results(metrics, record)
     return metrics
 

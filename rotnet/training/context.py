@@ -35,7 +35,7 @@ from rotnet.models.saved import model_state, save_model_file
 from rotnet.params import Params, TrainParams
 from rotnet.progress import log
 from rotnet.training.distributed import World, close_world, init_world
-from rotnet.training.engine import Checkpointing, Engine, FitResult
+from rotnet.training.engine import Checkpointing, Engine, FitResult, OutputResult
 from rotnet.training.recorder import Recorder
 from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
 from rotnet.training.tasks import Task
@@ -257,6 +257,18 @@ class StageRun:
                 images_per_s=round(result.images_per_s, 1),
             )
         return details
+
+    def output_results(
+        self, out: OutputResult, result: FitResult, cfg: TrainParams, prefix: str = "", **details: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Metrics and run record of a stage with one output: its validation and test
+        accuracy and throughput, and, in the record, the best epoch, ``details`` and how it ran."""
+        metrics = {
+            f"{prefix}val_acc": round(out.val_acc, 2),
+            f"{prefix}test_acc": round(out.test_acc, 2),
+            "images_per_s": round(result.images_per_s, 1),
+        }
+        return metrics, {**metrics, "best_epoch": out.best_epoch, **details, **self.run_details(cfg, result)}
 
     def write_results(self, metrics: dict[str, Any], record: dict[str, Any]) -> None:
         """Metrics (results to compare across experiments) and the run record beside the model."""

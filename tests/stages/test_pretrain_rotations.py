@@ -6,20 +6,18 @@ import pytest
 import torch
 
 from rotnet import paths
-from rotnet.data.prepared import save_prepared
 from rotnet.models.saved import load_model_file
 from rotnet.params import parse_params
 from rotnet.stages import pretrain
-from tests.synthetic import dataset
+from tests.synthetic import TINY_TRAINING, save_project_data
 
-TINY = {"epochs": 1, "batch_size": 32, "schedule": {"milestones": []}}
+TINY = TINY_TRAINING
 
 
 @pytest.fixture
 def prepared(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    data = dataset(n_train=64, n_val=32, n_test=32)
-    save_prepared(paths.prepared_dir("cifar10"), {"train": data.train, "val": data.val, "test": data.test}, data.meta)
+    save_project_data(64, 32, 32)
 
 
 def _params(rotations):

@@ -6,12 +6,11 @@ import pytest
 import torch
 
 from rotnet import paths
-from rotnet.data.prepared import save_prepared
 from rotnet.models.saved import load_model_file
 from rotnet.params import parse_params
 from rotnet.probing.heads import conv_head
 from rotnet.stages import pretrain, semisup
-from tests.synthetic import dataset
+from tests.synthetic import save_project_data
 
 ARM = {"epochs": 1, "batch_size": 32, "epoch_size": 96, "schedule": {"milestones": []}}
 
@@ -19,8 +18,7 @@ ARM = {"epochs": 1, "batch_size": 32, "epoch_size": 96, "schedule": {"milestones
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    data = dataset(n_train=96, n_val=32, n_test=32)
-    save_prepared(paths.prepared_dir("cifar10"), {"train": data.train, "val": data.val, "test": data.test}, data.meta)
+    save_project_data(96, 32, 32)
     params = parse_params(
         {
             "runtime": {"device": "cpu", "eval_batch_size": 64},

@@ -6,20 +6,18 @@ import pytest
 import torch
 
 from rotnet import paths
-from rotnet.data.prepared import save_prepared
 from rotnet.params import parse_params
 from rotnet.stages import pretrain, probe, supervised
 from rotnet.stages.probe import knn_probe
-from tests.synthetic import dataset
+from tests.synthetic import TINY_TRAINING, save_project_data
 
-TINY = {"epochs": 1, "batch_size": 32, "schedule": {"milestones": []}}
+TINY = TINY_TRAINING
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    data = dataset(n_train=96, n_val=32, n_test=32)
-    save_prepared(paths.prepared_dir("cifar10"), {"train": data.train, "val": data.val, "test": data.test}, data.meta)
+    save_project_data(96, 32, 32)
     return parse_params(
         {
             "runtime": {"device": "cpu", "eval_batch_size": 64},

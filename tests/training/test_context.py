@@ -3,18 +3,16 @@
 import pytest
 
 from rotnet import paths
-from rotnet.data.prepared import save_prepared
 from rotnet.errors import RotnetError
 from rotnet.params import parse_params
 from rotnet.training.context import StageRun
-from tests.synthetic import dataset
+from tests.synthetic import save_project_data
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    data = dataset(n_train=64, n_val=16, n_test=16)
-    save_prepared(paths.prepared_dir("cifar10"), {"train": data.train, "val": data.val, "test": data.test}, data.meta)
+    save_project_data(64, 16, 16)
     return parse_params({"runtime": {"device": "cpu"}, "backbones": {"nin": {"width": 8}}})
 
 
