@@ -27,7 +27,7 @@ QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
 	-S 'study.backbones=[nin,resnet18]' -S backbones.nin.width=96 -S backbones.resnet18.width=16 \
 	-S supervised.epochs=8 -S 'supervised.schedule.milestones=[6]' \
 	-S pretrain.epochs=5 -S 'pretrain.schedule.milestones=[4]' \
-	-S probe.epochs=5 -S 'probe.schedule.milestones=[4]' \
+	-S probe.epochs=5 -S 'probe.schedule.milestones=[4]' -S 'probe.head_milestones.nonlinear=[3]' \
 	-S finetune.epochs=5 -S 'finetune.schedule.milestones=[4]' \
 	-S small_input.epochs=3 -S small_input.train_images=1500 -S small_input.schedule.warmup_epochs=0 \
 	-S 'semisup.labels_per_class=[20,100]' -S backbones.nin3.width=96 \

@@ -237,9 +237,23 @@ class ProbeParams(TrainParams):
     # clamped to it, not an error.
     knn_k: list[int] = Field(default_factory=lambda: [10, 20, 50, 100, 200], min_length=1)
     knn_temperature: list[float] = Field(default_factory=lambda: [0.05, 0.07, 0.1, 0.2], min_length=1)
+    # The official heads drop their lr at different epochs (non-linear 20/40/45, conv
+    # 35/70/85): a head kind listed here keeps its own step milestones; the others follow
+    # schedule.milestones. Every head still reads the same frozen forward pass.
+    head_milestones: dict[Literal["nonlinear", "linear", "conv"], list[int]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _knn_grids(self) -> ProbeParams:
+        for kind, ms in self.head_milestones.items():
+            where = f"head_milestones.{kind}"
+            if self.schedule.name != "step":
+                raise ValueError(f"{where} needs schedule.name: step (got {self.schedule.name}); or remove it")
+            if any(b <= a for a, b in zip(ms, ms[1:], strict=False)) or any(m < 1 for m in ms):
+                raise ValueError(f"{where} must be strictly increasing epochs >= 1, got {ms}")
+            if any(m >= self.epochs for m in ms):
+                raise ValueError(
+                    f"{where} {ms} must be < epochs ({self.epochs}); lower them together with epochs"
+                )
         if any(k < 1 for k in self.knn_k):
             raise ValueError(f"knn_k must be >= 1, got {self.knn_k}")
         if any(t <= 0 for t in self.knn_temperature):
@@ -306,7 +320,9 @@ class Params(Strict):
     backbones: dict[str, dict[str, Any]] = Field(default_factory=dict, validate_default=True)
     supervised: TrainParams = TrainParams()
     pretrain: PretrainParams = PretrainParams()
-    probe: ProbeParams = ProbeParams(schedule=ScheduleParams(milestones=[35, 70, 85]))
+    probe: ProbeParams = ProbeParams(
+        schedule=ScheduleParams(milestones=[35, 70, 85]), head_milestones={"nonlinear": [20, 40, 45]}
+    )
     finetune: FinetuneParams = FinetuneParams(epochs=100, schedule=ScheduleParams(milestones=[35, 70, 85]))
     small_input: SmallInputParams = SmallInputParams()
     semisup: SemisupParams = SemisupParams()

@@ -14,6 +14,8 @@ def test_committed_params_are_valid_and_paper_scale():
     assert p.pretrain.epochs == 200 and p.pretrain.schedule.milestones == [60, 120, 160]
     assert p.pretrain.schedule.gamma == 0.2 and p.pretrain.optimizer.lr == 0.1
     assert p.probe.epochs == 100 and p.backbone_options("nin") == {"blocks": 4, "width": 192}
+    # The official heads' own drops: non-linear 20/40/45, conv (and linear) 35/70/85.
+    assert p.probe.head_milestones == {"nonlinear": [20, 40, 45]} and p.probe.schedule.milestones == [35, 70, 85]
 
 
 @pytest.mark.parametrize(
@@ -23,6 +25,14 @@ def test_committed_params_are_valid_and_paper_scale():
         ({"pretrain": {"batch_size": 0}}, ["pretrain.batch_size"]),
         ({"probe": {"epochs": 10}}, ["milestones", "< epochs (10)"]),
         ({"probe": {"heads": ["mlp"]}}, ["probe.heads", "nonlinear", "linear"]),
+        (
+            {"probe": {"epochs": 30, "schedule": {"milestones": [10]}, "head_milestones": {"nonlinear": [20, 40]}}},
+            ["head_milestones.nonlinear", "< epochs (30)"],
+        ),
+        (
+            {"probe": {"schedule": {"name": "cosine"}, "head_milestones": {"conv": [5]}}},
+            ["head_milestones.conv", "schedule.name: step"],
+        ),
         ({"supervised": {"optimizer": {"name": "lamb"}}}, ["optimizer.name", "sgd", "adamw", "rangerlars"]),
         ({"pretrain": {"augment": {"cutmix_prob": 0.5}}}, ["cutmix_prob must be 0 for rotation pretraining"]),
         (

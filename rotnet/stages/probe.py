@@ -84,7 +84,9 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 f"'nonlinear' or 'linear' to probe.heads, or one of {model.feature_names} to probe.conv_layers"
             )
 
-        result = stage.fit(ProbeTask(model, heads, layers, classes), cfg, pretrained=file_sha256(pretrained))
+        milestones = {o: cfg.head_milestones[o.split("/")[1]] for o in heads if o.split("/")[1] in cfg.head_milestones}
+        task = ProbeTask(model, heads, layers, classes, milestones)
+        result = stage.fit(task, cfg, pretrained=file_sha256(pretrained))
         # The kNN probe reads the same frozen backbone once the heads are trained, so the heads'
         # random draws are those of a run without it (kNN itself draws none). Every process
         # computes it on the whole splits; rank 0 writes it.
@@ -128,6 +130,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             "layers": record_layers,
             "knn": knn.layers,
             "knn_best": {"layer": knn.best_layer, **knn.layers[knn.best_layer]},
+            "milestones": {k: cfg.head_milestones.get(k, cfg.schedule.milestones) for k in cfg.heads},
             **stage.run_details(cfg, result),
         }
         stage.write_results(metrics, record)

@@ -28,6 +28,9 @@ class ParamGroup:
 
     module: torch.nn.Module
     lr_scale: float = 1.0
+    # The step schedule's drops for this group alone (probe heads each keep the official
+    # head's own drops); None: the schedule's milestones.
+    milestones: tuple[int, ...] | None = None
 
 
 def _torch_groups(groups: Sequence[ParamGroup], cfg: OptimizerParams) -> list[dict[str, Any]]:
@@ -45,10 +48,11 @@ def _torch_groups(groups: Sequence[ParamGroup], cfg: OptimizerParams) -> list[di
             # ndim <= 1: biases and normalisation scales/shifts.
             (no_decay if p.ndim <= 1 and not cfg.decay_norm_and_bias else decay).append(p)
         lr = cfg.lr * group.lr_scale
+        own = {"lr": lr} if group.milestones is None else {"lr": lr, "milestones": list(group.milestones)}
         if decay:
-            out.append({"params": decay, "lr": lr, "weight_decay": cfg.weight_decay})
+            out.append({"params": decay, **own, "weight_decay": cfg.weight_decay})
         if no_decay:
-            out.append({"params": no_decay, "lr": lr, "weight_decay": 0.0})
+            out.append({"params": no_decay, **own, "weight_decay": 0.0})
     if not out:
         raise ValueError("no trainable parameters: every parameter of the given modules has requires_grad=False")
     return out
@@ -124,6 +128,8 @@ class Schedule:
         self.cfg = cfg
         self.steps_per_epoch = steps_per_epoch
         self.plateau: ReduceLROnPlateau | None = None
+        if any("milestones" in g for g in optimizer.param_groups) and cfg.name != "step":
+            raise ValueError(f"per-group milestones need the step schedule, not {cfg.name}")
         if cfg.name == "plateau":
             # Per-step warm-up first; the plateau logic takes over (per epoch) once it is done.
             self.per_step = LambdaLR(optimizer, lambda step: _warmup(cfg, step / steps_per_epoch))
@@ -131,7 +137,15 @@ class Schedule:
                 optimizer, mode="min", factor=cfg.gamma, patience=cfg.patience, threshold=cfg.threshold
             )
         else:
-            self.per_step = LambdaLR(optimizer, lambda step: lr_factor(cfg, step / steps_per_epoch, epochs))
+            # A group may carry its own step milestones (ParamGroup.milestones).
+            def factor(group_cfg: ScheduleParams) -> Any:
+                return lambda step: lr_factor(group_cfg, step / steps_per_epoch, epochs)
+
+            per_group = [
+                cfg if "milestones" not in g else cfg.model_copy(update={"milestones": g["milestones"]})
+                for g in optimizer.param_groups
+            ]
+            self.per_step = LambdaLR(optimizer, [factor(c) for c in per_group])
 
     def _warming_up(self) -> bool:
         return self.per_step.last_epoch / self.steps_per_epoch < self.cfg.warmup_epochs

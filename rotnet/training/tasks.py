@@ -134,8 +134,17 @@ class ProbeTask(Task):
     head is an independent classifier, so summing their losses trains each as if alone.
     """
 
-    def __init__(self, backbone: Backbone, heads: dict[str, nn.Module], layers: dict[str, str], num_classes: int):
+    def __init__(
+        self,
+        backbone: Backbone,
+        heads: dict[str, nn.Module],
+        layers: dict[str, str],
+        num_classes: int,
+        milestones: dict[str, Sequence[int]] | None = None,
+    ):
         super().__init__(backbone)
+        # Each output's own step milestones, if it has any (probe.head_milestones).
+        self.milestones = {o: tuple(m) for o, m in (milestones or {}).items()}
         self.heads = ProbeHeads(heads, layers)
         self.run = self.heads
         self.layers = layers
@@ -152,7 +161,7 @@ class ProbeTask(Task):
         return self.heads
 
     def param_groups(self) -> list[ParamGroup]:
-        return [ParamGroup(self.heads)]
+        return [ParamGroup(self.head(o), milestones=self.milestones.get(o)) for o in self.layers]
 
     def modules(self) -> list[nn.Module]:
         return [self.model, self.heads]

@@ -60,6 +60,7 @@ def _tiny_params(data: Path, fashion: Path) -> dict:
         params[stage].update(epochs=2, batch_size=30)
         params[stage]["schedule"]["milestones"] = [1]
     params["probe"]["hidden"] = 32
+    params["probe"]["head_milestones"] = {"nonlinear": [1]}
     params["backbones"]["efficientnet_b0"] = {"small_input": "stride"}
     params["backbones"]["efficientnet_b0_upsample"] = {
         "arch": "efficientnet_b0",

@@ -117,3 +117,22 @@ def test_plateau_schedule_reads_the_validation_loss():
     for i in range(2, 6):  # patience 0: halve right after an epoch that did not beat the best so far
         stalled = losses[i - 1] >= min(losses[: i - 1])
         assert lrs[i] == pytest.approx(lrs[i - 1] * (0.5 if stalled else 1.0)), (i, losses, lrs)
+
+
+def test_probe_heads_keep_their_own_milestones_in_one_optimizer():
+    from rotnet.params import OptimizerParams
+    from rotnet.training.optim import build_optimizer, build_schedule
+
+    backbone = create_backbone("nin", 4, options={"blocks": 3, "width": 16})
+    heads = {f"block2/{k}": build_head(k, torch.Size([16, 8, 8]), 4, 8) for k in ("nonlinear", "conv")}
+    task = ProbeTask(backbone, heads, {o: "block2" for o in heads}, 4, {"block2/nonlinear": [1]})
+    groups = task.param_groups()
+    assert [g.milestones for g in groups] == [(1,), None]
+    opt = build_optimizer(groups, OptimizerParams(lr=0.1))
+    sched = build_schedule(opt, ScheduleParams(milestones=[2]), 3, 1)
+    lrs = []
+    for _ in range(3):
+        lrs.append({round(g["lr"], 6) for g in opt.param_groups if "milestones" in g})
+        lrs.append({round(g["lr"], 6) for g in opt.param_groups if "milestones" not in g})
+        sched.after_step()
+    assert lrs == [{0.1}, {0.1}, {0.02}, {0.1}, {0.02}, {0.02}]

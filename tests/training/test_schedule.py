@@ -184,3 +184,28 @@ def test_schedule_state_round_trip(name):
     resumed = build_schedule(resumed_opt, cfg, epochs=4, steps_per_epoch=4)
     resumed.load_state_dict(saved)
     assert run(resumed_opt, resumed, [2, 3]) == pytest.approx(run(opt, sched, [2, 3]))
+
+
+def test_a_group_with_its_own_milestones_drops_on_its_own_epochs():
+    # The official probe: the non-linear head drops at 20/40/45, the conv head at 35/70/85,
+    # both trained in one optimizer over the same batches.
+    groups = [ParamGroup(nn.Linear(2, 2, bias=False), milestones=(20, 40, 45)), ParamGroup(nn.Linear(2, 2))]
+    opt = build_optimizer(groups, OptimizerParams(name="sgd", lr=0.1, weight_decay=0, decay_norm_and_bias=False))
+    sched = build_schedule(opt, ScheduleParams(name="step", milestones=[35, 70, 85]), 100, 1)
+    lrs = []
+    for _ in range(100):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.after_step()
+    own, rest = [r[0] for r in lrs], [r[1] for r in lrs]
+    assert own[19] == pytest.approx(0.1) and own[20] == pytest.approx(0.02)
+    assert own[40] == pytest.approx(0.004) and own[45] == pytest.approx(0.0008) and own[99] == pytest.approx(0.0008)
+    assert rest[34] == pytest.approx(0.1) and rest[35] == pytest.approx(0.02) and rest[85] == pytest.approx(0.0008)
+    assert all(r[1] == r[2] for r in lrs)  # the bias of the second group follows its weights
+
+
+def test_per_group_milestones_need_the_step_schedule():
+    groups = [ParamGroup(nn.Linear(2, 2), milestones=(3,))]
+    opt = build_optimizer(groups, OptimizerParams(name="sgd", lr=0.1, weight_decay=0))
+    with pytest.raises(ValueError, match="step schedule"):
+        build_schedule(opt, ScheduleParams(name="cosine", milestones=[]), 10, 1)
