@@ -8,6 +8,7 @@ each bad key, what is wrong with it and how to fix it.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, Literal
 
@@ -248,12 +249,10 @@ class ProbeParams(TrainParams):
             where = f"head_milestones.{kind}"
             if self.schedule.name != "step":
                 raise ValueError(f"{where} needs schedule.name: step (got {self.schedule.name}); or remove it")
-            if any(b <= a for a, b in zip(ms, ms[1:], strict=False)) or any(m < 1 for m in ms):
+            if any(b <= a for a, b in pairwise(ms)) or any(m < 1 for m in ms):
                 raise ValueError(f"{where} must be strictly increasing epochs >= 1, got {ms}")
             if any(m >= self.epochs for m in ms):
-                raise ValueError(
-                    f"{where} {ms} must be < epochs ({self.epochs}); lower them together with epochs"
-                )
+                raise ValueError(f"{where} {ms} must be < epochs ({self.epochs}); lower them together with epochs")
         if any(k < 1 for k in self.knn_k):
             raise ValueError(f"knn_k must be >= 1, got {self.knn_k}")
         if any(t <= 0 for t in self.knn_temperature):
