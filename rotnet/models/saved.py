@@ -55,9 +55,17 @@ def load_model_file(path: str | Path, kind: str | None = None) -> dict[str, Any]
 
 
 def build_model(ckpt: dict[str, Any]) -> Backbone:
-    """Rebuild the backbone a loaded model file describes, with its weights."""
+    """Rebuild the network a loaded model file describes, with its weights: the backbone, or,
+    when the file has a ``cut`` (the paper's fine-tuning setting), the backbone up to that map
+    plus the head it names."""
     model = create_backbone(
         ckpt["backbone"], num_classes=ckpt["num_classes"], in_chans=ckpt["in_chans"], options=ckpt["backbone_options"]
     )
+    cut = ckpt.get("cut")
+    if cut:
+        from rotnet.probing.heads import with_head  # heads build on models, not the other way
+
+        shape = torch.Size(cut["map_shape"])
+        model = with_head(model, cut["layer"], cut["head"], ckpt["num_classes"], shape, cut["hidden"])  # type: ignore[assignment]
     model.load_state_dict(ckpt["state_dict"])
     return model

@@ -67,15 +67,50 @@ def build_head(kind: str, shape: torch.Size, num_classes: int, hidden: int) -> n
     raise AssertionError(f"unhandled head {kind}")  # params validation lists the valid heads
 
 
+def conv_head_layer(conv_layers: list[str], names: list[str]) -> str:
+    """Where the paper's conv head goes on a backbone: the first of ``conv_layers`` it has
+    (block 2 for NIN), else its last map."""
+    return next((name for name in conv_layers if name in names), names[-1])
+
+
 class FeaturesWithHead(nn.Module):
-    """A backbone cut after map ``layer`` with a head on that map, trained as one."""
+    """A backbone's stem and stages up to map ``layer``, with a head on that map, trained as
+    one. Later stages and the backbone's classifier are dropped, so every weight here is used."""
 
     def __init__(self, backbone: Backbone, layer: str, head: nn.Module) -> None:
         super().__init__()
-        self.backbone, self.layer, self.head = backbone, layer, head
+        names = backbone.feature_names
+        if layer not in names:
+            raise ValueError(f"no feature map '{layer}'; this backbone has {', '.join(names)}")
+        self.stem = backbone.stem
+        self.stages = nn.ModuleDict({n: backbone.stages[n] for n in names[: names.index(layer) + 1]})
+        self.layer, self.head = layer, head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone.forward_intermediates(x, upto=self.layer)[self.layer])
+        x = self.stem(x)
+        for stage in self.stages.values():
+            x = stage(x)
+        return self.head(x)
+
+    def get_classifier(self) -> nn.Module:
+        return self.head
+
+
+def map_shape(backbone: Backbone, layer: str, in_chans: int, size: tuple[int, int]) -> torch.Size:
+    """(C, H, W) of map ``layer`` for inputs of ``size``, from one dry pass in eval mode."""
+    was_training = backbone.training
+    with torch.no_grad():
+        out = backbone.eval().forward_intermediates(torch.zeros(2, in_chans, *size), upto=layer)[layer]
+    backbone.train(was_training)
+    return out.shape[1:]
+
+
+def with_head(
+    backbone: Backbone, layer: str, kind: str, num_classes: int, shape: torch.Size, hidden: int = 200
+) -> FeaturesWithHead:
+    """The paper's fine-tuning setting: the backbone up to ``layer`` plus a fresh head of ``kind``
+    on that map of ``shape`` (C, H, W)."""
+    return FeaturesWithHead(backbone, layer, build_head(kind, shape, num_classes, hidden))
 
 
 def with_conv_head(backbone: Backbone, layer: str, num_classes: int) -> FeaturesWithHead:

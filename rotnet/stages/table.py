@@ -39,7 +39,7 @@ STAGES: tuple[StageSpec, ...] = (
     ),
     StageSpec(
         "finetune",
-        "train the whole pretrained backbone with a fresh classifier on the labels",
+        "train the RotNet with a fresh head on the labels (paper: blocks 1-2 + conv head)",
         per_backbone=True,
         distributed=True,
     ),

@@ -138,7 +138,15 @@ def records(dataset: str, backbone: str) -> dict[str, dict[str, Any]]:
                 for layer, (v, t) in KNN[backbone].items()
             },
         },
-        "finetune": _classifier("finetune", dataset, backbone),
+        # NIN in the paper's setting (blocks 1-2 + conv head); ResNet-18 whole-network.
+        "finetune": {
+            **_classifier("finetune", dataset, backbone),
+            **(
+                {"setting": "paper", "layer": "block2", "head": "conv"}
+                if backbone == "nin"
+                else {"setting": "whole", "layer": "", "head": "linear"}
+            ),
+        },
     }
 
 

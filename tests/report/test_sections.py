@@ -95,7 +95,10 @@ def test_nin_beside_the_paper_on_cifar10_only(results):
     )
     assert "| RotNet + non-linear head (best block) | 89.06 | frozen 4-block RotNet, head 100 epochs | 68.00 |" in cifar
     assert "| RotNet + conv head (block 2) | 91.16 | frozen 4-block RotNet, head 100 epochs | 74.00 |" in cifar
-    assert "all trained | 78.50 | whole RotNet + fresh linear head, 3 epochs |" in cifar  # block2, chosen on val
+    assert (
+        "| RotNet fine-tuned (conv head) | 92.17 | RotNet blocks 1-2 + fresh conv head, all trained | 78.50 "
+        "| RotNet up to block2 + fresh conv head, all trained, 3 epochs |"
+    ) in cifar
     assert "reports the best test accuracy over epochs; ours choose epochs" in cifar
     for paper in ("NIN beside the paper", "89.06", "91.16", "92.80", "33.66", "64.63"):
         assert paper not in shapes
@@ -156,3 +159,13 @@ def test_rendering_touches_no_files(results, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert sections.render_markdown(results) == sections.render_markdown(results)
     assert not os.listdir(tmp_path)
+
+
+def test_finetune_rows_name_the_setting_that_was_run():
+    import pandas as pd
+
+    nonlinear = sections.finetune_row(pd.Series({"layer": "block2", "head": "nonlinear", "test_acc": 80.0}), 5)
+    assert nonlinear[:2] == ["RotNet fine-tuned (non-linear head)", 91.73]
+    assert nonlinear[4] == "RotNet up to block2 + fresh non-linear head, all trained, 5 epochs"
+    whole = sections.finetune_row(pd.Series({"layer": "", "head": "linear", "test_acc": 80.0}), 5)
+    assert whole[1] == 92.17 and whole[4].endswith("(not the paper's setting)")

@@ -73,11 +73,43 @@ def collapse(files: set[Path]) -> list[str]:
     return sorted(str(p) for p in out)
 
 
+def is_code(dep: str) -> bool:
+    return dep.startswith((f"{PACKAGE}/", "stages/")) or dep == PACKAGE
+
+
+def rewrite_code_deps(text: str, closures: dict[str, list[str]]) -> str:
+    """dvc.yaml ``text`` with each stage's code deps replaced by ``closures[stage]``, in
+    place of its first code dep; every other line stays as written."""
+    out: list[str] = []
+    stage, in_deps, written = None, False, False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if line.startswith("  ") and not line.startswith("   ") and stripped.endswith(":"):
+            stage, in_deps, written = stripped[:-1], False, False
+        elif line.startswith("    ") and not line.startswith("     "):
+            in_deps = stripped == "deps:"
+        elif in_deps and stripped.startswith("- ") and is_code(stripped[2:]) and stage in closures:
+            if not written:
+                indent = line[: len(line) - len(line.lstrip())]
+                out.extend(f"{indent}- {dep}" for dep in closures[stage])
+                written = True
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
 if __name__ == "__main__":
-    # Print each stage's code deps, ready for dvc.yaml.
+    # Print each stage's code deps, ready for dvc.yaml; --write puts them into dvc.yaml.
+    import sys
+
     from rotnet.stages.table import STAGES
 
-    for spec in STAGES:
-        print(f"{spec.name}:")
-        for dep in collapse(import_closure(ROOT / spec.script)):
-            print(f"      - {dep}")
+    closures = {spec.name: collapse(import_closure(ROOT / spec.script)) for spec in STAGES}
+    if "--write" in sys.argv[1:]:
+        dvc_yaml = ROOT / "dvc.yaml"
+        dvc_yaml.write_text(rewrite_code_deps(dvc_yaml.read_text(), closures))
+    else:
+        for name, deps in closures.items():
+            print(f"{name}:")
+            for dep in deps:
+                print(f"      - {dep}")

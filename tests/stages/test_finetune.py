@@ -30,3 +30,70 @@ def test_finetune_starts_from_the_pretrained_weights():
         in_head = {id(p) in head_ids for p in group["params"]}
         assert len(in_head) == 1
         assert group["lr"] == pytest.approx(0.1 if in_head.pop() else 0.01)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    from rotnet.params import parse_params
+    from tests.synthetic import TINY_TRAINING, save_project_data
+
+    monkeypatch.chdir(tmp_path)
+    save_project_data(96, 32, 32)
+    return parse_params(
+        {
+            "runtime": {"device": "cpu", "eval_batch_size": 64},
+            "backbones": {"nin": {"width": 8}},
+            "pretrain": TINY_TRAINING,
+            "probe": {**TINY_TRAINING, "hidden": 8},
+            "finetune": TINY_TRAINING,
+        }
+    )
+
+
+@pytest.mark.parametrize("head", ["conv", "nonlinear"])
+def test_the_paper_setting_trains_blocks_1_2_and_a_fresh_head_and_predicts(project, head):
+    import json
+
+    import numpy as np
+
+    from rotnet import paths
+    from rotnet.inference.model import load_model
+    from rotnet.models.saved import load_model_file
+    from rotnet.stages import finetune, pretrain
+
+    pretrain.run(project, "cifar10", "nin")
+    rotnet = load_model_file(paths.model_file("pretrain", "cifar10", "nin"))["state_dict"]
+    finetune.run(
+        project.model_copy(update={"finetune": project.finetune.model_copy(update={"head": head})}), "cifar10", "nin"
+    )
+    record = json.loads(paths.record_file("finetune", "cifar10", "nin").read_text())
+    assert record["network"] == f"nin up to block2 + fresh {head} head" and record["setting"] == "paper"
+    saved = load_model_file(paths.model_file("finetune", "cifar10", "nin"))
+    # Blocks 1-2 and the head only: nothing of blocks 3-4 or the rotation classifier is kept.
+    blocks = {k.split(".")[1] for k in saved["state_dict"] if k.startswith("stages.")}
+    assert blocks == {"block1", "block2"} and any(k.startswith("head.") for k in saved["state_dict"])
+    assert record["trainable_parameters"] == sum(
+        v.numel() for k, v in saved["state_dict"].items() if "running" not in k and "num_batches" not in k
+    )
+    # Blocks 1-2 were trained from the RotNet's weights: same shapes, moved by training.
+    w = "stages.block1.0.weight"
+    assert saved["state_dict"][w].shape == rotnet[w].shape and not torch.equal(saved["state_dict"][w], rotnet[w])
+    model = load_model(paths.model_file("finetune", "cifar10", "nin"), ("finetune",), torch.device("cpu"), "")
+    probs = model.probabilities(np.zeros((3, *model.input_size, model.in_chans), dtype=np.uint8))
+    assert probs.shape == (3, 4) and torch.allclose(probs.sum(1), torch.ones(3))
+
+
+def test_the_whole_network_setting_keeps_every_block(project):
+    import json
+
+    from rotnet import paths
+    from rotnet.models.saved import load_model_file
+    from rotnet.stages import finetune, pretrain
+
+    pretrain.run(project, "cifar10", "nin")
+    whole = project.model_copy(update={"finetune": project.finetune.model_copy(update={"network": "whole"})})
+    finetune.run(whole, "cifar10", "nin")
+    record = json.loads(paths.record_file("finetune", "cifar10", "nin").read_text())
+    assert record["setting"] == "whole" and record["head"] == "linear"
+    saved = load_model_file(paths.model_file("finetune", "cifar10", "nin"))
+    assert "stages.block4.0.weight" in saved["state_dict"] and saved.get("cut") is None
