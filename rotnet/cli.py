@@ -20,6 +20,8 @@ def stage_runner(name: str) -> Callable[..., Any]:
         from rotnet.stages.prepare import run
     elif name == "supervised":
         from rotnet.stages.supervised import run
+    elif name == "baseline":
+        from rotnet.stages.baseline import run
     elif name == "pretrain":
         from rotnet.stages.pretrain import run
     elif name == "probe":

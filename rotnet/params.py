@@ -34,6 +34,16 @@ class Strict(BaseModel):
 class StudyParams(Strict):
     datasets: list[str] = Field(default_factory=lambda: ["cifar10"], min_length=1)
     backbones: list[str] = Field(default_factory=lambda: ["nin", "resnet18"], min_length=1)
+    # Backbones trained with labels only (the baseline stage), for reference rows: nin3 is
+    # the paper's supervised NIN (92.80). They get no RotNet, probes or fine-tuning.
+    baselines: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _baselines_apart(self) -> StudyParams:
+        both = sorted(set(self.baselines) & set(self.backbones))
+        if both:
+            raise ValueError(f"{both} are in both study.backbones and study.baselines; keep each in one list")
+        return self
 
 
 class RuntimeParams(Strict):
@@ -384,6 +394,7 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
 
     for where, names in (
         ("study.backbones", params.study.backbones),
+        ("study.baselines", params.study.baselines),
         ("small_input.backbones", params.small_input.backbones),
         ("semisup.scratch_backbones", sorted(set(params.semisup.scratch_backbones.values()))),
     ):

@@ -47,6 +47,10 @@ def test_committed_params_are_valid_and_paper_scale():
         ({"datasets": {"cifar10": {"source": "imagefolder"}}}, ["needs 'path'"]),
         ({"study": {"datasets": ["mnist"]}}, ["mnist", "no entry under 'datasets'"]),
         ({"runtime": {"device": "gpu"}}, ["runtime.device"]),
+        (
+            {"study": {"backbones": ["nin"], "baselines": ["nin"]}},
+            ["study", "both study.backbones and study.baselines"],
+        ),
         ({"supervised": {"epoch": 3}}, ["supervised.epoch", "Extra inputs"]),
     ],
 )

@@ -133,7 +133,8 @@ def probe_plot(accuracies: pd.DataFrame, target: Path) -> None:
     head and one for the kNN probe, with the paper's figures and the supervised accuracy
     for reference."""
     plt = pyplot()
-    groups = list(accuracies.groupby(["dataset", "backbone"], sort=False))
+    studied = accuracies[accuracies.stage != "baseline"]  # baselines have no RotNet to probe
+    groups = list(studied.groupby(["dataset", "backbone"], sort=False))
     fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.8), squeeze=False)
     for ax, ((dataset, backbone), g) in zip(axes[0], groups, strict=False):
         probes = g[g.method == "rotnet probe"]

@@ -44,6 +44,7 @@ class DatasetResults:
     records: dict[str, dict[str, Record]]  # backbone -> stage -> run record
     histories: dict[str, dict[str, pd.DataFrame]]  # backbone -> stage -> per-epoch history
     semisup: list[Record] = field(default_factory=list)  # one record per semisup backbone found
+    baselines: dict[str, Record] = field(default_factory=dict)  # study.baselines found: backbone -> record
     small_input: Record | None = None
 
     @property
@@ -97,6 +98,30 @@ def paper_probe_figure(params: Params, backbone: str, layer: str, head: str) -> 
     return None
 
 
+def paper_supervised_figure(params: Params, backbone: str) -> float | None:
+    """The paper's supervised NIN (92.80) is a 3-block NIN: only that architecture gets it."""
+    arch, opts = resolve_arch(backbone, params.backbone_options(backbone))
+    return NIN_SUPERVISED if arch == "nin" and int(opts.get("blocks", 4)) == 3 else None
+
+
+def baseline_row(params: Params, dataset: str, backbone: str, rec: Record) -> Record:
+    """The report.csv row of a study.baselines backbone (labels only)."""
+    ref = paper_supervised_figure(params, backbone) if dataset == PAPER_DATASET else None
+    return {
+        "dataset": dataset,
+        "data": rec["data"],
+        "backbone": backbone,
+        "stage": "baseline",
+        "method": "supervised baseline",
+        "layer": "",
+        "head": "",
+        "val_acc": rec["val_acc"],
+        "test_acc": rec["test_acc"],
+        "paper_acc": ref,
+        **{k: rec[k] for k in RUN_COLUMNS},
+    }
+
+
 def paper_finetune_figure(params: Params, backbone: str, layer: str, head: str) -> float | None:
     """The paper's fine-tuned figure, for its setting only: 4-block NIN, blocks 1-2 plus a
     fresh conv (92.17) or non-linear (91.73) head. Whole-network fine-tuning has none."""
@@ -119,7 +144,7 @@ def accuracy_rows(params: Params, dataset: str, backbone: str, runs: dict[str, R
         run = {k: rec[k] for k in RUN_COLUMNS}
         return {**base, "stage": stage, "method": method, "layer": layer, "head": head, **figures, **run}
 
-    nin_paper = NIN_SUPERVISED if backbone == "nin" and paper else None
+    nin_paper = paper_supervised_figure(params, backbone) if paper else None
     rotation = (pre["rotation_val_acc"], pre["rotation_test_acc"])
     rows = [
         row("supervised", sup, "supervised", "", "", (sup["val_acc"], sup["test_acc"]), nin_paper),
@@ -153,6 +178,7 @@ def collect_dataset(params: Params, dataset: str) -> DatasetResults:
     # semisup and small_input are optional sections: shown when their records exist.
     # Semisup backbones are listed by name, as the report always has.
     semisup = [paths.record_file("semisup", dataset, b) for b in sorted(params.semisup.backbones)]
+    baselines = {b: _optional(paths.record_file("supervised", dataset, b)) for b in params.study.baselines}
     return DatasetResults(
         dataset=dataset,
         data=records[params.study.backbones[0]]["supervised"]["data"],
@@ -160,6 +186,7 @@ def collect_dataset(params: Params, dataset: str) -> DatasetResults:
         histories={b: _histories(dataset, b) for b in params.study.backbones},
         semisup=[r for r in map(_optional, semisup) if r is not None],
         small_input=_optional(paths.small_input_record(dataset)),
+        baselines={b: r for b, r in baselines.items() if r is not None},
     )
 
 
@@ -171,6 +198,7 @@ def collect(params: Params) -> StudyResults:
         for b, runs in res.records.items()
         for row in accuracy_rows(params, d, b, runs)
     ]
+    rows += [baseline_row(params, d, b, rec) for d, res in datasets.items() for b, rec in res.baselines.items()]
     return StudyResults(accuracies=pd.DataFrame(rows), datasets=datasets)
 
 

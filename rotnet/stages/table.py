@@ -30,6 +30,12 @@ class StageSpec:
 STAGES: tuple[StageSpec, ...] = (
     StageSpec("prepare", "download or read a dataset and write data/prepared/<dataset>"),
     StageSpec("supervised", "train a backbone on the labels", per_backbone=True, distributed=True),
+    StageSpec(
+        "baseline",
+        "train a study.baselines backbone on the labels only (the paper's 3-block supervised NIN)",
+        per_backbone=True,
+        distributed=True,
+    ),
     StageSpec("pretrain", "RotNet rotation pretraining of a backbone", per_backbone=True, distributed=True),
     StageSpec(
         "probe",

@@ -89,10 +89,7 @@ def test_nin_beside_the_paper_on_cifar10_only(results):
     header = "| method | paper (CIFAR-10 (official), paper) | paper's protocol | ours (cifar10 (image folder images)) "
     assert header + "| our protocol |" in cifar
     # Every row names the protocol behind both of its numbers.
-    assert (
-        "| supervised NIN | 92.80 | 3-block NIN, 200 epochs | 71.25 | the RotNet's NIN architecture, 3 epochs |"
-        in cifar
-    )
+    assert "| supervised NIN | 92.80 | 3-block NIN, 200 epochs | 69.50 | 3-block NIN (nin3), 3 epochs |" in cifar
     assert "| RotNet + non-linear head (best block) | 89.06 | frozen 4-block RotNet, head 100 epochs | 68.00 |" in cifar
     assert "| RotNet + conv head (block 2) | 91.16 | frozen 4-block RotNet, head 100 epochs | 74.00 |" in cifar
     assert (
@@ -144,7 +141,7 @@ def test_optional_sections_left_out_without_records(results):
 def test_figures_and_measurements(results):
     report = sections.render_markdown(results)
     cifar = _section(report, "cifar10")
-    assert "Measured on cpu (2 threads); epochs: supervised 3, pretrain 4, finetune 3, probe 2." in cifar
+    assert "Measured on cpu (2 threads); epochs: supervised 3, pretrain 4, finetune 3, probe 2, baseline 3." in cifar
     for what, alt in (("curves", "training curves"), ("confusion", "confusion matrix")):
         assert f"![{alt}](report_files/cifar10_{what}.png)" in cifar
     assert "![test images, predicted (true)](report_files/cifar10_samples.png)" in cifar
@@ -152,7 +149,7 @@ def test_figures_and_measurements(results):
     assert "| dataset | backbone | stage | epochs | wall time (s) | train images/s | device |" in measured
     assert "| cifar10 | nin | supervised | 3 | 12.50 | 1234.50 | cpu (2 threads) |" in measured
     assert "| shapes | resnet18 | probe | 2 | 20.00 | 500.00 | cpu (2 threads) |" in measured
-    assert measured.count("\n| cifar10 |") == 8 and measured.count("\n| shapes |") == 8
+    assert measured.count("\n| cifar10 |") == 9 and measured.count("\n| shapes |") == 8  # + the nin3 baseline
 
 
 def test_rendering_touches_no_files(results, tmp_path, monkeypatch):

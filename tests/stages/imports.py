@@ -84,8 +84,8 @@ def rewrite_code_deps(text: str, closures: dict[str, list[str]]) -> str:
     stage, in_deps, written = None, False, False
     for line in text.splitlines():
         stripped = line.strip()
-        if line.startswith("  ") and not line.startswith("   ") and stripped.endswith(":"):
-            stage, in_deps, written = stripped[:-1], False, False
+        if line.startswith("  ") and not line.startswith("   ") and stripped.split("#")[0].strip().endswith(":"):
+            stage, in_deps, written = stripped.split(":")[0], False, False
         elif line.startswith("    ") and not line.startswith("     "):
             in_deps = stripped == "deps:"
         elif in_deps and stripped.startswith("- ") and is_code(stripped[2:]) and stage in closures:

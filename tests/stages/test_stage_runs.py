@@ -84,3 +84,23 @@ def test_probe_adds_knn_figures_for_every_map_after_the_heads(project, monkeypat
     best = record["knn_best"]
     assert best["val_acc"] == max(r["val_acc"] for r in metrics["knn"].values())
     assert metrics["knn"][best["layer"]]["test_acc"] == best["test_acc"]
+
+
+def test_a_baseline_trains_with_labels_where_the_supervised_stage_writes(project):
+    from rotnet.errors import RotnetError
+    from rotnet.models.saved import load_model_file
+    from rotnet.stages import baseline
+
+    params = project.model_copy(
+        update={
+            "study": project.study.model_copy(update={"baselines": ["nin3"]}),
+            "backbones": {**project.backbones, "nin3": {"arch": "nin", "blocks": 3, "width": 8}},
+        }
+    )
+    metrics = baseline.run(params, "cifar10", "nin3")
+    saved = load_model_file(paths.model_file("supervised", "cifar10", "nin3"), kind="supervised")
+    assert saved["backbone"] == "nin3" and saved["backbone_options"]["blocks"] == 3
+    assert not any(k.startswith("stages.block4") for k in saved["state_dict"])
+    assert json.loads(paths.metrics_file("supervised", "cifar10", "nin3").read_text()) == metrics
+    with pytest.raises(RotnetError, match="not in study.baselines"):
+        baseline.run(params, "cifar10", "nin")
