@@ -26,6 +26,8 @@ def stage_runner(name: str) -> Callable[..., Any]:
         from rotnet.stages.pretrain import run
     elif name == "probe":
         from rotnet.stages.probe import run
+    elif name == "control":
+        from rotnet.stages.control import run
     elif name == "finetune":
         from rotnet.stages.finetune import run
     elif name == "small_input":

@@ -278,6 +278,7 @@ class FinetuneParams(TrainParams):
     # whole: the whole network with its own fresh linear classifier (`head` is not used).
     network: Literal["paper", "whole"] = "paper"
     head: Literal["conv", "nonlinear", "linear"] = "conv"
+    hidden: int = Field(200, ge=1)  # the non-linear head's width
     backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # lr of pretrained layers = scale x lr
 
 
@@ -288,6 +289,21 @@ class SmallInputParams(TrainParams):
     epochs: int = Field(30, ge=1)
     train_images: int | None = Field(None, ge=10)  # a stratified subset of train; null: all of it
     schedule: ScheduleParams = ScheduleParams(name="cosine", milestones=[])
+
+
+class ControlParams(Strict):
+    """The probe stage's heads and kNN on frozen backbones that are not a RotNet (control
+    stage), with probe's recipe: ``random``, randomly initialised (seeded; the paper's
+    72.50 is its conv head on block 2), and ``supervised``, the supervised stage's model."""
+
+    inits: list[Literal["random", "supervised"]] = Field(default_factory=lambda: ["random", "supervised"], min_length=1)
+
+    @field_validator("inits")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"inits lists a control twice: {value}")
+        return value
 
 
 SEMISUP_ARMS = ("scratch", "rotnet", "rotnet_finetune")
@@ -339,6 +355,7 @@ class Params(Strict):
         schedule=ScheduleParams(milestones=[35, 70, 85]), head_milestones={"nonlinear": [20, 40, 45]}
     )
     finetune: FinetuneParams = FinetuneParams(epochs=100, schedule=ScheduleParams(milestones=[35, 70, 85]))
+    control: ControlParams = ControlParams()
     small_input: SmallInputParams = SmallInputParams()
     semisup: SemisupParams = SemisupParams()
 

@@ -45,6 +45,7 @@ class DatasetResults:
     histories: dict[str, dict[str, pd.DataFrame]]  # backbone -> stage -> per-epoch history
     semisup: list[Record] = field(default_factory=list)  # one record per semisup backbone found
     baselines: dict[str, Record] = field(default_factory=dict)  # study.baselines found: backbone -> record
+    controls: dict[str, Record] = field(default_factory=dict)  # control records found: backbone -> record
     small_input: Record | None = None
 
     @property
@@ -102,6 +103,34 @@ def paper_supervised_figure(params: Params, backbone: str) -> float | None:
     """The paper's supervised NIN (92.80) is a 3-block NIN: only that architecture gets it."""
     arch, opts = resolve_arch(backbone, params.backbone_options(backbone))
     return NIN_SUPERVISED if arch == "nin" and int(opts.get("blocks", 4)) == 3 else None
+
+
+RANDOM_CONV_BLOCK2 = "random init + conv head"
+
+
+def control_rows(params: Params, dataset: str, backbone: str, rec: Record, data: str) -> list[Record]:
+    """The report.csv rows of one control record: each control's heads and kNN per map."""
+    arch, opts = resolve_arch(backbone, params.backbone_options(backbone))
+    paper_nin = dataset == PAPER_DATASET and arch == "nin" and int(opts.get("blocks", 4)) == 4
+    rows = []
+    for init in rec["inits"]:
+        run = {"epochs": rec["epochs"], "device": rec["device"]}
+        run |= {"wall_time_s": rec[init]["wall_time_s"], "images_per_s": rec[init]["images_per_s"]}
+        base = {"dataset": dataset, "data": data, "backbone": backbone, "stage": "control", **run}
+        for layer, heads in rec[init]["layers"].items():
+            for head, res in heads.items():
+                is_paper = paper_nin and init == "random" and head == "conv" and layer == "block2"
+                ref = COMPARISON[RANDOM_CONV_BLOCK2] if is_paper else None
+                figures = {"val_acc": res["val_acc"], "test_acc": res["test_acc"], "paper_acc": ref}
+                rows.append({**base, "method": f"{init} probe", "layer": layer, "head": head, **figures})
+        for layer, res in rec[init]["knn"].items():
+            figures = {"val_acc": res["val_acc"], "test_acc": res["test_acc"], "paper_acc": None}
+            rows.append({**base, "method": f"{init} knn", "layer": layer, "head": "knn", **figures})
+    # Columns in the report.csv order.
+    return [{k: r[k] for k in (*ROW_KEYS, *RUN_COLUMNS)} for r in rows]
+
+
+ROW_KEYS = ("dataset", "data", "backbone", "stage", "method", "layer", "head", "val_acc", "test_acc", "paper_acc")
 
 
 def baseline_row(params: Params, dataset: str, backbone: str, rec: Record) -> Record:
@@ -179,6 +208,7 @@ def collect_dataset(params: Params, dataset: str) -> DatasetResults:
     # Semisup backbones are listed by name, as the report always has.
     semisup = [paths.record_file("semisup", dataset, b) for b in sorted(params.semisup.backbones)]
     baselines = {b: _optional(paths.record_file("supervised", dataset, b)) for b in params.study.baselines}
+    controls = {b: _optional(paths.record_file("control", dataset, b)) for b in params.study.backbones}
     return DatasetResults(
         dataset=dataset,
         data=records[params.study.backbones[0]]["supervised"]["data"],
@@ -187,6 +217,7 @@ def collect_dataset(params: Params, dataset: str) -> DatasetResults:
         semisup=[r for r in map(_optional, semisup) if r is not None],
         small_input=_optional(paths.small_input_record(dataset)),
         baselines={b: r for b, r in baselines.items() if r is not None},
+        controls={b: r for b, r in controls.items() if r is not None},
     )
 
 
@@ -197,6 +228,12 @@ def collect(params: Params) -> StudyResults:
         for d, res in datasets.items()
         for b, runs in res.records.items()
         for row in accuracy_rows(params, d, b, runs)
+    ]
+    rows += [
+        row
+        for d, res in datasets.items()
+        for b, rec in res.controls.items()
+        for row in control_rows(params, d, b, rec, res.data)
     ]
     rows += [baseline_row(params, d, b, rec) for d, res in datasets.items() for b, rec in res.baselines.items()]
     return StudyResults(accuracies=pd.DataFrame(rows), datasets=datasets)

@@ -145,6 +145,40 @@ def layer_section(backbone: str, rows: pd.DataFrame) -> list[str]:
     ]
 
 
+# --- controls: the same probes on frozen non-RotNet backbones --------------------------
+
+CONTROLS = (("RotNet", "rotnet"), ("supervised", "supervised"), ("random init", "random"))
+
+
+def controls_section(rows: pd.DataFrame) -> list[str]:
+    """Per backbone and map: the validation-chosen head's test accuracy and the kNN test
+    accuracy on the frozen RotNet, the frozen supervised backbone and a random one."""
+    if not (rows.stage == "control").any():
+        return []
+    out = [
+        "### Controls: the same probes on other frozen backbones",
+        "",
+        "Test accuracy of the head chosen on validation for each map (heads as in the probe stage), "
+        "and of the weighted kNN probe. The random backbone is the supervised model's initialisation.",
+        "",
+    ]
+    for backbone, g in rows.groupby("backbone", sort=False):
+        sources = [(name, key) for name, key in CONTROLS if (g.method == f"{key} probe").any()]
+        header = ["layer"] + [f"{name} probe" for name, _ in sources] + [f"{name} kNN" for name, _ in sources]
+        body = []
+        for layer in dict.fromkeys(g[g.method == "rotnet probe"].layer):
+            at = g[g.layer == layer]
+            chosen = [best_by_val(at[at.method == f"{key} probe"]) for _, key in sources]
+            knn = [at[at.method == f"{key} knn"].test_acc for _, key in sources]
+            body.append(
+                [layer]
+                + [None if c is None else f"{c.test_acc:.2f} ({c['head']})" for c in chosen]
+                + [k.iloc[0] if len(k) else None for k in knn]
+            )
+        out += [f"{backbone}:", "", table(header, body), ""]
+    return out
+
+
 # --- NIN beside the paper (CIFAR-10 only) ---------------------------------------------
 
 
@@ -202,6 +236,18 @@ def nin_vs_paper_section(rows: pd.DataFrame, data: str) -> list[str]:
         ],
         finetune_row(_one(g, "rotnet finetune"), fine),
     ]
+    random_conv = g[(g.method == "random probe") & g.paper_acc.notna()]
+    if len(random_conv):
+        body.insert(
+            1,
+            [
+                "random init + conv head (block 2)",
+                COMPARISON["random init + conv head"],
+                "frozen random 4-block NIN, head 100 epochs",
+                random_conv.iloc[0].test_acc,
+                f"frozen random NIN (seeded), head {probe} epochs",
+            ],
+        )
     header = ["method", f"paper ({PAPER_DATA})", "paper's protocol", f"ours ({data})", "our protocol"]
     return [
         "### NIN beside the paper",
@@ -385,6 +431,7 @@ def dataset_section(ds: DatasetResults, all_rows: pd.DataFrame) -> list[str]:
     out += summary_section(rows)
     for backbone, g in rows.groupby("backbone", sort=False):
         out += layer_section(str(backbone), g)
+    out += controls_section(rows)
     if ds.dataset == PAPER_DATASET:
         out += nin_vs_paper_section(all_rows, ds.data) + rotation_set_section(ds, rows)
     out += small_input_section(ds.small_input)

@@ -72,9 +72,9 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             rotnet = build_model(ckpt)
             layer = conv_head_layer(params.probe.conv_layers, rotnet.feature_names)
             shape = map_shape(rotnet, layer, stage.in_chans, tuple(stage.prepared.train.images.shape[1:3]))
-            model = with_head(rotnet, layer, cfg.head, classes, shape, params.probe.hidden)
+            model = with_head(rotnet, layer, cfg.head, classes, shape, cfg.hidden)
             copied = [k for k in model.state_dict() if not k.startswith("head.")]
-            cut = {"layer": layer, "head": cfg.head, "hidden": params.probe.hidden, "map_shape": list(shape)}
+            cut = {"layer": layer, "head": cfg.head, "hidden": cfg.hidden, "map_shape": list(shape)}
             network = f"{backbone} up to {layer} + fresh {cfg.head} head"
         task = FinetuneTask(model, classes, cfg.backbone_lr_scale)  # type: ignore[arg-type]
         result = stage.fit(task, cfg, pretrained=file_sha256(pretrained))

@@ -14,9 +14,11 @@ metrics/runs/<dataset>/<backbone>/probe{.json,_history.csv} and logs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
 from rotnet import paths
 from rotnet.data.device import DeviceDataset
@@ -29,6 +31,7 @@ from rotnet.probing.knn import KnnResult, pooled_features, select_and_test
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
+from rotnet.training.engine import FitResult
 from rotnet.training.tasks import ProbeTask
 
 SPEC = BY_NAME["probe"]
@@ -54,6 +57,79 @@ def knn_probe(
     )
 
 
+@dataclass
+class FrozenProbes:
+    """What probing one frozen backbone gave: the trained heads, the metrics (results only)
+    and the record (with each head's best epoch, kNN's chosen k and T, and how it ran)."""
+
+    heads: dict[str, nn.Module]
+    layers: dict[str, str]  # output name -> feature map
+    metrics: dict[str, Any]
+    record: dict[str, Any]
+    result: FitResult
+
+
+def probe_frozen(stage: StageRun, model: Backbone, cfg: ProbeParams, **fit_args: Any) -> FrozenProbes:
+    """Train every head of ``cfg`` on every frozen map of ``model`` (one backbone pass per
+    batch), then the kNN probe; ``fit_args`` go to ``StageRun.fit`` (part, desc, fingerprint)."""
+    classes = stage.prepared.num_classes
+    # One dry pass tells each head the size of the map it reads.
+    h, w = stage.prepared.train.images.shape[1:3]
+    with torch.no_grad():
+        maps = model.eval().forward_intermediates(torch.zeros(2, stage.in_chans, h, w))
+    heads, layers = {}, {}
+    for layer in model.feature_names:
+        for kind in cfg.heads:
+            if kind == "conv" and layer not in cfg.conv_layers:
+                continue
+            out = f"{layer}/{kind}"
+            heads[out] = build_head(kind, maps[layer].shape[1:], classes, cfg.hidden)
+            layers[out] = layer
+    if not heads:
+        raise RotnetError(
+            f"probe: no head to train on {stage.backbone} (heads {cfg.heads}, conv_layers {cfg.conv_layers}); add "
+            f"'nonlinear' or 'linear' to probe.heads, or one of {model.feature_names} to probe.conv_layers"
+        )
+    kinds = {o: o.split("/")[1] for o in heads}
+    milestones = {o: cfg.head_milestones[k] for o, k in kinds.items() if k in cfg.head_milestones}
+    result = stage.fit(ProbeTask(model, heads, layers, classes, milestones), cfg, **fit_args)
+    # The kNN probe reads the same frozen backbone once the heads are trained, so the heads'
+    # random draws are those of a run without it (kNN itself draws none). Every process
+    # computes it on the whole splits; rank 0 writes it.
+    knn = knn_probe(model, stage.data, cfg, classes, stage.params.runtime)
+    # The record keeps each head's best epoch; the metrics hold its accuracies alone.
+    record_layers: dict[str, dict[str, Any]] = {}
+    for out, res in result.outputs.items():
+        acc = {"val_acc": round(res.val_acc, 2), "test_acc": round(res.test_acc, 2)}
+        record_layers.setdefault(layers[out], {})[kinds[out]] = {**acc, "best_epoch": res.best_epoch}
+    per_layer = {
+        layer: {kind: {k: v for k, v in r.items() if k != "best_epoch"} for kind, r in heads_acc.items()}
+        for layer, heads_acc in record_layers.items()
+    }
+    # The best probe is chosen on validation accuracy; its test accuracy is reported as is.
+    best_out = max(result.outputs, key=lambda o: result.outputs[o].val_acc)
+    best = result.outputs[best_out]
+    metrics = {
+        "best": {
+            "layer": layers[best_out],
+            "head": kinds[best_out],
+            "val_acc": round(best.val_acc, 2),
+            "test_acc": round(best.test_acc, 2),
+        },
+        "layers": per_layer,
+        "knn": {layer: {"val_acc": r["val_acc"], "test_acc": r["test_acc"]} for layer, r in knn.layers.items()},
+        "images_per_s": round(result.images_per_s, 1),
+    }
+    record = {
+        **metrics,
+        "layers": record_layers,
+        "knn": knn.layers,
+        "knn_best": {"layer": knn.best_layer, **knn.layers[knn.best_layer]},
+        "milestones": {k: cfg.head_milestones.get(k, cfg.schedule.milestones) for k in cfg.heads},
+    }
+    return FrozenProbes(heads, layers, metrics, record, result)
+
+
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.probe
     pretrained = paths.model_file("pretrain", dataset, backbone)
@@ -63,78 +139,19 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             raise RotnetError(
                 f"the pretrained model for {dataset}/{backbone} holds a '{ckpt['backbone']}'; rerun pretrain"
             )
-        model = build_model(ckpt)
-        classes = stage.prepared.num_classes
-
-        # One dry pass tells each head the size of the map it reads.
-        h, w = stage.prepared.train.images.shape[1:3]
-        with torch.no_grad():
-            maps = model.eval().forward_intermediates(torch.zeros(2, stage.in_chans, h, w))
-        heads, layers = {}, {}
-        for layer in model.feature_names:
-            for kind in cfg.heads:
-                if kind == "conv" and layer not in cfg.conv_layers:
-                    continue
-                out = f"{layer}/{kind}"
-                heads[out] = build_head(kind, maps[layer].shape[1:], classes, cfg.hidden)
-                layers[out] = layer
-        if not heads:
-            raise RotnetError(
-                f"probe: no head to train on {backbone} (heads {cfg.heads}, conv_layers {cfg.conv_layers}); add "
-                f"'nonlinear' or 'linear' to probe.heads, or one of {model.feature_names} to probe.conv_layers"
-            )
-
-        milestones = {o: cfg.head_milestones[o.split("/")[1]] for o in heads if o.split("/")[1] in cfg.head_milestones}
-        task = ProbeTask(model, heads, layers, classes, milestones)
-        result = stage.fit(task, cfg, pretrained=file_sha256(pretrained))
-        # The kNN probe reads the same frozen backbone once the heads are trained, so the heads'
-        # random draws are those of a run without it (kNN itself draws none). Every process
-        # computes it on the whole splits; rank 0 writes it.
-        knn = knn_probe(model, stage.data, cfg, classes, params.runtime)
+        probes = probe_frozen(stage, build_model(ckpt), cfg, pretrained=file_sha256(pretrained))
         stage.save(
             paths.probe_heads_file(dataset, backbone),
             {
                 "kind": "probe",
                 "backbone": backbone,
-                "heads": {o: {k: v.cpu() for k, v in h.state_dict().items()} for o, h in heads.items()},
-                "layers": layers,
+                "heads": {o: {k: v.cpu() for k, v in h.state_dict().items()} for o, h in probes.heads.items()},
+                "layers": probes.layers,
                 "class_names": stage.prepared.class_names,
             },
         )
-        # The record keeps each head's best epoch; the metrics hold its accuracies alone.
-        record_layers: dict[str, dict[str, Any]] = {}
-        for out, res in result.outputs.items():
-            layer, kind = out.split("/")
-            acc = {"val_acc": round(res.val_acc, 2), "test_acc": round(res.test_acc, 2)}
-            record_layers.setdefault(layer, {})[kind] = {**acc, "best_epoch": res.best_epoch}
-        per_layer = {
-            layer: {kind: {k: v for k, v in r.items() if k != "best_epoch"} for kind, r in heads_acc.items()}
-            for layer, heads_acc in record_layers.items()
-        }
-        # The best probe is chosen on validation accuracy; its test accuracy is reported as is.
-        best_out = max(result.outputs, key=lambda o: result.outputs[o].val_acc)
-        best = result.outputs[best_out]
-        metrics = {
-            "best": {
-                "layer": layers[best_out],
-                "head": best_out.split("/")[1],
-                "val_acc": round(best.val_acc, 2),
-                "test_acc": round(best.test_acc, 2),
-            },
-            "layers": per_layer,
-            "knn": {layer: {"val_acc": r["val_acc"], "test_acc": r["test_acc"]} for layer, r in knn.layers.items()},
-            "images_per_s": round(result.images_per_s, 1),
-        }
-        record = {
-            **metrics,
-            "layers": record_layers,
-            "knn": knn.layers,
-            "knn_best": {"layer": knn.best_layer, **knn.layers[knn.best_layer]},
-            "milestones": {k: cfg.head_milestones.get(k, cfg.schedule.milestones) for k in cfg.heads},
-            **stage.run_details(cfg, result),
-        }
-        stage.write_results(metrics, record)
-    return metrics
+        stage.write_results(probes.metrics, {**probes.record, **stage.run_details(cfg, probes.result)})
+    return probes.metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -44,6 +44,12 @@ STAGES: tuple[StageSpec, ...] = (
         distributed=True,
     ),
     StageSpec(
+        "control",
+        "the probe's heads and kNN on a random-init and on the supervised frozen backbone",
+        per_backbone=True,
+        distributed=True,
+    ),
+    StageSpec(
         "finetune",
         "train the RotNet with a fresh head on the labels (paper: blocks 1-2 + conv head)",
         per_backbone=True,

@@ -151,6 +151,26 @@ def records(dataset: str, backbone: str) -> dict[str, dict[str, Any]]:
     }
 
 
+# Controls shift the RotNet's probe figures: random init below, supervised above.
+CONTROL_SHIFT = {"random": -20.0, "supervised": 10.0}
+
+
+def control_record(dataset: str, backbone: str) -> dict[str, Any]:
+    probes = NIN_PROBES if backbone == "nin" else RESNET_PROBES
+    record: dict[str, Any] = {**_common("control", dataset, backbone, 2, 0.0, 0.0), "inits": list(CONTROL_SHIFT)}
+    for init, d in CONTROL_SHIFT.items():
+        record[init] = {
+            "layers": {
+                layer: {head: {"val_acc": v + d, "test_acc": t + d, "best_epoch": 1} for head, (v, t) in heads.items()}
+                for layer, heads in probes.items()
+            },
+            "knn": {layer: {"val_acc": v + d, "test_acc": t + d} for layer, (v, t) in KNN[backbone].items()},
+            "wall_time_s": 5.0,
+            "images_per_s": 400.0,
+        }
+    return record
+
+
 def semisup_record(dataset: str, backbone: str) -> dict[str, Any]:
     def run(acc: float) -> dict[str, Any]:
         return {"val_acc": acc + 1, "test_acc": acc, "best_epoch": 1, "wall_time_s": 3.0}
@@ -290,7 +310,9 @@ def write_study(root: Path, params: Params, *, models: bool = True) -> None:
                 history(kind, outs).to_csv(target, index=False)
         for backbone in params.semisup.backbones:
             _write_json(root / paths.record_file("semisup", dataset, backbone), semisup_record(dataset, backbone))
-        if dataset == "cifar10":  # a baseline the other dataset lacks: its row is simply absent
+        if dataset == "cifar10":  # controls and a baseline the other dataset lacks: simply absent there
+            for backbone in params.study.backbones:
+                _write_json(root / paths.record_file("control", dataset, backbone), control_record(dataset, backbone))
             for backbone in params.study.baselines:
                 _write_json(
                     root / paths.record_file("supervised", dataset, backbone),

@@ -35,7 +35,7 @@ def test_one_row_per_accuracy_with_the_report_csv_columns(results):
     assert list(df.columns) == CSV_COLUMNS
     # per dataset: supervised, rotation, finetune per backbone; NIN 4 layers x 2 heads + conv
     # on block2; ResNet-18 4 layers x 2 heads; a kNN probe on each of the 4 layers per backbone
-    assert len(df) == 2 * (3 + 9 + 4 + 3 + 8 + 4) + 1  # + the 3-block NIN baseline on cifar10
+    assert len(df) == 2 * (3 + 9 + 4 + 3 + 8 + 4) + 1 + 50  # + the nin3 baseline and the controls on cifar10
     assert list(results.datasets) == ["cifar10", "shapes"]
     rot = df[(df.dataset == "shapes") & (df.backbone == "nin") & (df.stage == "pretrain")].iloc[0]
     assert (rot.method, rot["head"], rot.val_acc, rot.test_acc) == ("rotation pretext", "rotation", 90.0, 89.5)

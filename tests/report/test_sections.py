@@ -23,11 +23,12 @@ def test_report_layout(results):
     assert "## shapes: shapes (image folder images)" in headings
     assert headings[-2:] == ["## Probe accuracy per layer", "## How these were measured"]
     assert "![probe accuracy per layer](report.png)" in report
-    cifar = [h for h in headings if h.startswith("###")][:9]
+    cifar = [h for h in headings if h.startswith("###")][:10]
     assert cifar == [
         "### Supervised vs RotNet",
         "### nin: probe accuracy per layer",
         "### resnet18: probe accuracy per layer",
+        "### Controls: the same probes on other frozen backbones",
         "### NIN beside the paper",
         "### Small images: the choices compared",
         "### Few labels: RotNet vs training from scratch (paper fig. 5b)",
@@ -97,6 +98,11 @@ def test_nin_beside_the_paper_on_cifar10_only(results):
         "| RotNet up to block2 + fresh conv head, all trained, 3 epochs |"
     ) in cifar
     assert "reports the best test accuracy over epochs; ours choose epochs" in cifar
+    # The random-init control beside the paper's: conv head on block 2 of a frozen random NIN.
+    assert (
+        "| random init + conv head (block 2) | 72.50 | frozen random 4-block NIN, head 100 epochs | 54.00 "
+        "| frozen random NIN (seeded), head 2 epochs |"
+    ) in cifar
     for paper in ("NIN beside the paper", "89.06", "91.16", "92.80", "33.66", "64.63"):
         assert paper not in shapes
 
@@ -141,7 +147,8 @@ def test_optional_sections_left_out_without_records(results):
 def test_figures_and_measurements(results):
     report = sections.render_markdown(results)
     cifar = _section(report, "cifar10")
-    assert "Measured on cpu (2 threads); epochs: supervised 3, pretrain 4, finetune 3, probe 2, baseline 3." in cifar
+    epochs = "supervised 3, pretrain 4, finetune 3, probe 2, control 2, baseline 3"
+    assert f"Measured on cpu (2 threads); epochs: {epochs}." in cifar
     for what, alt in (("curves", "training curves"), ("confusion", "confusion matrix")):
         assert f"![{alt}](report_files/cifar10_{what}.png)" in cifar
     assert "![test images, predicted (true)](report_files/cifar10_samples.png)" in cifar
@@ -149,7 +156,7 @@ def test_figures_and_measurements(results):
     assert "| dataset | backbone | stage | epochs | wall time (s) | train images/s | device |" in measured
     assert "| cifar10 | nin | supervised | 3 | 12.50 | 1234.50 | cpu (2 threads) |" in measured
     assert "| shapes | resnet18 | probe | 2 | 20.00 | 500.00 | cpu (2 threads) |" in measured
-    assert measured.count("\n| cifar10 |") == 9 and measured.count("\n| shapes |") == 8  # + the nin3 baseline
+    assert measured.count("\n| cifar10 |") == 11 and measured.count("\n| shapes |") == 8  # + controls, nin3 baseline
 
 
 def test_rendering_touches_no_files(results, tmp_path, monkeypatch):
@@ -166,3 +173,16 @@ def test_finetune_rows_name_the_setting_that_was_run():
     assert nonlinear[4] == "RotNet up to block2 + fresh non-linear head, all trained, 5 epochs"
     whole = sections.finetune_row(pd.Series({"layer": "", "head": "linear", "test_acc": 80.0}), 5)
     assert whole[1] == 92.17 and whole[4].endswith("(not the paper's setting)")
+
+
+def test_controls_table_per_map_with_the_val_chosen_head(results):
+    report = sections.render_markdown(results)
+    cifar, shapes = _section(report, "cifar10"), _section(report, "shapes")
+    header = (
+        "| layer | RotNet probe | supervised probe | random init probe | RotNet kNN | supervised kNN "
+        "| random init kNN |"
+    )
+    assert header in cifar
+    # block2 of NIN: nonlinear is best on val for every source (70 > 69.5 conv), kNN test 61 shifted
+    assert "| block2 | 68.00 (nonlinear) | 78.00 (nonlinear) | 48.00 (nonlinear) | 61.00 | 71.00 | 41.00 |" in cifar
+    assert "Controls" not in shapes  # no control records there: no section

@@ -35,7 +35,7 @@ def test_stage_writes_every_output(fake_study):
 
     out = paths.report_dir()
     csv = pd.read_csv(out / "report.csv")
-    assert len(csv) == 2 * (3 + 9 + 4 + 3 + 8 + 4) + 1  # a kNN row per layer per backbone; the nin3 baseline
+    assert len(csv) == 2 * (3 + 9 + 4 + 3 + 8 + 4) + 1 + 50  # kNN rows; cifar10: nin3 baseline, controls
     assert "89.06" in (out / "report.csv").read_text()  # paper_acc, two decimals
     text = (out / "report.md").read_text()
     assert text == sections.render_markdown(collect(fake_study))

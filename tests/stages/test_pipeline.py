@@ -61,6 +61,7 @@ def _tiny_params(data: Path, fashion: Path) -> dict:
         params[stage]["schedule"]["milestones"] = [1]
     params["probe"]["hidden"] = 32
     params["probe"]["head_milestones"] = {"nonlinear": [1]}
+    params["control"]["inits"] = ["random"]  # the supervised control runs in tests/stages/test_stage_runs.py
     params["backbones"]["efficientnet_b0"] = {"small_input": "stride"}
     params["backbones"]["efficientnet_b0_upsample"] = {
         "arch": "efficientnet_b0",
@@ -113,10 +114,10 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     first = _run(["dvc", "repro"], repo)
     datasets = ("cifar10", "fashion_mnist")
     expected = {"report"} | {f"{k}@{d}" for k in ("prepare", "small_input") for d in datasets}
-    expected |= {f"semisup@{d}-nin" for d in datasets}
+    expected |= {f"semisup@{d}-nin" for d in datasets} | {f"baseline@{d}-nin3" for d in datasets}
     expected |= {
         f"{k}@{d}-{b}"
-        for k in ("supervised", "pretrain", "probe", "finetune")
+        for k in ("supervised", "pretrain", "probe", "control", "finetune")
         for d in datasets
         for b in ("nin", "resnet18")
     }
@@ -129,8 +130,11 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     assert "finetuned test" in report
     assert "| efficientnet_b0_upsample | efficientnet_b0 | upsample x2 (32 -> 64) |" in report
     rows = (repo / "metrics" / "report.csv").read_text().splitlines()
-    # per backbone: supervised, rotation, finetune, 4 layers x (2 heads + kNN), + the conv head on NIN block 2
-    assert len(rows) == 1 + 2 * (2 * (3 + 4 * 2 + 4) + 1)  # two datasets
+    # per backbone: supervised, rotation, finetune, 4 layers x (2 heads + kNN), + the conv head on NIN block 2;
+    # the same heads and kNN for the random-init control; the nin3 baseline; two datasets
+    per_dataset = 2 * (3 + 4 * 2 + 4) + 1 + (2 * (4 * 2 + 4) + 1) + 1
+    assert len(rows) == 1 + 2 * per_dataset
+    assert "| random init + conv head (block 2) | 72.50 |" in report and "3-block NIN (nin3)" in report
     # A section per dataset, each labelled with the data it was measured on.
     assert "## cifar10: cifar10 (image folder images)" in report and "## fashion_mnist: Fashion-MNIST" in report
     fashion_section = report.split("## fashion_mnist")[1]
@@ -169,8 +173,9 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     _run(["git", "checkout", "--", "rotnet/stages/small_input.py"], repo)
     assert json.loads(_run(["dvc", "status", "--json"], repo)) == {}
 
-    # A queued variant runs in a fresh temporary copy of the project: only the probes and the report rerun.
-    probes = {f"probe@{d}-{b}" for d in datasets for b in ("nin", "resnet18")}
+    # A queued variant runs in a fresh temporary copy of the project: only the probes (of the
+    # RotNet and of the controls) and the report rerun.
+    probes = {f"{k}@{d}-{b}" for k in ("probe", "control") for d in datasets for b in ("nin", "resnet18")}
     _run(["dvc", "exp", "run", "--queue", "--name", "wider-probe", "-S", "probe.hidden=24"], repo)
     _run(["dvc", "queue", "start", "-j", "1"], repo)
     _wait_for_queue(repo)
@@ -185,7 +190,7 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     assert yaml.safe_load((repo / "params.yaml").read_text())["probe"]["hidden"] == 24
     diff = json.loads(_run(["dvc", "metrics", "diff", "--json"], repo))
     # The probes' files and the headline figures the report writes; nothing upstream.
-    assert diff and all(f.endswith(("probe.json", "summary.json")) for f in diff), list(diff)
+    assert diff and all(f.endswith(("probe.json", "control.json", "summary.json")) for f in diff), list(diff)
     changed = {k for f in diff.values() for k in f}
     # Results only (the val-selected best layer and head, accuracies, the one throughput figure):
     # no wall times, hosts or recipes.

@@ -104,3 +104,29 @@ def test_a_baseline_trains_with_labels_where_the_supervised_stage_writes(project
     assert json.loads(paths.metrics_file("supervised", "cifar10", "nin3").read_text()) == metrics
     with pytest.raises(RotnetError, match="not in study.baselines"):
         baseline.run(params, "cifar10", "nin")
+
+
+def test_controls_probe_a_random_and_the_supervised_backbone_as_the_probe_stage_does(project):
+    from rotnet.stages import control
+
+    supervised.run(project, "cifar10", "nin")
+    metrics = control.run(project, "cifar10", "nin")
+    assert set(metrics) == {"random", "supervised"}
+    for init in ("random", "supervised"):
+        assert set(metrics[init]) == {"probe_val_acc", "probe_test_acc", "knn_val_acc", "knn_test_acc"}
+    record = json.loads(paths.record_file("control", "cifar10", "nin").read_text())
+    # Every map and head of the probe stage, and a kNN per map, for each control.
+    for init in ("random", "supervised"):
+        assert set(record[init]["layers"]) == {"block1", "block2", "block3", "block4"}
+        assert set(record[init]["layers"]["block2"]) == {"nonlinear", "linear", "conv"}
+        assert set(record[init]["knn"]) == {"block1", "block2", "block3", "block4"}
+        assert record[init]["best"]["test_acc"] == metrics[init]["probe_test_acc"]
+        assert record[init]["knn_best"]["test_acc"] == metrics[init]["knn_test_acc"]
+    # The two controls read different backbones: their kNN figures differ somewhere.
+    knn = {
+        i: [record[i]["knn"][b]["val_acc"] for b in ("block1", "block2", "block3", "block4")] for i in record["inits"]
+    }
+    assert knn["random"] != knn["supervised"]
+    # A rerun draws the same random backbone and heads: the same figures.
+    again = control.run(project, "cifar10", "nin")
+    assert again == metrics
