@@ -37,9 +37,15 @@ class StudyParams(Strict):
     # Backbones trained with labels only (the baseline stage), for reference rows: nin3 is
     # the paper's supervised NIN (92.80). They get no RotNet, probes or fine-tuning.
     baselines: list[str] = Field(default_factory=list)
+    # Training seeds: every training stage runs once per seed (weights, data order and
+    # augmentation); the train/val split stays fixed by the top-level `seed`. With several,
+    # every figure is the mean over seeds with its std beside it.
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
 
     @model_validator(mode="after")
     def _baselines_apart(self) -> StudyParams:
+        if len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be distinct integers >= 0, got {self.seeds}")
         both = sorted(set(self.baselines) & set(self.backbones))
         if both:
             raise ValueError(f"{both} are in both study.backbones and study.baselines; keep each in one list")

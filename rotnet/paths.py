@@ -33,6 +33,19 @@ def model_file(kind: str, dataset: str, backbone: str) -> Path:
     return model_dir(kind, dataset, backbone) / "model.pt"
 
 
+def stage_dir(kind: str, dataset: str, backbone: str | None) -> Path:
+    """Where a stage instance keeps its model and run record (small_input: per dataset)."""
+    return model_dir(kind, dataset, backbone) if backbone else MODELS / dataset / kind
+
+
+def seeds_dir(kind: str, dataset: str, backbone: str | None) -> Path:
+    """Each training seed's models (study.seeds), a DVC output of every training stage.
+    With one seed it holds only ``index.json`` and the outputs stay in the stage folder;
+    with several, seed s's model files are in ``seeds/<s>/`` and the stage folder holds the
+    first seed's model and the run record averaged over seeds (each seed's under ``per_seed``)."""
+    return stage_dir(kind, dataset, backbone) / "seeds"
+
+
 def probe_heads_file(dataset: str, backbone: str) -> Path:
     return model_dir("probe", dataset, backbone) / "heads.pt"
 

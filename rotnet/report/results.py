@@ -70,7 +70,8 @@ class DatasetResults:
 @dataclass(frozen=True)
 class StudyResults:
     # One row per measured accuracy (written as metrics/report.csv): dataset, data, backbone,
-    # stage, method, layer, head, val_acc, test_acc, paper_acc, epochs, wall_time_s,
+    # stage, method, layer, head, val_acc, test_acc, test_std (over training seeds; empty with
+    # one seed), paper_acc, epochs, wall_time_s,
     # images_per_s, device.
     accuracies: pd.DataFrame
     datasets: dict[str, DatasetResults]  # in params.study.datasets order
@@ -108,6 +109,14 @@ def paper_supervised_figure(params: Params, backbone: str) -> float | None:
 RANDOM_CONV_BLOCK2 = "random init + conv head"
 
 
+def std_at(rec: Record, *keys: str) -> float | None:
+    """The std over training seeds of the figure at ``keys`` (rotnet.seeds), if the record has one."""
+    node: Any = rec.get("std")
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return float(node) if isinstance(node, int | float) else None
+
+
 def control_rows(params: Params, dataset: str, backbone: str, rec: Record, data: str) -> list[Record]:
     """The report.csv rows of one control record: each control's heads and kNN per map."""
     arch, opts = resolve_arch(backbone, params.backbone_options(backbone))
@@ -121,16 +130,21 @@ def control_rows(params: Params, dataset: str, backbone: str, rec: Record, data:
             for head, res in heads.items():
                 is_paper = paper_nin and init == "random" and head == "conv" and layer == "block2"
                 ref = COMPARISON[RANDOM_CONV_BLOCK2] if is_paper else None
-                figures = {"val_acc": res["val_acc"], "test_acc": res["test_acc"], "paper_acc": ref}
+                std = std_at(rec, init, "layers", layer, head, "test_acc")
+                figures = {"val_acc": res["val_acc"], "test_acc": res["test_acc"], "test_std": std, "paper_acc": ref}
                 rows.append({**base, "method": f"{init} probe", "layer": layer, "head": head, **figures})
         for layer, res in rec[init]["knn"].items():
-            figures = {"val_acc": res["val_acc"], "test_acc": res["test_acc"], "paper_acc": None}
+            std = std_at(rec, init, "knn", layer, "test_acc")
+            figures = {"val_acc": res["val_acc"], "test_acc": res["test_acc"], "test_std": std, "paper_acc": None}
             rows.append({**base, "method": f"{init} knn", "layer": layer, "head": "knn", **figures})
     # Columns in the report.csv order.
     return [{k: r[k] for k in (*ROW_KEYS, *RUN_COLUMNS)} for r in rows]
 
 
-ROW_KEYS = ("dataset", "data", "backbone", "stage", "method", "layer", "head", "val_acc", "test_acc", "paper_acc")
+ROW_KEYS = (
+    *("dataset", "data", "backbone", "stage", "method", "layer", "head"),
+    *("val_acc", "test_acc", "test_std", "paper_acc"),
+)
 
 
 def baseline_row(params: Params, dataset: str, backbone: str, rec: Record) -> Record:
@@ -146,6 +160,7 @@ def baseline_row(params: Params, dataset: str, backbone: str, rec: Record) -> Re
         "head": "",
         "val_acc": rec["val_acc"],
         "test_acc": rec["test_acc"],
+        "test_std": std_at(rec, "test_acc"),
         "paper_acc": ref,
         **{k: rec[k] for k in RUN_COLUMNS},
     }
@@ -168,29 +183,34 @@ def accuracy_rows(params: Params, dataset: str, backbone: str, runs: dict[str, R
     paper = dataset == PAPER_DATASET  # the paper's figures are CIFAR-10's only
     base = {"dataset": dataset, "data": sup["data"], "backbone": backbone}
 
-    def row(stage: str, rec: Record, method: str, layer: str, head: str, acc: tuple[Any, Any], ref: Any) -> Record:
-        figures = {"val_acc": acc[0], "test_acc": acc[1], "paper_acc": ref}
+    def row(
+        stage: str, rec: Record, method: str, layer: str, head: str, acc: tuple[Any, Any], ref: Any, *at: str
+    ) -> Record:
+        # ``at``: where the test figure sits in the record, to find its std over seeds.
+        figures = {"val_acc": acc[0], "test_acc": acc[1], "test_std": std_at(rec, *at), "paper_acc": ref}
         run = {k: rec[k] for k in RUN_COLUMNS}
         return {**base, "stage": stage, "method": method, "layer": layer, "head": head, **figures, **run}
 
     nin_paper = paper_supervised_figure(params, backbone) if paper else None
     rotation = (pre["rotation_val_acc"], pre["rotation_test_acc"])
     rows = [
-        row("supervised", sup, "supervised", "", "", (sup["val_acc"], sup["test_acc"]), nin_paper),
-        row("pretrain", pre, "rotation pretext", "", "rotation", rotation, None),
+        row("supervised", sup, "supervised", "", "", (sup["val_acc"], sup["test_acc"]), nin_paper, "test_acc"),
+        row("pretrain", pre, "rotation pretext", "", "rotation", rotation, None, "rotation_test_acc"),
     ]
     # Records made before finetune.network existed fine-tuned the whole network.
     fine_layer, fine_head = fine.get("layer", ""), fine.get("head", "linear")
     fine_ref = paper_finetune_figure(params, backbone, fine_layer, fine_head) if paper and fine_layer else None
     fine_acc = (fine["val_acc"], fine["test_acc"])
-    rows.append(row("finetune", fine, "rotnet finetune", fine_layer, fine_head, fine_acc, fine_ref))
+    rows.append(row("finetune", fine, "rotnet finetune", fine_layer, fine_head, fine_acc, fine_ref, "test_acc"))
     for layer, heads in probe["layers"].items():
         for head, res in heads.items():
             ref = paper_probe_figure(params, backbone, layer, head) if paper else None
-            rows.append(row("probe", probe, "rotnet probe", layer, head, (res["val_acc"], res["test_acc"]), ref))
+            acc = (res["val_acc"], res["test_acc"])
+            rows.append(row("probe", probe, "rotnet probe", layer, head, acc, ref, "layers", layer, head, "test_acc"))
     # The weighted kNN probe on each pooled map (absent from records written before it existed).
     for layer, res in probe.get("knn", {}).items():
-        rows.append(row("probe", probe, "rotnet knn", layer, "knn", (res["val_acc"], res["test_acc"]), None))
+        acc = (res["val_acc"], res["test_acc"])
+        rows.append(row("probe", probe, "rotnet knn", layer, "knn", acc, None, "knn", layer, "test_acc"))
     return rows
 
 

@@ -29,7 +29,23 @@ from rotnet.report.results import DatasetResults, Record, StudyResults
 Column = tuple[str, Callable[[Any], Any]]  # header, value of a row
 
 
+@dataclass(frozen=True)
+class PlusMinus:
+    """A figure over several training seeds: mean ± sample std."""
+
+    mean: float
+    std: float
+
+
+def test_figure(row: pd.Series) -> Any:
+    """A row's test accuracy, as mean ± std when it was measured over several seeds."""
+    std = row.get("test_std")
+    return row.test_acc if std is None or pd.isna(std) else PlusMinus(row.test_acc, std)
+
+
 def fmt(value: Any) -> str:
+    if isinstance(value, PlusMinus):
+        return f"{value.mean:.2f} ± {value.std:.2f}"
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     if isinstance(value, float):
@@ -74,11 +90,11 @@ class BackboneSummary:
 
 SUMMARY: list[Column] = [
     ("backbone", lambda s: s.backbone),
-    ("supervised test", lambda s: s.supervised.test_acc),
-    ("rotation test", lambda s: s.rotation.test_acc),
+    ("supervised test", lambda s: test_figure(s.supervised)),
+    ("rotation test", lambda s: test_figure(s.rotation)),
     ("best probe (val-selected)", lambda s: f"{s.probe.layer} ({s.probe['head']})"),
-    ("probe test", lambda s: s.probe.test_acc),
-    ("finetuned test", lambda s: s.finetune.test_acc),
+    ("probe test", lambda s: test_figure(s.probe)),
+    ("finetuned test", lambda s: test_figure(s.finetune)),
     ("probe − supervised", lambda s: s.probe.test_acc - s.supervised.test_acc),
     ("finetuned − supervised", lambda s: s.finetune.test_acc - s.supervised.test_acc),
 ]
@@ -125,8 +141,8 @@ def layer_table(rows: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
         body.append(
             [layer]
             + [by_head.val_acc.get(h) for h in heads]
-            + [by_head.test_acc.get(h) for h in heads]
-            + ([knn.val_acc.get(layer), knn.test_acc.get(layer)] if knn_cols else [])
+            + [test_figure(by_head.loc[h]) if h in by_head.index else None for h in heads]
+            + ([knn.val_acc.get(layer), test_figure(knn.loc[layer])] if knn_cols and layer in knn.index else [])
             + [by_head.paper_acc.get(h) for h in paper_heads]
         )
     return header, body
@@ -169,11 +185,11 @@ def controls_section(rows: pd.DataFrame) -> list[str]:
         for layer in dict.fromkeys(g[g.method == "rotnet probe"].layer):
             at = g[g.layer == layer]
             chosen = [best_by_val(at[at.method == f"{key} probe"]) for _, key in sources]
-            knn = [at[at.method == f"{key} knn"].test_acc for _, key in sources]
+            knn = [at[at.method == f"{key} knn"] for _, key in sources]
             body.append(
                 [layer]
-                + [None if c is None else f"{c.test_acc:.2f} ({c['head']})" for c in chosen]
-                + [k.iloc[0] if len(k) else None for k in knn]
+                + [None if c is None else f"{fmt(test_figure(c))} ({c['head']})" for c in chosen]
+                + [test_figure(k.iloc[0]) if len(k) else None for k in knn]
             )
         out += [f"{backbone}:", "", table(header, body), ""]
     return out
@@ -194,7 +210,7 @@ def finetune_row(fine: pd.Series, epochs: int) -> list[Any]:
         ours = f"whole RotNet + fresh linear head, {epochs} epochs (not the paper's setting)"
     paper = COMPARISON.get(paper_key, COMPARISON["RotNet + conv, fine-tuned"])
     theirs = f"RotNet blocks 1-2 + fresh {head} head, all trained"
-    return [f"RotNet fine-tuned ({head} head)", paper, theirs, fine.test_acc, ours]
+    return [f"RotNet fine-tuned ({head} head)", paper, theirs, test_figure(fine), ours]
 
 
 def nin_vs_paper_section(rows: pd.DataFrame, data: str) -> list[str]:
@@ -203,9 +219,9 @@ def nin_vs_paper_section(rows: pd.DataFrame, data: str) -> list[str]:
         return []
     probes = _probes(g)
 
-    def probe_test(selected: pd.DataFrame) -> float | None:
+    def probe_test(selected: pd.DataFrame) -> Any:
         best = best_by_val(selected)
-        return None if best is None else best.test_acc
+        return None if best is None else test_figure(best)
 
     def epochs(stage: str) -> int:
         return int(g[g.stage == stage].epochs.max())
@@ -215,9 +231,9 @@ def nin_vs_paper_section(rows: pd.DataFrame, data: str) -> list[str]:
     paper_nin = rows[(rows.method == "supervised baseline") & rows.paper_acc.notna()]
     if len(paper_nin):
         b = paper_nin.iloc[0]
-        supervised = [b.test_acc, f"3-block NIN ({b.backbone}), {int(b.epochs)} epochs"]
+        supervised = [test_figure(b), f"3-block NIN ({b.backbone}), {int(b.epochs)} epochs"]
     else:
-        supervised = [_one(g, "supervised").test_acc, f"the RotNet's 4-block NIN (not the paper's), {sup} epochs"]
+        supervised = [test_figure(_one(g, "supervised")), f"the RotNet's 4-block NIN (not the paper's), {sup} epochs"]
     body = [
         ["supervised NIN", COMPARISON["supervised NIN"], "3-block NIN, 200 epochs", *supervised],
         [
@@ -244,7 +260,7 @@ def nin_vs_paper_section(rows: pd.DataFrame, data: str) -> list[str]:
                 "random init + conv head (block 2)",
                 COMPARISON["random init + conv head"],
                 "frozen random 4-block NIN, head 100 epochs",
-                random_conv.iloc[0].test_acc,
+                test_figure(random_conv.iloc[0]),
                 f"frozen random NIN (seeded), head {probe} epochs",
             ],
         )

@@ -18,7 +18,6 @@ from typing import Any
 
 import torch
 
-from rotnet import paths
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
 from rotnet.models.saved import build_model, file_sha256, load_model_file
@@ -54,48 +53,49 @@ def load_pretrained_body(model: Backbone, state: dict[str, torch.Tensor]) -> lis
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.finetune
-    pretrained = paths.model_file("pretrain", dataset, backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        ckpt = load_model_file(pretrained, kind="pretrain")
-        if ckpt["backbone_options"] != params.backbone_options(backbone):
-            raise RotnetError(
-                f"the pretrained {backbone} was built with options {ckpt['backbone_options']}, params.yaml now "
-                f"says {params.backbone_options(backbone)}; rerun the pretrain stage (dvc repro)"
+        for _ in stage.each_seed():
+            pretrained = stage.upstream("pretrain")
+            ckpt = load_model_file(pretrained, kind="pretrain")
+            if ckpt["backbone_options"] != params.backbone_options(backbone):
+                raise RotnetError(
+                    f"the pretrained {backbone} was built with options {ckpt['backbone_options']}, params.yaml now "
+                    f"says {params.backbone_options(backbone)}; rerun the pretrain stage (dvc repro)"
+                )
+            classes = stage.prepared.num_classes
+            cut: dict[str, Any] | None = None
+            if cfg.network == "whole":
+                model = stage.new_backbone(classes)  # then every weight but the fresh classifier's is replaced
+                copied = load_pretrained_body(model, ckpt["state_dict"])
+                network = f"whole {backbone} + fresh linear classifier"
+            else:
+                rotnet = build_model(ckpt)
+                layer = conv_head_layer(params.probe.conv_layers, rotnet.feature_names)
+                shape = map_shape(rotnet, layer, stage.in_chans, tuple(stage.prepared.train.images.shape[1:3]))
+                model = with_head(rotnet, layer, cfg.head, classes, shape, cfg.hidden)
+                copied = [k for k in model.state_dict() if not k.startswith("head.")]
+                cut = {"layer": layer, "head": cfg.head, "hidden": cfg.hidden, "map_shape": list(shape)}
+                network = f"{backbone} up to {layer} + fresh {cfg.head} head"
+            task = FinetuneTask(model, classes, cfg.backbone_lr_scale)  # type: ignore[arg-type]
+            result = stage.fit(task, cfg, pretrained=file_sha256(pretrained))
+            out = result.outputs[FinetuneTask.output]
+            stage.save_model(model, classes, best_epoch=out.best_epoch, init="rotnet-pretrain", cut=cut)  # type: ignore[arg-type]
+            trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+            metrics, record = stage.output_results(
+                out,
+                result,
+                cfg,
+                network=network,
+                setting=cfg.network,
+                layer=cut["layer"] if cut else "",
+                head=cfg.head if cut else "linear",
+                trainable_parameters=trainable,
+                pretrained_tensors=len(copied),
+                per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
+                test_confusion=out.test_confusion,
             )
-        classes = stage.prepared.num_classes
-        cut: dict[str, Any] | None = None
-        if cfg.network == "whole":
-            model = stage.new_backbone(classes)  # then every weight but the fresh classifier's is replaced
-            copied = load_pretrained_body(model, ckpt["state_dict"])
-            network = f"whole {backbone} + fresh linear classifier"
-        else:
-            rotnet = build_model(ckpt)
-            layer = conv_head_layer(params.probe.conv_layers, rotnet.feature_names)
-            shape = map_shape(rotnet, layer, stage.in_chans, tuple(stage.prepared.train.images.shape[1:3]))
-            model = with_head(rotnet, layer, cfg.head, classes, shape, cfg.hidden)
-            copied = [k for k in model.state_dict() if not k.startswith("head.")]
-            cut = {"layer": layer, "head": cfg.head, "hidden": cfg.hidden, "map_shape": list(shape)}
-            network = f"{backbone} up to {layer} + fresh {cfg.head} head"
-        task = FinetuneTask(model, classes, cfg.backbone_lr_scale)  # type: ignore[arg-type]
-        result = stage.fit(task, cfg, pretrained=file_sha256(pretrained))
-        out = result.outputs[FinetuneTask.output]
-        stage.save_model(model, classes, best_epoch=out.best_epoch, init="rotnet-pretrain", cut=cut)  # type: ignore[arg-type]
-        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-        metrics, record = stage.output_results(
-            out,
-            result,
-            cfg,
-            network=network,
-            setting=cfg.network,
-            layer=cut["layer"] if cut else "",
-            head=cfg.head if cut else "linear",
-            trainable_parameters=trainable,
-            pretrained_tensors=len(copied),
-            per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
-            test_confusion=out.test_confusion,
-        )
-        stage.write_results(metrics, record)
-    return metrics
+            stage.write_results(metrics, record)
+    return stage.metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -25,22 +25,23 @@ SPEC = BY_NAME["pretrain"]
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.pretrain
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        angles = list(cfg.rotations)  # label i = angles[i]
-        model = stage.new_backbone(len(angles))
-        result = stage.fit(RotationTask(model, angles), cfg)
-        out = result.outputs[RotationTask.output]
-        stage.save_model(model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles)
-        # images_per_s counts source images; each is seen at every angle.
-        metrics, record = stage.output_results(
-            out,
-            result,
-            cfg,
-            prefix="rotation_",
-            rotations=angles,
-            per_rotation_test_acc=per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
-        )
-        stage.write_results(metrics, record)
-    return metrics
+        for _ in stage.each_seed():
+            angles = list(cfg.rotations)  # label i = angles[i]
+            model = stage.new_backbone(len(angles))
+            result = stage.fit(RotationTask(model, angles), cfg)
+            out = result.outputs[RotationTask.output]
+            stage.save_model(model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles)
+            # images_per_s counts source images; each is seen at every angle.
+            metrics, record = stage.output_results(
+                out,
+                result,
+                cfg,
+                prefix="rotation_",
+                rotations=angles,
+                per_rotation_test_acc=per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
+            )
+            stage.write_results(metrics, record)
+    return stage.metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:

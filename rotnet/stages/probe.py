@@ -20,7 +20,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from rotnet import paths
 from rotnet.data.device import DeviceDataset
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
@@ -132,26 +131,27 @@ def probe_frozen(stage: StageRun, model: Backbone, cfg: ProbeParams, **fit_args:
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.probe
-    pretrained = paths.model_file("pretrain", dataset, backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        ckpt = load_model_file(pretrained, kind="pretrain")
-        if ckpt["backbone"] != backbone:
-            raise RotnetError(
-                f"the pretrained model for {dataset}/{backbone} holds a '{ckpt['backbone']}'; rerun pretrain"
+        for _ in stage.each_seed():
+            pretrained = stage.upstream("pretrain")
+            ckpt = load_model_file(pretrained, kind="pretrain")
+            if ckpt["backbone"] != backbone:
+                raise RotnetError(
+                    f"the pretrained model for {dataset}/{backbone} holds a '{ckpt['backbone']}'; rerun pretrain"
+                )
+            probes = probe_frozen(stage, build_model(ckpt), cfg, pretrained=file_sha256(pretrained))
+            stage.save(
+                stage.out_dir / "heads.pt",
+                {
+                    "kind": "probe",
+                    "backbone": backbone,
+                    "heads": {o: {k: v.cpu() for k, v in h.state_dict().items()} for o, h in probes.heads.items()},
+                    "layers": probes.layers,
+                    "class_names": stage.prepared.class_names,
+                },
             )
-        probes = probe_frozen(stage, build_model(ckpt), cfg, pretrained=file_sha256(pretrained))
-        stage.save(
-            paths.probe_heads_file(dataset, backbone),
-            {
-                "kind": "probe",
-                "backbone": backbone,
-                "heads": {o: {k: v.cpu() for k, v in h.state_dict().items()} for o, h in probes.heads.items()},
-                "layers": probes.layers,
-                "class_names": stage.prepared.class_names,
-            },
-        )
-        stage.write_results(probes.metrics, {**probes.record, **stage.run_details(cfg, probes.result)})
-    return probes.metrics
+            stage.write_results(probes.metrics, {**probes.record, **stage.run_details(cfg, probes.result)})
+    return stage.metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -24,18 +24,16 @@ from typing import Any
 
 from torch import nn
 
-from rotnet import paths
 from rotnet.data.prepared import PreparedDataset
 from rotnet.data.split import first_per_class, take
 from rotnet.errors import RotnetError
 from rotnet.models.saved import build_model, file_sha256, load_model_file
 from rotnet.params import Params, TrainParams
-from rotnet.probing.heads import conv_head, with_conv_head
+from rotnet.probing.heads import conv_head, conv_head_layer, with_conv_head
 from rotnet.progress import log
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun, recipe
-from rotnet.training.runtime import seed_everything
 from rotnet.training.tasks import ProbeTask, SupervisedTask, Task
 
 SPEC = BY_NAME["semisup"]
@@ -53,83 +51,87 @@ def trainable_parameters(task: Task) -> int:
     return sum(p.numel() for p in seen.values())
 
 
+def arm_task(arm: str, stage: StageRun, ckpt: dict[str, Any], layer: str, scratch_net: str) -> tuple[Task, TrainParams]:
+    """The task one arm trains, and its recipe (params.semisup.scratch or .rotnet)."""
+    cfg, classes = stage.params.semisup, stage.prepared.num_classes
+    if arm == "scratch":
+        return SupervisedTask(stage.new_backbone(classes, scratch_net), classes), cfg.scratch
+    rotnet = build_model(ckpt)
+    if arm == "rotnet":
+        channels = next(f.channels for f in rotnet.feature_info if f.name == layer)
+        heads: dict[str, nn.Module] = {arm: conv_head(channels, classes)}
+        return ProbeTask(rotnet, heads, {arm: layer}, classes), cfg.rotnet
+    return SupervisedTask(with_conv_head(rotnet, layer, classes), classes), cfg.rotnet
+
+
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.semisup
     if backbone not in params.study.backbones:
         raise RotnetError(f"semisup.backbones names '{backbone}', which study.backbones does not pretrain")
-    pretrained = paths.model_file("pretrain", dataset, backbone)
     scratch_net = cfg.scratch_backbone(backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        ckpt = load_model_file(pretrained, kind="pretrain")
-        info = build_model(ckpt).feature_info
-        names = [f.name for f in info]
-        # The conv head goes where the probes put it (block 2 for NIN), else on the last map.
-        layer = next((name for name in params.probe.conv_layers if name in names), names[-1])
-        channels = next(f.channels for f in info if f.name == layer)
-        classes = stage.prepared.num_classes
+        for _ in stage.each_seed():
+            pretrained = stage.upstream("pretrain")
+            ckpt = load_model_file(pretrained, kind="pretrain")
+            names = build_model(ckpt).feature_names
+            # The conv head goes where the probes put it (block 2 for NIN), else on the last map.
+            layer = conv_head_layer(params.probe.conv_layers, names)
 
-        def arm_task(arm: str) -> tuple[Task, TrainParams]:
-            if arm == "scratch":
-                return SupervisedTask(stage.new_backbone(classes, scratch_net), classes), cfg.scratch
-            if arm == "rotnet":
-                heads: dict[str, nn.Module] = {arm: conv_head(channels, classes)}
-                return ProbeTask(build_model(ckpt), heads, {arm: layer}, classes), cfg.rotnet
-            return SupervisedTask(with_conv_head(build_model(ckpt), layer, classes), classes), cfg.rotnet
-
-        points: dict[str, dict[str, Any]] = {}
-        details: list[dict[str, Any]] = []
-        for n in cfg.labels_per_class:
-            subset = with_labels(stage.prepared, n)
-            data = stage.device_data(subset)
-            detail: dict[str, Any] = {
-                "labels_per_class": n,
-                "train_images": len(subset.train.labels),  # fewer than K x classes where a class has fewer
-                "val_images": len(subset.val.labels),
+            points: dict[str, dict[str, Any]] = {}
+            details: list[dict[str, Any]] = []
+            for n in cfg.labels_per_class:
+                subset = with_labels(stage.prepared, n)
+                data = stage.device_data(subset)
+                detail: dict[str, Any] = {
+                    "labels_per_class": n,
+                    "train_images": len(subset.train.labels),  # fewer than K x classes where a class has fewer
+                    "val_images": len(subset.val.labels),
+                }
+                for arm in cfg.arms:
+                    stage.reseed()  # every arm starts from the same seed
+                    task, arm_cfg = arm_task(arm, stage, ckpt, layer, scratch_net)
+                    result = stage.fit(
+                        task,
+                        arm_cfg,
+                        part=f"{n}-{arm}",
+                        data=data,
+                        history=False,
+                        desc=f"semisup@{backbone}-{n}-{arm}",
+                        labels_per_class=n,
+                        arm=arm,
+                        pretrained=file_sha256(pretrained),
+                        scratch_backbone=params.backbone_options(scratch_net) if arm == "scratch" else None,
+                    )
+                    out = result.outputs[task.outputs[0]]
+                    points.setdefault(str(n), {})[arm] = {
+                        "val_acc": round(out.val_acc, 2),
+                        "test_acc": round(out.test_acc, 2),
+                    }
+                    detail[arm] = {
+                        **points[str(n)][arm],
+                        "network": scratch_net if arm == "scratch" else f"{backbone} up to {layer} + conv head",
+                        "trainable_parameters": trainable_parameters(task),
+                        "epochs": arm_cfg.epochs,
+                        "steps_per_epoch": result.steps_per_epoch,
+                        "best_epoch": out.best_epoch,
+                        "wall_time_s": round(result.wall_time_s, 2),
+                    }
+                shown = ", ".join(f"{a} {detail[a]['test_acc']:.2f}%" for a in cfg.arms)
+                log(f"semisup@{backbone} {n}/class: {shown}")
+                details.append(detail)
+            metrics = {"points": points}
+            record = {
+                **stage.run_details(cfg.rotnet),
+                "epochs": {arm: (cfg.scratch if arm == "scratch" else cfg.rotnet).epochs for arm in cfg.arms},
+                "recipe": {"scratch": recipe(cfg.scratch), "rotnet": recipe(cfg.rotnet)},
+                "epoch_size": {"scratch": cfg.scratch.epoch_size, "rotnet": cfg.rotnet.epoch_size},
+                "conv_head_layer": layer,
+                "scratch_backbone": scratch_net,
+                "selection": "epochs chosen on a validation set of K images per class",
+                "points": details,
             }
-            for arm in cfg.arms:
-                seed_everything(params.seed)  # every arm starts from the same seed
-                task, arm_cfg = arm_task(arm)
-                result = stage.fit(
-                    task,
-                    arm_cfg,
-                    part=f"{n}-{arm}",
-                    data=data,
-                    history=False,
-                    desc=f"semisup@{backbone}-{n}-{arm}",
-                    labels_per_class=n,
-                    arm=arm,
-                    pretrained=file_sha256(pretrained),
-                    scratch_backbone=params.backbone_options(scratch_net) if arm == "scratch" else None,
-                )
-                out = result.outputs[task.outputs[0]]
-                points.setdefault(str(n), {})[arm] = {
-                    "val_acc": round(out.val_acc, 2),
-                    "test_acc": round(out.test_acc, 2),
-                }
-                detail[arm] = {
-                    **points[str(n)][arm],
-                    "network": scratch_net if arm == "scratch" else f"{backbone} up to {layer} + conv head",
-                    "trainable_parameters": trainable_parameters(task),
-                    "epochs": arm_cfg.epochs,
-                    "steps_per_epoch": result.steps_per_epoch,
-                    "best_epoch": out.best_epoch,
-                    "wall_time_s": round(result.wall_time_s, 2),
-                }
-            log(f"semisup@{backbone} {n}/class: " + ", ".join(f"{a} {detail[a]['test_acc']:.2f}%" for a in cfg.arms))
-            details.append(detail)
-        metrics = {"points": points}
-        record = {
-            **stage.run_details(cfg.rotnet),
-            "epochs": {arm: (cfg.scratch if arm == "scratch" else cfg.rotnet).epochs for arm in cfg.arms},
-            "recipe": {"scratch": recipe(cfg.scratch), "rotnet": recipe(cfg.rotnet)},
-            "epoch_size": {"scratch": cfg.scratch.epoch_size, "rotnet": cfg.rotnet.epoch_size},
-            "conv_head_layer": layer,
-            "scratch_backbone": scratch_net,
-            "selection": "epochs chosen on a validation set of K images per class",
-            "points": details,
-        }
-        stage.write_results(metrics, record)
-    return metrics
+            stage.write_results(metrics, record)
+    return stage.metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:

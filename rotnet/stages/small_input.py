@@ -23,7 +23,6 @@ from rotnet.progress import log
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
-from rotnet.training.runtime import seed_everything
 from rotnet.training.tasks import SupervisedTask
 
 SPEC = BY_NAME["small_input"]
@@ -40,44 +39,45 @@ def subset(data: PreparedDataset, n: int | None, seed: int) -> PreparedDataset:
 def run(params: Params, dataset: str) -> dict[str, Any]:
     cfg = params.small_input
     with StageRun(params, SPEC.name, dataset) as stage:
-        train = subset(stage.prepared, cfg.train_images, params.seed)
-        data = stage.device_data(train)
-        classes = train.num_classes
-        choices: dict[str, dict[str, Any]] = {}
-        details: dict[str, dict[str, Any]] = {}
-        for name in cfg.backbones:
-            seed_everything(params.seed)
-            arch, opts = resolve_arch(name, params.backbone_options(name))
-            model = stage.new_backbone(classes, name)
-            result = stage.fit(
-                SupervisedTask(model, classes),
-                cfg,
-                part=name,
-                data=data,
-                history=False,
-                desc=f"small_input@{name}",
-                backbone=name,
-                backbone_options=params.backbone_options(name),
-            )
-            out = result.outputs[SupervisedTask.output]
-            choices[name] = {"val_acc": round(out.val_acc, 2), "test_acc": round(out.test_acc, 2)}
-            details[name] = {
-                "arch": arch,
-                "options": opts,
-                **choices[name],
-                "best_epoch": out.best_epoch,
-                "images_per_s": round(result.images_per_s, 1),
-                "wall_time_s": round(result.wall_time_s, 2),
-                "parameters": sum(p.numel() for p in model.parameters()),
-            }
-            log(f"small_input@{name}: test {out.test_acc:.2f}%, {result.images_per_s:.0f} images/s")
-            del model
-            if stage.device.type == "cuda":
-                torch.cuda.empty_cache()
-        metrics = {"choices": choices}
-        record = {**stage.run_details(cfg), "train_images": len(train.train.labels), "choices": details}
-        stage.write_results(metrics, record)
-    return metrics
+        for _ in stage.each_seed():
+            train = subset(stage.prepared, cfg.train_images, params.seed)
+            data = stage.device_data(train)
+            classes = train.num_classes
+            choices: dict[str, dict[str, Any]] = {}
+            details: dict[str, dict[str, Any]] = {}
+            for name in cfg.backbones:
+                stage.reseed()
+                arch, opts = resolve_arch(name, params.backbone_options(name))
+                model = stage.new_backbone(classes, name)
+                result = stage.fit(
+                    SupervisedTask(model, classes),
+                    cfg,
+                    part=name,
+                    data=data,
+                    history=False,
+                    desc=f"small_input@{name}",
+                    backbone=name,
+                    backbone_options=params.backbone_options(name),
+                )
+                out = result.outputs[SupervisedTask.output]
+                choices[name] = {"val_acc": round(out.val_acc, 2), "test_acc": round(out.test_acc, 2)}
+                details[name] = {
+                    "arch": arch,
+                    "options": opts,
+                    **choices[name],
+                    "best_epoch": out.best_epoch,
+                    "images_per_s": round(result.images_per_s, 1),
+                    "wall_time_s": round(result.wall_time_s, 2),
+                    "parameters": sum(p.numel() for p in model.parameters()),
+                }
+                log(f"small_input@{name}: test {out.test_acc:.2f}%, {result.images_per_s:.0f} images/s")
+                del model
+                if stage.device.type == "cuda":
+                    torch.cuda.empty_cache()
+            metrics = {"choices": choices}
+            record = {**stage.run_details(cfg), "train_images": len(train.train.labels), "choices": details}
+            stage.write_results(metrics, record)
+    return stage.metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:

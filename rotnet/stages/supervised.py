@@ -23,20 +23,21 @@ SPEC = BY_NAME["supervised"]
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.supervised
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        classes = stage.prepared.num_classes
-        model = stage.new_backbone(classes)
-        result = stage.fit(SupervisedTask(model, classes), cfg)
-        out = result.outputs[SupervisedTask.output]
-        stage.save_model(model, classes, best_epoch=out.best_epoch)
-        metrics, record = stage.output_results(
-            out,
-            result,
-            cfg,
-            per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
-            test_confusion=out.test_confusion,
-        )
-        stage.write_results(metrics, record)
-    return metrics
+        for _ in stage.each_seed():
+            classes = stage.prepared.num_classes
+            model = stage.new_backbone(classes)
+            result = stage.fit(SupervisedTask(model, classes), cfg)
+            out = result.outputs[SupervisedTask.output]
+            stage.save_model(model, classes, best_epoch=out.best_epoch)
+            metrics, record = stage.output_results(
+                out,
+                result,
+                cfg,
+                per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
+                test_confusion=out.test_confusion,
+            )
+            stage.write_results(metrics, record)
+    return stage.metrics
 
 
 def main(argv: Sequence[str] | None = None) -> None:

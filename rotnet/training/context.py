@@ -1,16 +1,22 @@
 """What every training stage does around the engine, as one context manager.
 
     with StageRun(params, "pretrain", dataset, backbone) as run:
-        model = run.new_backbone(4)
-        result = run.fit(RotationTask(model), params.pretrain)
-        run.save_model(model, 4)
-        run.write_results(metrics, record)
+        for seed in run.each_seed():
+            model = run.new_backbone(4)
+            result = run.fit(RotationTask(model), params.pretrain)
+            run.save_model(model, 4)
+            run.write_results(metrics, record)
 
 Entering it picks the device, joins the torchrun process group if any, takes the stage's
 lock (two runs of one stage instance never write the same outputs), loads the prepared
 data onto the device and seeds. ``fit`` resumes from, and keeps, a checkpoint per fit.
 Only rank 0 writes, always atomically. Leaving it waits for every process and closes
 the group, also when the stage failed.
+
+``each_seed`` runs the body once per training seed (study.seeds): each seed reads the
+upstream outputs of the same seed (``upstream``) and writes its own; with several seeds
+the stage folder then gets the first seed's model and the results averaged over seeds
+(rotnet.seeds), and ``seeds/`` holds every seed's outputs.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 import fcntl
 import os
 import platform
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -25,7 +33,7 @@ from typing import Any
 import torch
 
 from rotnet import paths
-from rotnet.atomic import write_json
+from rotnet.atomic import write_bytes, write_json
 from rotnet.data.device import DeviceDataset
 from rotnet.data.prepared import PreparedDataset, load_prepared
 from rotnet.errors import RotnetError
@@ -34,6 +42,7 @@ from rotnet.models.registry import create_backbone
 from rotnet.models.saved import model_state, save_model_file
 from rotnet.params import Params, TrainParams
 from rotnet.progress import log
+from rotnet.seeds import over_seeds
 from rotnet.training.distributed import World, close_world, init_world
 from rotnet.training.engine import Checkpointing, Engine, FitResult, OutputResult
 from rotnet.training.recorder import Recorder
@@ -98,8 +107,73 @@ class StageRun:
             paths.checkpoint_dir(kind, dataset, backbone) if backbone else paths.CHECKPOINTS / dataset / kind
         )
         self.metrics_path = paths.metrics_file(kind, dataset, backbone) if backbone else paths.small_input_file(dataset)
-        self.record_path = paths.record_file(kind, dataset, backbone) if backbone else paths.small_input_record(dataset)
+        self.seeds = list(params.study.seeds)
+        self.seed = self.seeds[0]  # the training seed of the run in progress (each_seed)
+        self._per_seed: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self.metrics: dict[str, Any] = {}  # what the metrics file holds once the stage is done
         self._lock = StageLock(self.checkpoints / ".lock", self.name)
+
+    # -- training seeds ------------------------------------------------------------------
+    @property
+    def several_seeds(self) -> bool:
+        return len(self.seeds) > 1
+
+    def _out_dir(self, kind: str, seed: int) -> Path:
+        """Where ``kind``'s outputs for training seed ``seed`` are."""
+        base = paths.stage_dir(kind, self.dataset, self.backbone)
+        return base if not self.several_seeds else paths.seeds_dir(kind, self.dataset, self.backbone) / str(seed)
+
+    @property
+    def out_dir(self) -> Path:
+        """This stage's output folder for the current seed."""
+        return self._out_dir(self.kind, self.seed)
+
+    def upstream(self, kind: str, name: str = "model.pt") -> Path:
+        """An earlier stage's output (same dataset and backbone) made with the current seed."""
+        return self._out_dir(kind, self.seed) / name
+
+    def reseed(self) -> None:
+        """Seed every RNG with the current training seed (each model of a stage starts alike)."""
+        seed_everything(self.seed)
+
+    def each_seed(self) -> Iterator[int]:
+        """Run the body once per training seed; then, with several, write the stage folder's
+        results: the first seed's model and the figures averaged over seeds."""
+        for seed in self.seeds:
+            self.seed = seed
+            self.reseed()
+            if self.world.is_main and self.several_seeds:
+                log(f"{self.name}: training seed {seed} ({self.seeds.index(seed) + 1} of {len(self.seeds)})")
+            yield seed
+        self.seed = self.seeds[0]
+        if self.world.is_main:
+            self._write_seed_index()
+            if self.several_seeds:
+                self._write_over_seeds()
+
+    def _write_seed_index(self) -> None:
+        folder = paths.seeds_dir(self.kind, self.dataset, self.backbone)
+        # Seeds of an earlier run that this one does not have: their models would be stale.
+        for old in folder.glob("*"):
+            if old.is_dir() and old.name.isdigit() and (not self.several_seeds or int(old.name) not in self.seeds):
+                shutil.rmtree(old)
+        where = {str(s): str(self._out_dir(self.kind, s)) for s in self.seeds}
+        write_json(folder / "index.json", {"seeds": where})
+
+    def _write_over_seeds(self) -> None:
+        first = self._out_dir(self.kind, self.seeds[0])
+        top = paths.stage_dir(self.kind, self.dataset, self.backbone)
+        for name in ("model.pt", "heads.pt"):  # what predict, orient and later stages' users open
+            if (first / name).is_file():
+                write_bytes(top / name, (first / name).read_bytes())
+        metrics = over_seeds([m for m, _ in self._per_seed], self.seeds)
+        records = [r for _, r in self._per_seed]
+        # Each seed's own record goes in the averaged one, not in seeds/: seeds/ holds the
+        # byte-stable models alone, so later stages that read it rerun only when those change.
+        record = {**over_seeds(records, self.seeds), "per_seed": dict(zip(map(str, self.seeds), records, strict=True))}
+        write_json(top / "run.json", record)
+        write_json(self.metrics_path, metrics)
+        self.metrics = metrics
 
     # -- entering and leaving ------------------------------------------------------------
     def __enter__(self) -> StageRun:
@@ -121,7 +195,7 @@ class StageRun:
                     f"{self.name}: {len(p.train.labels)} train, {len(p.val.labels)} val, {len(p.test.labels)} test "
                     f"images on {describe_device(self.device)} x {self.world.size} process(es)"
                 )
-            seed_everything(params.seed)  # the same initial weights in every process
+            seed_everything(self.seed)  # the same initial weights in every process
             self.data = self.device_data(self.prepared)
             self.engine = Engine(self.data, params.runtime, self.device, self.world)
         except BaseException:
@@ -160,6 +234,7 @@ class StageRun:
         return {
             "stage": self.name,
             "seed": self.params.seed,
+            "training_seed": self.seed,
             "params": cfg.model_dump(mode="json"),
             "backbone_options": self.params.backbone_options(self.backbone) if self.backbone else None,
             "data": {"checksum": meta.get("checksum"), "counts": meta.get("counts")},
@@ -182,12 +257,13 @@ class StageRun:
         world = self.world
         engine = self.engine if data is None else Engine(data, self.params.runtime, self.device, world)
         recorder = None
-        if history and world.is_main:
+        # Per-epoch history and TensorBoard logs: the first seed's run.
+        if history and world.is_main and self.seed == self.seeds[0]:
             recorder = Recorder(
                 paths.history_file(self.kind, self.dataset, self.backbone or ""),
                 paths.logs_dir(self.kind, self.dataset, self.backbone or ""),
             )
-        ckpt = self.checkpoints / f"{part}.pt"
+        ckpt = self.checkpoints / (f"seed{self.seed}-{part}.pt" if self.several_seeds else f"{part}.pt")
         if not self.params.runtime.resume and world.is_main:
             ckpt.unlink(missing_ok=True)
         world.barrier()
@@ -199,7 +275,7 @@ class StageRun:
             return engine.fit(
                 task,
                 cfg,
-                self.params.seed + 1,
+                self.seed + 1,
                 desc or f"{self.kind}@{self.backbone}",
                 recorder,
                 checkpointing,
@@ -234,7 +310,7 @@ class StageRun:
             preprocess={k: p.meta.get(k) for k in ("content_size", "resize", "pad_to", "channels")},
             **info,
         )
-        self.save(paths.model_file(self.kind, self.dataset, self.backbone or ""), state)
+        self.save(self.out_dir / "model.pt", state)
 
     def run_details(self, cfg: TrainParams, result: FitResult | None = None) -> dict[str, Any]:
         """How the stage ran: for the run record, never for the metrics."""
@@ -243,6 +319,7 @@ class StageRun:
             "dataset": self.dataset,
             "data": self.prepared.meta.get("description", self.dataset),
             "backbone": self.backbone,
+            "training_seed": self.seed,
             "recipe": recipe(cfg),
             "epochs": cfg.epochs,
             "device": describe_device(self.device),
@@ -271,7 +348,13 @@ class StageRun:
         return metrics, {**metrics, "best_epoch": out.best_epoch, **details, **self.run_details(cfg, result)}
 
     def write_results(self, metrics: dict[str, Any], record: dict[str, Any]) -> None:
-        """Metrics (results to compare across experiments) and the run record beside the model."""
-        if self.world.is_main:
-            write_json(self.record_path, record)
+        """Metrics (results to compare across experiments) and the run record beside the model,
+        of the current seed; with several seeds, the averages follow once every seed ran."""
+        if not self.world.is_main:
+            return
+        if self.several_seeds:
+            self._per_seed.append((metrics, record))
+        else:
+            write_json(self.out_dir / "run.json", record)
             write_json(self.metrics_path, metrics)
+            self.metrics = metrics

@@ -22,6 +22,7 @@ CSV_COLUMNS = [
     "head",
     "val_acc",
     "test_acc",
+    "test_std",
     "paper_acc",
     "epochs",
     "wall_time_s",
@@ -125,3 +126,17 @@ def test_semisup_and_small_input_are_optional(tmp_path, monkeypatch):
     ds = collect(params).datasets["shapes"]
     assert [r["backbone"] for r in ds.semisup] == ["resnet18"]
     assert ds.small_input is None
+
+
+def test_records_over_several_seeds_give_each_figure_its_std(tmp_path, monkeypatch):
+    params = study.make_params(("shapes",))
+    study.write_study(tmp_path, params, models=False)
+    monkeypatch.chdir(tmp_path)
+    path = paths.record_file("probe", "shapes", "nin")
+    record = json.loads(path.read_text())
+    record["std"] = {"layers": {"block2": {"conv": {"test_acc": 1.25}}}, "knn": {"block1": {"test_acc": 0.5}}}
+    path.write_text(json.dumps(record))
+    df = collect(params).accuracies.set_index(["backbone", "method", "layer", "head"])
+    assert df.test_std[("nin", "rotnet probe", "block2", "conv")] == 1.25
+    assert df.test_std[("nin", "rotnet knn", "block1", "knn")] == 0.5
+    assert math.isnan(df.test_std[("nin", "rotnet probe", "block2", "nonlinear")])  # one seed: no std

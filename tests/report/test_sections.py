@@ -186,3 +186,12 @@ def test_controls_table_per_map_with_the_val_chosen_head(results):
     # block2 of NIN: nonlinear is best on val for every source (70 > 69.5 conv), kNN test 61 shifted
     assert "| block2 | 68.00 (nonlinear) | 78.00 (nonlinear) | 48.00 (nonlinear) | 61.00 | 71.00 | 41.00 |" in cifar
     assert "Controls" not in shapes  # no control records there: no section
+
+
+def test_figures_over_several_seeds_read_mean_plus_minus_std(results):
+    df = results.accuracies.copy()
+    df.loc[df.backbone == "nin", "test_std"] = 1.5
+    part = _section(sections.render_markdown(StudyResults(df, results.datasets)), "cifar10")
+    assert "| nin | 71.25 ± 1.50 | 89.50 ± 1.50 | block2 (nonlinear) | 68.00 ± 1.50 | 78.50 ± 1.50 |" in part
+    assert "| resnet18 | 85.75 | 89.50 |" in part  # one seed there: plain figures
+    assert "| supervised NIN | 92.80 | 3-block NIN, 200 epochs | 69.50 |" in part

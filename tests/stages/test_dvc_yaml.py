@@ -64,15 +64,30 @@ def test_outputs_match_the_package_paths():
         # Resume state is no DVC output: a queued experiment's fresh copy must not look changed.
         assert not any(o.startswith(str(paths.CHECKPOINTS)) for o in outs)
         assert not any("persist" in str(o) for o in st["outs"])
+        assert "study.seeds" in st["params"]
+    for kind in ("supervised", "pretrain", "probe", "control", "finetune", "semisup"):
+        assert str(paths.seeds_dir(kind, ds, bb)) in _names(DVC[kind]["outs"]), kind
+    assert str(paths.seeds_dir("supervised", ds, "nin3")) in _names(DVC["baseline"]["outs"]) | {
+        _resolve(o, backbone="nin3") for o in DVC["baseline"]["outs"]
+    }
+    assert str(paths.seeds_dir("small_input", ds, None)) in _names(DVC["small_input"]["outs"])
     for kind in ("supervised", "pretrain", "finetune"):
         assert str(paths.model_file(kind, ds, bb)) in _names(DVC[kind]["outs"])
     assert str(paths.probe_heads_file(ds, bb)) in _names(DVC["probe"]["outs"])
-    # Later stages read the pretrained model file alone, never its run record (times, host).
+    # Later stages read the pretrained model files alone (the first seed's and every seed's),
+    # never its run record (times, host).
     for kind in ("probe", "finetune", "semisup"):
         data_deps = {d for d in _names(DVC[kind]["deps"]) if not d.endswith(".py") and not d.startswith("rotnet")}
-        assert data_deps == {str(paths.prepared_dir(ds)), str(paths.model_file("pretrain", ds, bb))}
-    assert _names(DVC["semisup"]["outs"]) == {str(paths.record_file("semisup", ds, bb))}
+        pretrained = {str(paths.model_file("pretrain", ds, bb)), str(paths.seeds_dir("pretrain", ds, bb))}
+        assert data_deps == {str(paths.prepared_dir(ds))} | pretrained
+    assert _names(DVC["semisup"]["outs"]) == {
+        str(paths.record_file("semisup", ds, bb)),
+        str(paths.seeds_dir("semisup", ds, bb)),
+    }
     assert _resolve(DVC["semisup"]["metrics"][0]) == str(paths.semisup_file(ds, bb))
     assert _resolve(DVC["small_input"]["metrics"][0]) == str(paths.small_input_file(ds))
-    assert _names(DVC["small_input"]["outs"]) == {str(paths.small_input_record(ds))}
+    assert _names(DVC["small_input"]["outs"]) == {
+        str(paths.small_input_record(ds)),
+        str(paths.seeds_dir("small_input", ds, None)),
+    }
     assert str(paths.runs_dir()) in DVC["report"]["deps"]

@@ -130,3 +130,32 @@ def test_controls_probe_a_random_and_the_supervised_backbone_as_the_probe_stage_
     # A rerun draws the same random backbone and heads: the same figures.
     again = control.run(project, "cifar10", "nin")
     assert again == metrics
+
+
+def test_several_seeds_write_each_seeds_models_and_the_figures_averaged(project):
+    from rotnet.models.saved import load_model_file
+
+    two = project.model_copy(update={"study": project.study.model_copy(update={"seeds": [0, 3]})})
+    pretrain.run(two, "cifar10", "nin")
+    metrics = probe.run(two, "cifar10", "nin")
+    seeds = {s: paths.seeds_dir("pretrain", "cifar10", "nin") / str(s) / "model.pt" for s in (0, 3)}
+    weights = {s: load_model_file(f)["state_dict"]["stages.block1.0.weight"] for s, f in seeds.items()}
+    assert not torch.equal(weights[0], weights[3])  # each seed its own initialisation and data order
+    # The stage folder keeps the first seed's model, for predict, orient and readers of one model.
+    assert paths.model_file("pretrain", "cifar10", "nin").read_bytes() == seeds[0].read_bytes()
+    assert (paths.seeds_dir("probe", "cifar10", "nin") / "3" / "heads.pt").is_file()
+    # Metrics: the mean at the usual key, the std beside it under std, over the seeds listed.
+    assert metrics["seeds"] == [0, 3] and "test_acc" in metrics["std"]["best"]
+    assert json.loads(paths.metrics_file("probe", "cifar10", "nin").read_text()) == metrics
+    record = json.loads(paths.record_file("probe", "cifar10", "nin").read_text())
+    per_seed = record["per_seed"]
+    assert [per_seed[s]["training_seed"] for s in ("0", "3")] == [0, 3]
+    tests = [per_seed[s]["best"]["test_acc"] for s in ("0", "3")]
+    assert record["best"]["test_acc"] == pytest.approx(sum(tests) / 2, abs=0.01)
+    index = json.loads((paths.seeds_dir("probe", "cifar10", "nin") / "index.json").read_text())
+    assert set(index["seeds"]) == {"0", "3"}
+    # Back to one seed: outputs where they always were; seeds/ holds only its index, the
+    # other seeds' models of the earlier run are gone rather than left stale.
+    one = pretrain.run(project, "cifar10", "nin")
+    assert "std" not in one and "seeds" not in one
+    assert [p.name for p in paths.seeds_dir("pretrain", "cifar10", "nin").iterdir()] == ["index.json"]

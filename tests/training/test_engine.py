@@ -134,5 +134,6 @@ def test_probe_heads_keep_their_own_milestones_in_one_optimizer():
     for _ in range(3):
         lrs.append({round(g["lr"], 6) for g in opt.param_groups if "milestones" in g})
         lrs.append({round(g["lr"], 6) for g in opt.param_groups if "milestones" not in g})
+        opt.step()
         sched.after_step()
     assert lrs == [{0.1}, {0.1}, {0.02}, {0.1}, {0.02}, {0.02}]

@@ -1,0 +1,49 @@
+"""Figures over training seeds (study.seeds): the mean at each figure's usual key, and the
+standard deviation beside it under ``std``, so metric names stay the same whatever the
+number of seeds and `dvc exp show` lines up a one-seed and a two-seed experiment.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def mean_tree(values: list[Any]) -> Any:
+    """The per-seed trees merged: numbers averaged (2 decimals), lists element-wise, dicts
+    key-wise (keys of the first seed), other values kept when all seeds agree, else joined
+    with '|' (e.g. a best layer that differs between seeds)."""
+    first = values[0]
+    if all(_is_number(v) for v in values):
+        return round(statistics.fmean(values), 2)
+    if isinstance(first, dict) and all(isinstance(v, dict) for v in values):
+        return {k: mean_tree([v.get(k) for v in values]) for k in first}
+    if isinstance(first, list) and all(isinstance(v, list) and len(v) == len(first) for v in values):
+        return [mean_tree(list(items)) for items in zip(*values, strict=True)]
+    if all(v == first for v in values):
+        return first
+    return "|".join(dict.fromkeys(str(v) for v in values))
+
+
+def std_tree(values: list[Any]) -> Any:
+    """The sample standard deviation (n - 1) of every number of the per-seed trees, at the
+    same keys; None where a key holds no numbers. Lists are left out (confusion matrices)."""
+    if all(_is_number(v) for v in values):
+        return round(statistics.stdev(values), 2) if len(values) > 1 else 0.0
+    first = values[0]
+    if isinstance(first, dict) and all(isinstance(v, dict) for v in values):
+        out = {k: std_tree([v.get(k) for v in values]) for k in first}
+        kept = {k: v for k, v in out.items() if v is not None}
+        return kept or None
+    return None
+
+
+def over_seeds(values: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """The per-seed results (in ``seeds`` order) as one: means, ``std`` and the seeds."""
+    if len(values) == 1:
+        return values[0]
+    return {**mean_tree(values), "std": std_tree(values) or {}, "seeds": list(seeds)}

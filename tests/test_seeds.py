@@ -1,0 +1,24 @@
+import pytest
+
+from rotnet.seeds import mean_tree, over_seeds, std_tree
+
+
+def test_numbers_average_and_their_std_sits_at_the_same_keys():
+    a = {"best": {"layer": "block2", "test_acc": 80.0}, "knn": {"block1": {"test_acc": 50.0}}, "images_per_s": 100}
+    b = {"best": {"layer": "block2", "test_acc": 84.0}, "knn": {"block1": {"test_acc": 52.0}}, "images_per_s": 300}
+    merged = over_seeds([a, b], [0, 1])
+    assert merged["best"] == {"layer": "block2", "test_acc": 82.0}
+    assert merged["knn"]["block1"]["test_acc"] == 51.0 and merged["images_per_s"] == 200.0
+    assert merged["std"]["best"]["test_acc"] == pytest.approx(2.83, abs=0.01)  # sample std of 80, 84
+    assert "layer" not in merged["std"]["best"] and merged["seeds"] == [0, 1]
+
+
+def test_disagreeing_labels_are_all_kept_and_lists_average_elementwise():
+    assert mean_tree(["block2", "block3", "block2"]) == "block2|block3"
+    assert mean_tree([[[1, 0], [0, 3]], [[3, 0], [2, 1]]]) == [[2.0, 0.0], [1.0, 2.0]]
+    assert std_tree([[1, 2], [3, 4]]) is None  # confusion matrices get no std
+
+
+def test_one_seed_is_left_as_it_is():
+    one = {"val_acc": 70.123, "test_acc": 69.0}
+    assert over_seeds([one], [0]) is one
