@@ -259,19 +259,29 @@ def collect(params: Params) -> StudyResults:
     return StudyResults(accuracies=pd.DataFrame(rows), datasets=datasets)
 
 
-def headline(results: StudyResults) -> dict[str, dict[str, dict[str, float]]]:
+def headline(results: StudyResults) -> dict[str, dict[str, dict[str, Any]]]:
     """The study's headline test accuracies, dataset -> backbone -> figure: supervised,
     rotation, the validation-chosen best probe and fine-tuned. The report writes them as
-    one metrics file, so `dvc exp show` can show them side by side with short names."""
-    return {
-        name: {
-            backbone: {
-                "supervised": runs["supervised"]["test_acc"],
-                "rotation": runs["pretrain"]["rotation_test_acc"],
-                "probe": runs["probe"]["best"]["test_acc"],
-                "finetune": runs["finetune"]["test_acc"],
+    one metrics file, so `dvc exp show` can show them side by side with short names. Over
+    several training seeds they are means, with their std under ``std``."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, ds in results.datasets.items():
+        out[name] = {}
+        for backbone, runs in ds.records.items():
+            where = {
+                "supervised": (runs["supervised"], ("test_acc",)),
+                "rotation": (runs["pretrain"], ("rotation_test_acc",)),
+                "probe": (runs["probe"], ("best", "test_acc")),
+                "finetune": (runs["finetune"], ("test_acc",)),
             }
-            for backbone, runs in ds.records.items()
-        }
-        for name, ds in results.datasets.items()
-    }
+            figures: dict[str, Any] = {}
+            for key, (rec, at) in where.items():
+                value: Any = rec
+                for k in at:
+                    value = value[k]
+                figures[key] = value
+            stds = {k: std_at(rec, *at) for k, (rec, at) in where.items()}
+            if any(v is not None for v in stds.values()):
+                figures["std"] = {k: v for k, v in stds.items() if v is not None}
+            out[name][backbone] = figures
+    return out

@@ -140,3 +140,16 @@ def test_records_over_several_seeds_give_each_figure_its_std(tmp_path, monkeypat
     assert df.test_std[("nin", "rotnet probe", "block2", "conv")] == 1.25
     assert df.test_std[("nin", "rotnet knn", "block1", "knn")] == 0.5
     assert math.isnan(df.test_std[("nin", "rotnet probe", "block2", "nonlinear")])  # one seed: no std
+
+
+def test_headline_figures_carry_their_std_over_seeds(tmp_path, monkeypatch):
+    from rotnet.report.results import headline
+
+    params = study.make_params(("shapes",))
+    study.write_study(tmp_path, params, models=False)
+    monkeypatch.chdir(tmp_path)
+    path = paths.record_file("supervised", "shapes", "nin")
+    path.write_text(json.dumps({**json.loads(path.read_text()), "std": {"test_acc": 0.75}}))
+    figures = headline(collect(params))["shapes"]
+    assert figures["nin"]["std"] == {"supervised": 0.75} and "std" not in figures["resnet18"]
+    assert set(figures["nin"]) == {"supervised", "rotation", "probe", "finetune", "std"}
