@@ -11,7 +11,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision.transforms.v2.functional as TF
 
 from rotnet.params import AugmentParams
 
@@ -130,6 +129,9 @@ def _aa_apply(img: torch.Tensor, op: str, magnitude: float) -> torch.Tensor:
     (contrast mean, equalize histogram, autocontrast range) per image, so a group call equals
     per-image calls. On 1-channel images Color is a no-op and Contrast uses the gray level, as in torchvision.
     """
+    # Imported here: torchvision takes ~1.5 s to import and only AutoAugment needs it.
+    import torchvision.transforms.v2.functional as TF
+
     nearest = TF.InterpolationMode.NEAREST
     if op in ("ShearX", "ShearY"):
         # torchvision shears by atan(magnitude) degrees about the top-left corner.

@@ -5,14 +5,40 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rotnet.models import efficientnet, nin, resnet
+from rotnet.models import nin
 from rotnet.models.base import Backbone
 from rotnet.models.options import ARCHS, resolve_arch, validate_backbone_options
 
 __all__ = ["BUILDERS", "create_backbone", "describe_backbones", "list_backbones", "resolve_arch"]
 
+
+# The ResNet and EfficientNet families build on timm, which takes seconds to import (it
+# pulls in torchvision and torch._dynamo): each is imported when one of its models is built,
+# so a NIN stage starts without it.
+def _resnet(arch: str) -> Callable[..., Backbone]:
+    def build(*args: Any, **kwargs: Any) -> Backbone:
+        from rotnet.models import resnet
+
+        return resnet.BUILDERS[arch](*args, **kwargs)
+
+    return build
+
+
+def _efficientnet(arch: str) -> Callable[..., Backbone]:
+    def build(*args: Any, **kwargs: Any) -> Backbone:
+        from rotnet.models import efficientnet
+
+        return efficientnet.BUILDERS[arch](*args, **kwargs)
+
+    return build
+
+
 # build(options, num_classes, in_chans) -> Backbone, for every architecture in options.ARCHS.
-BUILDERS: dict[str, Callable[..., Backbone]] = {"nin": nin.build_nin, **resnet.BUILDERS, **efficientnet.BUILDERS}
+BUILDERS: dict[str, Callable[..., Backbone]] = {
+    "nin": nin.build_nin,
+    **{a: _resnet(a) for a in ARCHS if a.startswith("resnet")},
+    **{a: _efficientnet(a) for a in ARCHS if a.startswith("efficientnet")},
+}
 
 
 def list_backbones() -> list[str]:

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
-from timm.optim import Lookahead
 
 
 class RAdamLars(torch.optim.Optimizer):
@@ -109,13 +108,15 @@ def rangerlars(
     k: int = 6,
     alpha: float = 0.5,
     max_trust_ratio: float | None = 10.0,
-) -> Lookahead:
+) -> torch.optim.Optimizer:
     """RangerLars: :class:`RAdamLars` inside timm's Lookahead (every ``k`` steps the slow
     weights move ``alpha`` of the way to the fast ones and the fast weights restart there).
 
     The returned object's ``param_groups`` are the inner optimizer's, so lr schedulers and
     ``state_dict``/``load_state_dict`` (slow weights included) work on it directly.
     """
+    from timm.optim import Lookahead  # timm takes seconds to import; only this optimizer needs it
+
     optimizer = Lookahead(RAdamLars(params, lr, betas, eps, weight_decay, max_trust_ratio), alpha=alpha, k=k)
     # timm creates the slow weights lazily at the first sync, from the fast weights of
     # that moment, which makes the first sync a no-op. The Lookahead paper (and the

@@ -14,7 +14,11 @@ from tests.conftest import REPO_ROOT
 
 
 def test_every_architecture_has_options_and_a_builder():
+    from rotnet.models import efficientnet, resnet
+
     assert set(BUILDERS) == set(ARCHS)
+    # The timm families are imported lazily: their own tables must cover every name.
+    assert set(ARCHS) == {"nin"} | set(resnet.BUILDERS) | set(efficientnet.BUILDERS)
     assert list_backbones() == sorted(ARCHS)
     assert ARCHS["nin"] is NinOptions
     assert {ARCHS[f"resnet{d}"] for d in (18, 34, 50, 101, 152)} == {ResNetOptions}
@@ -54,3 +58,12 @@ def test_describe_lists_every_backbone_with_its_defaults():
     assert "nin: blocks=4, width=192" in lines
     assert "resnet50: width=64" in lines
     assert "efficientnet_b7: small_input='stride', upsample_size=128, drop_rate=0.2, drop_path_rate=0.0" in lines
+
+
+def test_a_nin_stage_starts_without_importing_timm():
+    import subprocess
+    import sys
+
+    code = "import sys; import rotnet.stages.probe, rotnet.stages.finetune; print('timm' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    assert out.stdout.strip() == "False"

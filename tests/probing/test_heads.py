@@ -14,7 +14,9 @@ def test_conv_head_is_a_fresh_nin_block_on_block2():
 def test_semisup_rotnet_model_starts_from_the_pretrained_blocks():
     pretrained = create_backbone("nin", 4, options={"width": 16})
     model = with_conv_head(pretrained, "block2", 10)
-    assert model.backbone is pretrained  # fine-tuned in place, not re-initialised
+    # Fine-tuned in place, not re-initialised; the blocks after block 2 are dropped.
+    assert model.stem is pretrained.stem and list(model.stages) == ["block1", "block2"]
+    assert model.stages["block2"] is pretrained.stages["block2"]
     assert model(torch.randn(2, 3, 16, 16)).shape == (2, 10)
     convs = [m for m in model.head.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [c.kernel_size[0] for c in convs] == [3, 1, 1] and convs[0].in_channels == 16
