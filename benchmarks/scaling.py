@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.throughput import load_images  # noqa: E402
 from rotnet.data.prepared import PreparedDataset, Split, channel_stats, save_prepared  # noqa: E402
 from rotnet.params import DistributedParams  # noqa: E402
-from rotnet.training.distributed import torchrun_argv  # noqa: E402
+from rotnet.stages.entry import torchrun_argv  # noqa: E402
+from rotnet.stages.table import BY_NAME  # noqa: E402
 
 
 def _free_port() -> int:
@@ -57,7 +58,7 @@ def run(procs: int, args: argparse.Namespace, images, labels) -> float:
         cmd = [sys.executable, script, *stage_args]
         if procs > 1:
             cfg = DistributedParams(nproc_per_node=procs, rdzv_endpoint=f"localhost:{_free_port()}")
-            cmd = torchrun_argv(cfg, script, stage_args)
+            cmd = torchrun_argv(cfg, BY_NAME["pretrain"], stage_args)
         subprocess.run(cmd, cwd=root, check=True, capture_output=True, timeout=3600)
         history = (root / "metrics/runs/cifar10/nin/pretrain_history.csv").read_text().splitlines()
         header = history[0].split(",")
