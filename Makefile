@@ -1,5 +1,20 @@
 # Everyday commands. `make help` lists them.
-PY ?= python3
+#
+# Everything runs in the project's own virtual environment, .venv (or the one already
+# active): current Debian and Ubuntu refuse pip installs into the system Python, and the
+# study's results should not depend on what else is installed. Its bin/ goes first on PATH,
+# so dvc, ruff and the `python` of dvc.yaml's commands are the environment's.
+ifdef VIRTUAL_ENV
+VENV := $(VIRTUAL_ENV)
+else
+VENV := $(abspath .venv)
+endif
+BOOTSTRAP_PY ?= python3
+PY := $(VENV)/bin/python
+export PATH := $(VENV)/bin:$(PATH)
+# The versions the tests passed with (pip constraints): `make install` and CI use them;
+# `make lock` refreshes them from the environment after an upgrade that passes `make test`.
+LOCK := requirements.lock
 SHARED_MINI := $(abspath ../shared/datasets/cifar10-jpeg-mini.tar.gz)
 
 # Quick profile: the whole DAG on 2 CPU cores in minutes, on real CIFAR-10 images.
@@ -34,12 +49,19 @@ QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
 	-S semisup.scratch.epochs=8 -S 'semisup.scratch.schedule.milestones=[6]' -S semisup.scratch.epoch_size=640 \
 	-S semisup.rotnet.epochs=8 -S 'semisup.rotnet.schedule.milestones=[6]' -S semisup.rotnet.epoch_size=640
 
-.PHONY: help install quick study test lint format bench
+.PHONY: help install lock quick study test lint format bench
 help:
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-install: ## install the package, its tools and the test dependencies (editable)
-	$(PY) -m pip install -e '.[dev]'
+$(PY):
+	$(BOOTSTRAP_PY) -m venv $(VENV)
+
+install: $(PY) ## install the package, its tools and the test dependencies (editable, pinned by requirements.lock)
+	$(PY) -m pip install -c $(LOCK) -e '.[dev]'
+
+lock: ## write requirements.lock from the environment (after `make test` passed on new versions)
+	@echo "# pip constraints: the versions the tests passed with (make lock; used by make install)" > $(LOCK)
+	$(PY) -m pip freeze --exclude-editable | sort -f >> $(LOCK)
 
 quick: install ## install, then run the whole study with the quick CPU profile (a DVC experiment)
 	dvc exp run $(QUICK)

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +172,8 @@ def render(experiments: list[Experiment], dataset: str = PAPER_DATASET) -> str:
 
 
 def _dvc() -> str:
-    exe = shutil.which("dvc")
+    # The dvc of this environment first (a virtual environment's bin/ need not be on PATH).
+    exe = shutil.which("dvc", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     if exe is None:
         raise RotnetError("dvc is not installed (or not on PATH); install it: pip install dvc")
     return exe

@@ -7,8 +7,6 @@ metrics from the params (no training), so the JSON parsed is what DVC really emi
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +16,9 @@ import pytest
 from rotnet import ablations
 from rotnet.ablations import parse_exp_show, queue_commands, variants
 from rotnet.cli import main
+from tests.conftest import tools_env
 
-pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc not installed")
+pytestmark = pytest.mark.usefixtures("needs_dvc")
 
 ID = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
 # The fake probe: block i of a NIN trained on r rotations "scores" 40 + len(r) + i (+ 0.25 with 3 blocks).
@@ -34,7 +33,7 @@ STAGE = (
 
 
 def _run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, **ID, "DVC_NO_ANALYTICS": "1"}
+    env = tools_env(**ID, DVC_NO_ANALYTICS="1")
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{cmd}: {done.stdout}\n{done.stderr}"
     return done.stdout
@@ -133,7 +132,8 @@ def test_clear_errors_outside_a_dvc_repo_and_without_dvc(capsys, monkeypatch, tm
         main(["ablations", *action])
     assert exit_.value.code == 2
     assert "is not inside a DVC repository" in capsys.readouterr().err
-    monkeypatch.setenv("PATH", str(tmp_path))  # no dvc on it
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dvc on it...
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))  # ...nor beside the interpreter
     with pytest.raises(SystemExit):
         main(["ablations", *action])
     assert "dvc is not installed" in capsys.readouterr().err

@@ -65,6 +65,7 @@ def test_outputs_match_the_package_paths():
         assert not any(o.startswith(str(paths.CHECKPOINTS)) for o in outs)
         assert not any("persist" in str(o) for o in st["outs"])
         assert "study.seeds" in st["params"]
+        assert "requirements.lock" in st["deps"]  # pinned versions: a bump reruns training
     for kind in ("supervised", "pretrain", "probe", "control", "finetune", "semisup"):
         assert str(paths.seeds_dir(kind, ds, bb)) in _names(DVC[kind]["outs"]), kind
     assert str(paths.seeds_dir("supervised", ds, "nin3")) in _names(DVC["baseline"]["outs"]) | {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -15,10 +14,12 @@ import pytest
 import yaml
 from PIL import Image
 
+from tests.conftest import tools_env
+
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES = ["cat", "dog", "ship"]
 
-pytestmark = pytest.mark.skipif(shutil.which("dvc") is None, reason="dvc is not installed (pip install -e .)")
+pytestmark = pytest.mark.usefixtures("needs_dvc")
 
 
 def _draw_image_folder(root: Path) -> None:
@@ -79,7 +80,7 @@ def _tiny_params(data: Path, fashion: Path) -> dict:
 
 
 def _run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env = tools_env(PYTHONDONTWRITEBYTECODE="1")  # dvc.yaml's `python` is this environment's
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
@@ -101,7 +102,7 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     _write_fashion_idx(fashion)
     repo = tmp_path / "study"
     repo.mkdir()
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore"):
+    for name in ("dvc.yaml", ".dvcignore", ".gitignore", "requirements.lock"):
         shutil.copy(ROOT / name, repo / name)
     for folder in ("stages", "rotnet"):
         shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))

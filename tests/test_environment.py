@@ -1,0 +1,54 @@
+"""The install path: the project's own virtual environment and the pinned versions."""
+
+import subprocess
+from importlib.metadata import version
+
+import pytest
+
+from tests import conftest
+from tests.conftest import REPO_ROOT
+
+PINNED = ("torch", "torchvision", "timm", "dvc", "pydantic", "numpy", "pandas")
+
+
+def _lock() -> dict[str, str]:
+    lines = (REPO_ROOT / "requirements.lock").read_text().splitlines()
+    pins = dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
+    return {name.lower(): v for name, v in pins.items()}
+
+
+def test_the_tests_run_with_the_locked_versions():
+    lock = _lock()
+    for name in PINNED:
+        assert name in lock, f"requirements.lock does not pin {name}"
+        installed = version(name)
+        assert installed == lock[name], f"{name} {installed} is installed, the lock says {lock[name]}: make install"
+
+
+def test_make_installs_into_its_own_environment_with_the_lock():
+    env = {"PATH": "/usr/bin:/bin"}  # no virtual environment active
+    out = subprocess.run(["make", "-n", "install"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
+    venv = REPO_ROOT / ".venv"
+    assert f"{venv}/bin/python -m pip install -c requirements.lock -e '.[dev]'" in out.stdout
+    quick = subprocess.run(["make", "-n", "quick"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
+    assert "dvc exp run" in quick.stdout
+    # dvc, and the `python` of dvc.yaml's commands, come from the environment's bin/.
+    shown = subprocess.run(
+        ["make", "-s", "--eval=show-path: ; @echo $$PATH", "show-path"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shown.stdout.split(":")[0] == f"{venv}/bin"
+
+
+def test_a_missing_dvc_fails_in_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setattr(conftest, "DVC", None)
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the end-to-end tests"):
+        conftest.require_dvc()
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="dvc is not installed"):
+        conftest.require_dvc()
