@@ -1,12 +1,21 @@
-"""Training throughput of rotnet's engine against a plain PyTorch baseline, in one run.
+"""Training throughput of rotnet's engine against a plain PyTorch pipeline and against the
+model alone, in one run.
 
-Two workloads, same model, batch and step count on both sides:
+Two workloads by default, same model, batch and step count everywhere:
 - NIN rotation pretraining (batch of B images = 4B samples),
 - ResNet-18 supervised training.
-The baseline is the usual recipe: a PIL-image Dataset, torchvision transforms
-(random crop with padding 4, flip, to-tensor, normalize), a DataLoader with worker
-processes, fp32, NCHW; rotations made per image in the Dataset as the paper's code does.
-The engine keeps the uint8 dataset on the device and augments whole batches there.
+Three ways to feed the same training step:
+- plain: the usual recipe: a PIL-image Dataset, torchvision transforms (random crop with
+  padding 4, flip, to-tensor, normalize), a DataLoader with worker processes; rotations
+  made per image in the Dataset as the paper's code does;
+- engine: rotnet's, the uint8 dataset on the device, whole batches augmented there;
+- model-only: the step looped on one fixed batch already on the device, no data work:
+  the ceiling any data path can reach.
+Plain and model-only get the engine's model-side settings (channels-last, bf16 autocast
+on CUDA, torch.compile when asked), so each ratio isolates the data path.
+
+Every figure is in source images per second (rotation pretraining trains on 4 rotated
+samples per image: multiply by 4 for samples/s).
 
     python benchmarks/throughput.py                  # real images when ../shared has them
     python benchmarks/throughput.py --steps 30 --device cuda
@@ -35,7 +44,7 @@ from rotnet.data.prepared import PreparedDataset, Split, channel_stats
 from rotnet.models.registry import create_backbone
 from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
 from rotnet.training.engine import Engine
-from rotnet.training.runtime import describe_device
+from rotnet.training.runtime import autocast, describe_device
 from rotnet.training.tasks import RotationTask, SupervisedTask
 
 MINI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg-mini.tar.gz"
@@ -84,7 +93,57 @@ class PilDataset(Dataset):
         return x, int(self.labels[i])
 
 
-def baseline(model, images, labels, mean, std, rotate, batch, steps, workers, device) -> float:
+def training_step(model: torch.nn.Module, device: torch.device, compile_: bool):
+    """The step every side runs: the engine's model settings (channels-last; bf16 autocast
+    on CUDA; optionally compiled), SGD Nesterov."""
+    model.to(device, memory_format=torch.channels_last).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    forward = torch.compile(model) if compile_ else model
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        with autocast(device, True):
+            loss = F.cross_entropy(forward(x.contiguous(memory_format=torch.channels_last)).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _timed(step, batches, steps: int, device: torch.device) -> float:
+    """Seconds for ``steps`` steps after one warm-up step (workers, kernels, compile)."""
+    t0 = 0.0
+    for i in range(steps + 1):
+        if i == 1:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+        step(*next(batches))
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def model_only(model, images, labels, mean, std, rotate, batch, steps, device, compile_: bool) -> float:
+    """The training step on one fixed, ready batch on the device: no data work at all."""
+    x = torch.from_numpy(images[:batch]).to(device).permute(0, 3, 1, 2).float()
+    m = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
+    s = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
+    x = (x - m) / s
+    y = torch.from_numpy(labels[:batch].astype(np.int64)).to(device)
+    if rotate:  # the same 4B samples a rotation step trains on
+        x = torch.cat([torch.rot90(x, k, (2, 3)) for k in range(4)])
+        y = torch.arange(4, device=device).repeat_interleave(batch)
+    step = training_step(model, device, compile_)
+
+    def fixed():
+        while True:
+            yield x, y
+
+    return steps * batch / _timed(step, fixed(), steps, device)
+
+
+def baseline(model, images, labels, mean, std, rotate, batch, steps, workers, device, compile_: bool = False) -> float:
     loader = DataLoader(
         PilDataset(images, labels, mean, std, rotate),
         batch_size=batch,
@@ -94,26 +153,14 @@ def baseline(model, images, labels, mean, std, rotate, batch, steps, workers, de
         pin_memory=device.type == "cuda",
         persistent_workers=False,
     )
-    model.to(device).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    it = iter(loader)
-    t0 = None
-    for step in range(steps + 1):
-        if step == 1:  # step 0 warms up workers and kernels
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-        x, y = next(it)
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        if rotate:
-            x, y = x.flatten(0, 1), y.flatten()
-        loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return steps * batch / (time.perf_counter() - t0)
+    step = training_step(model, device, compile_)
+
+    def batches():
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            yield (x.flatten(0, 1), y.flatten()) if rotate else (x, y)
+
+    return steps * batch / _timed(step, batches(), steps, device)
 
 
 def engine(model, task_cls, images, labels, mean, std, batch, steps, device, compile_: bool) -> float:
@@ -167,39 +214,32 @@ def main() -> None:
     mean, std = channel_stats(images)
     compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
     print(f"device: {describe_device(device)}; data: {source}; batch {args.batch}; {args.steps} timed steps")
-    print(f"{'workload':44s} {'compile':>7s} {'baseline img/s':>15s} {'engine img/s':>13s} {'ratio':>7s}")
+    print("figures: source images/s (rotation pretraining: x4 rotated samples/s)")
+    header = ("workload", "compile", "plain", "engine", "model-only", "engine/plain", "engine/model", "plain/model")
+    print(f"{header[0]:44s} {header[1]:>7s} " + " ".join(f"{h:>12s}" for h in header[2:]))
     for key in args.workloads:
         label, name, options, task_cls, rotate = WORKLOADS[key]
         classes = 4 if rotate else 10
-        torch.manual_seed(0)
-        base = baseline(
-            create_backbone(name, classes, options=options),
-            images,
-            labels,
-            mean,
-            std,
-            rotate,
-            args.batch,
-            args.steps,
-            args.workers,
-            device,
-        )
         for compile_ in compiles:
-            torch.manual_seed(0)
-            ours = engine(
-                create_backbone(name, classes, options=options),
-                task_cls,
-                images,
-                labels,
-                mean,
-                std,
-                args.batch,
-                args.steps,
-                device,
-                compile_,
-            )
+
+            def fresh(name: str = name, classes: int = classes, options: dict = options) -> torch.nn.Module:
+                torch.manual_seed(0)
+                return create_backbone(name, classes, options=options)
+
+            common = (images, labels, mean, std)
+            plain = baseline(fresh(), *common, rotate, args.batch, args.steps, args.workers, device, compile_)
+            ours = engine(fresh(), task_cls, *common, args.batch, args.steps, device, compile_)
+            ceiling = model_only(fresh(), *common, rotate, args.batch, args.steps, device, compile_)
             flag = "on" if compile_ else "off"
-            print(f"{label:44s} {flag:>7s} {base:15.1f} {ours:13.1f} {ours / base:6.2f}x", flush=True)
+            figures = (plain, ours, ceiling)
+            ratios = (ours / plain, ours / ceiling, plain / ceiling)
+            print(
+                f"{label:44s} {flag:>7s} "
+                + " ".join(f"{v:12.1f}" for v in figures)
+                + " "
+                + " ".join(f"{r:11.2f}x" if i == 0 else f"{r:11.0%} " for i, r in enumerate(ratios)),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":
