@@ -80,7 +80,7 @@ def test_outputs_match_the_package_paths():
     for kind in ("probe", "finetune", "semisup"):
         data_deps = {d for d in _names(DVC[kind]["deps"]) if not d.endswith(".py") and not d.startswith("rotnet")}
         pretrained = {str(paths.model_file("pretrain", ds, bb)), str(paths.seeds_dir("pretrain", ds, bb))}
-        assert data_deps == {str(paths.prepared_dir(ds))} | pretrained
+        assert data_deps == {str(paths.prepared_dir(ds)), "requirements.lock"} | pretrained
     assert _names(DVC["semisup"]["outs"]) == {
         str(paths.record_file("semisup", ds, bb)),
         str(paths.seeds_dir("semisup", ds, bb)),
