@@ -31,10 +31,14 @@ def mean_tree(values: list[Any]) -> Any:
 
 def std_tree(values: list[Any]) -> Any:
     """The sample standard deviation (n - 1) of every number of the per-seed trees, at the
-    same keys; None where a key holds no numbers. Lists are left out (confusion matrices)."""
+    same keys; None where a key holds no numbers. Lists of records (semisup points) get one
+    std tree per item; lists of numbers are left out (confusion matrices)."""
     if all(_is_number(v) for v in values):
         return round(statistics.stdev(values), 2) if len(values) > 1 else 0.0
     first = values[0]
+    same_lists = all(isinstance(v, list) and len(v) == len(first) for v in values)
+    if isinstance(first, list) and same_lists and first and all(isinstance(x, dict) for v in values for x in v):
+        return [std_tree(list(items)) for items in zip(*values, strict=True)]
     if isinstance(first, dict) and all(isinstance(v, dict) for v in values):
         out = {k: std_tree([v.get(k) for v in values]) for k in first}
         kept = {k: v for k, v in out.items() if v is not None}

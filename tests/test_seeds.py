@@ -22,3 +22,11 @@ def test_disagreeing_labels_are_all_kept_and_lists_average_elementwise():
 def test_one_seed_is_left_as_it_is():
     one = {"val_acc": 70.123, "test_acc": 69.0}
     assert over_seeds([one], [0]) is one
+
+
+def test_lists_of_records_get_a_std_per_item():
+    a = {"points": [{"labels_per_class": 20, "rotnet": {"test_acc": 30.0}}]}
+    b = {"points": [{"labels_per_class": 20, "rotnet": {"test_acc": 34.0}}]}
+    merged = over_seeds([a, b], [0, 1])
+    assert merged["points"][0]["rotnet"]["test_acc"] == 32.0
+    assert merged["std"]["points"][0]["rotnet"]["test_acc"] == pytest.approx(2.83, abs=0.01)

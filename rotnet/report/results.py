@@ -63,8 +63,14 @@ class DatasetResults:
 
     @property
     def semisup_points(self) -> list[Record]:
-        """Every semisup point, each labelled with its backbone."""
-        return [{"backbone": r["backbone"], **p} for r in self.semisup for p in r["points"]]
+        """Every semisup point, each labelled with its backbone; over several seeds each point
+        carries its std tree under ``std`` (rotnet.seeds)."""
+        out = []
+        for r in self.semisup:
+            stds = (r.get("std") or {}).get("points") or [None] * len(r["points"])
+            for p, std in zip(r["points"], stds, strict=True):
+                out.append({"backbone": r["backbone"], **p, **({"std": std} if std else {})})
+        return out
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from rotnet.report.paper import (
     SEMISUP_ROTNET,
     SEMISUP_SCRATCH,
 )
-from rotnet.report.results import DatasetResults, Record, StudyResults
+from rotnet.report.results import DatasetResults, Record, StudyResults, std_at
 
 Column = tuple[str, Callable[[Any], Any]]  # header, value of a row
 
@@ -314,7 +314,7 @@ SMALL_INPUT: list[Column] = [
     ("arch", lambda c: c[1]["arch"]),
     ("small-input choice", lambda c: small_input_choice(c[1]["options"])),
     ("val", lambda c: c[1]["val_acc"]),
-    ("test", lambda c: c[1]["test_acc"]),
+    ("test", lambda c: c[1]["test_acc"] if c[2] is None else PlusMinus(c[1]["test_acc"], c[2])),
     ("train images/s", lambda c: c[1]["images_per_s"]),
     ("time (s)", lambda c: c[1]["wall_time_s"]),
     ("params", lambda c: f"{c[1]['parameters'] / 1e6:.1f}M"),
@@ -326,12 +326,14 @@ def small_input_section(record: Record | None) -> list[str]:
     trained briefly with labels: accuracy and cost side by side."""
     if record is None:
         return []
+    # (name, figures, test std over seeds or None)
+    choices = [(n, c, std_at(record, "choices", n, "test_acc")) for n, c in record["choices"].items()]
     return [
         "### Small images: the choices compared",
         "",
         f"Supervised, {record['epochs']} epochs on {record['train_images']} training images, {record['device']}.",
         "",
-        column_table(SMALL_INPUT, record["choices"].items()),
+        column_table(SMALL_INPUT, choices),
         "",
     ]
 
@@ -348,8 +350,12 @@ def semisup_rows(ds: DatasetResults) -> list[tuple[Record, tuple[float, float] |
     return [(p, PAPER_SEMISUP.get(p["labels_per_class"]) if paper else None) for p in ds.semisup_points]
 
 
-def _arm(point: Record, arm: str) -> float | None:
-    return point[arm]["test_acc"] if arm in point else None
+def _arm(point: Record, arm: str) -> Any:
+    """An arm's test accuracy at one point, as mean ± std over several seeds."""
+    if arm not in point:
+        return None
+    std = (point.get("std") or {}).get(arm, {}).get("test_acc")
+    return point[arm]["test_acc"] if std is None else PlusMinus(point[arm]["test_acc"], std)
 
 
 SEMISUP: list[Column] = [

@@ -195,3 +195,22 @@ def test_figures_over_several_seeds_read_mean_plus_minus_std(results):
     assert "| nin | 71.25 ± 1.50 | 89.50 ± 1.50 | block2 (nonlinear) | 68.00 ± 1.50 | 78.50 ± 1.50 |" in part
     assert "| resnet18 | 85.75 | 89.50 |" in part  # one seed there: plain figures
     assert "| supervised NIN | 92.80 | 3-block NIN, 200 epochs | 69.50 |" in part
+
+
+def test_few_labels_points_over_several_seeds_read_mean_plus_minus_std(results):
+    ds = results.datasets["cifar10"]
+    record = ds.semisup[0]
+    stds = [{"rotnet": {"test_acc": 1.25}, "scratch": {"test_acc": 0.5}} for _ in record["points"]]
+    seeded = dataclasses.replace(ds, semisup=[{**record, "std": {"points": stds}}])
+    lines = sections.semisup_section(seeded)
+    first = record["points"][0]
+    rotnet, scratch = first["rotnet"]["test_acc"], first["scratch"]["test_acc"]
+    assert any(f"| {scratch:.2f} ± 0.50 | {rotnet:.2f} ± 1.25 |" in line for line in lines), lines
+
+
+def test_small_input_choices_over_several_seeds_read_mean_plus_minus_std(results):
+    record = results.datasets["cifar10"].small_input
+    seeded = {**record, "std": {"choices": {"efficientnet_b0_upsample": {"test_acc": 0.75}}}}
+    table = "\n".join(sections.small_input_section(seeded))
+    assert "| upsample x2 (32 -> 64) | 33.00 | 34.25 ± 0.75 |" in table
+    assert "± " not in table.split("efficientnet_b0_upsample")[0]  # the other choice: one figure
