@@ -14,9 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
-from rotnet.models.saved import build_model, file_sha256, load_model_file
+from rotnet.models.saved import build_model, file_sha256
 from rotnet.params import Params
 from rotnet.progress import log
 from rotnet.stages.entry import stage_main
@@ -35,13 +34,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             if init == "random":
                 stage.reseed()  # the same random backbone on every rerun: the supervised model's start
                 return stage.new_backbone(stage.prepared.num_classes), {}
-            supervised = stage.upstream("supervised")
-            ckpt = load_model_file(supervised, kind="supervised")
-            if ckpt["backbone_options"] != params.backbone_options(backbone):
-                raise RotnetError(
-                    f"the supervised {backbone} was built with options {ckpt['backbone_options']}, params.yaml "
-                    f"now says {params.backbone_options(backbone)}; rerun the supervised stage (dvc repro)"
-                )
+            ckpt, supervised = stage.upstream_model("supervised")
             return build_model(ckpt), {"supervised": file_sha256(supervised)}
 
         for _ in stage.each_seed():

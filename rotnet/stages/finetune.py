@@ -20,7 +20,7 @@ import torch
 
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
-from rotnet.models.saved import build_model, file_sha256, load_model_file
+from rotnet.models.saved import build_model, file_sha256
 from rotnet.params import Params
 from rotnet.probing.heads import conv_head_layer, map_shape, with_head
 from rotnet.stages.entry import stage_main
@@ -55,13 +55,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.finetune
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
         for _ in stage.each_seed():
-            pretrained = stage.upstream("pretrain")
-            ckpt = load_model_file(pretrained, kind="pretrain")
-            if ckpt["backbone_options"] != params.backbone_options(backbone):
-                raise RotnetError(
-                    f"the pretrained {backbone} was built with options {ckpt['backbone_options']}, params.yaml now "
-                    f"says {params.backbone_options(backbone)}; rerun the pretrain stage (dvc repro)"
-                )
+            ckpt, pretrained = stage.upstream_model("pretrain")
             classes = stage.prepared.num_classes
             cut: dict[str, Any] | None = None
             if cfg.network == "whole":

@@ -39,7 +39,7 @@ from rotnet.data.prepared import PreparedDataset, load_prepared
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
 from rotnet.models.registry import create_backbone
-from rotnet.models.saved import model_state, save_model_file
+from rotnet.models.saved import load_model_file, model_state, save_model_file
 from rotnet.params import Params, TrainParams
 from rotnet.progress import log
 from rotnet.seeds import over_seeds
@@ -131,6 +131,19 @@ class StageRun:
     def upstream(self, kind: str, name: str = "model.pt") -> Path:
         """An earlier stage's output (same dataset and backbone) made with the current seed."""
         return self._out_dir(kind, self.seed) / name
+
+    def upstream_model(self, kind: str) -> tuple[dict[str, Any], Path]:
+        """An earlier stage's model file for the current seed, and its path; refused when it
+        was built with other backbone options than params.yaml now gives."""
+        path = self.upstream(kind)
+        ckpt = load_model_file(path, kind=kind)
+        now = self.params.backbone_options(self.backbone or "")
+        if ckpt["backbone_options"] != now:
+            raise RotnetError(
+                f"the {kind} {self.backbone} was built with options {ckpt['backbone_options']}, params.yaml now "
+                f"says {now}; rerun the {kind} stage (dvc repro)"
+            )
+        return ckpt, path
 
     def reseed(self) -> None:
         """Seed every RNG with the current training seed (each model of a stage starts alike)."""

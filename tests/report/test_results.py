@@ -128,14 +128,24 @@ def test_semisup_and_small_input_are_optional(tmp_path, monkeypatch):
     assert ds.small_input is None
 
 
-def test_records_over_several_seeds_give_each_figure_its_std(tmp_path, monkeypatch):
+def _shapes_study(tmp_path, monkeypatch):
+    """The fake study of one dataset ("shapes"), written and made the working directory."""
     params = study.make_params(("shapes",))
     study.write_study(tmp_path, params, models=False)
     monkeypatch.chdir(tmp_path)
-    path = paths.record_file("probe", "shapes", "nin")
-    record = json.loads(path.read_text())
-    record["std"] = {"layers": {"block2": {"conv": {"test_acc": 1.25}}}, "knn": {"block1": {"test_acc": 0.5}}}
-    path.write_text(json.dumps(record))
+    return params
+
+
+def _edit_record(stage: str, backbone: str, **changes) -> None:
+    path = paths.record_file(stage, "shapes", backbone)
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def test_records_over_several_seeds_give_each_figure_its_std(tmp_path, monkeypatch):
+    params = _shapes_study(tmp_path, monkeypatch)
+    _edit_record(
+        "probe", "nin", std={"layers": {"block2": {"conv": {"test_acc": 1.25}}}, "knn": {"block1": {"test_acc": 0.5}}}
+    )
     df = collect(params).accuracies.set_index(["backbone", "method", "layer", "head"])
     assert df.test_std[("nin", "rotnet probe", "block2", "conv")] == 1.25
     assert df.test_std[("nin", "rotnet knn", "block1", "knn")] == 0.5
@@ -145,11 +155,8 @@ def test_records_over_several_seeds_give_each_figure_its_std(tmp_path, monkeypat
 def test_headline_figures_carry_their_std_over_seeds(tmp_path, monkeypatch):
     from rotnet.report.results import headline
 
-    params = study.make_params(("shapes",))
-    study.write_study(tmp_path, params, models=False)
-    monkeypatch.chdir(tmp_path)
-    path = paths.record_file("supervised", "shapes", "nin")
-    path.write_text(json.dumps({**json.loads(path.read_text()), "std": {"test_acc": 0.75}}))
+    params = _shapes_study(tmp_path, monkeypatch)
+    _edit_record("supervised", "nin", std={"test_acc": 0.75})
     figures = headline(collect(params))["shapes"]
     assert figures["nin"]["std"] == {"supervised": 0.75} and "std" not in figures["resnet18"]
     assert set(figures["nin"]) == {"supervised", "rotation", "probe", "finetune", "std"}

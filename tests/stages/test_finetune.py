@@ -32,24 +32,6 @@ def test_finetune_starts_from_the_pretrained_weights():
         assert group["lr"] == pytest.approx(0.1 if in_head.pop() else 0.01)
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    from rotnet.params import parse_params
-    from tests.synthetic import TINY_TRAINING, save_project_data
-
-    monkeypatch.chdir(tmp_path)
-    save_project_data(96, 32, 32)
-    return parse_params(
-        {
-            "runtime": {"device": "cpu", "eval_batch_size": 64},
-            "backbones": {"nin": {"width": 8}},
-            "pretrain": TINY_TRAINING,
-            "probe": {**TINY_TRAINING, "hidden": 8},
-            "finetune": TINY_TRAINING,
-        }
-    )
-
-
 @pytest.mark.parametrize("head", ["conv", "nonlinear"])
 def test_the_paper_setting_trains_blocks_1_2_and_a_fresh_head_and_predicts(project, head):
     import json

@@ -6,27 +6,8 @@ import pytest
 import torch
 
 from rotnet import paths
-from rotnet.params import parse_params
 from rotnet.stages import pretrain, probe, supervised
 from rotnet.stages.probe import knn_probe
-from tests.synthetic import TINY_TRAINING, save_project_data
-
-TINY = TINY_TRAINING
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    save_project_data(96, 32, 32)
-    return parse_params(
-        {
-            "runtime": {"device": "cpu", "eval_batch_size": 64},
-            "backbones": {"nin": {"width": 8}},
-            "supervised": TINY,
-            "pretrain": TINY,
-            "probe": {**TINY, "hidden": 8},
-        }
-    )
 
 
 def test_identical_runs_write_byte_identical_models(project):
