@@ -49,9 +49,9 @@ QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
 	-S semisup.scratch.epochs=8 -S 'semisup.scratch.schedule.milestones=[6]' -S semisup.scratch.epoch_size=640 \
 	-S semisup.rotnet.epochs=8 -S 'semisup.rotnet.schedule.milestones=[6]' -S semisup.rotnet.epoch_size=640
 
-.PHONY: help install lock quick study test lint format bench
+.PHONY: help install lock quick study test lint format bench gpu-check
 help:
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 $(PY):
 	$(BOOTSTRAP_PY) -m venv $(VENV)
@@ -83,3 +83,9 @@ test: install lint ## install, lint, and run the whole test suite
 
 bench: ## engine vs plain PyTorch training throughput
 	$(PY) benchmarks/throughput.py
+
+# Runs with the python it finds (GPU_PY), outside .venv's install: a rented GPU box has its own
+# torch and no internet. Extra options: make gpu-check ARGS='--budget-s 300 --data DIR'.
+GPU_PY ?= python3
+gpu-check: ## on a GPU box, no install: throughput table + time-boxed paper-protocol NIN study (8 min) -> benchmarks/results/
+	$(GPU_PY) benchmarks/gpu_check.py $(ARGS)

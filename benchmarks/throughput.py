@@ -200,6 +200,35 @@ WORKLOADS = {
 }
 
 
+SIDES = ("plain", "engine", "model-only")
+
+
+def measure(
+    key: str,
+    side: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch: int,
+    steps: int,
+    device: torch.device,
+    compile_: bool,
+    workers: int = 2,
+) -> float:
+    """Source images/s of one workload fed one way (SIDES), on a fresh, seeded model."""
+    _, name, options, task_cls, rotate = WORKLOADS[key]
+    torch.manual_seed(0)
+    model = create_backbone(name, 4 if rotate else 10, options=options)
+    mean, std = channel_stats(images)
+    common = (images, labels, mean, std)
+    if side == "plain":
+        return baseline(model, *common, rotate, batch, steps, workers, device, compile_)
+    if side == "engine":
+        return engine(model, task_cls, *common, batch, steps, device, compile_)
+    if side == "model-only":
+        return model_only(model, *common, rotate, batch, steps, device, compile_)
+    raise ValueError(f"unknown side {side!r}; one of {SIDES}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
@@ -211,25 +240,18 @@ def main() -> None:
     args = ap.parse_args()
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     images, labels, source = load_images((args.steps + 2) * args.batch)
-    mean, std = channel_stats(images)
     compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
     print(f"device: {describe_device(device)}; data: {source}; batch {args.batch}; {args.steps} timed steps")
     print("figures: source images/s (rotation pretraining: x4 rotated samples/s)")
     header = ("workload", "compile", "plain", "engine", "model-only", "engine/plain", "engine/model", "plain/model")
     print(f"{header[0]:44s} {header[1]:>7s} " + " ".join(f"{h:>12s}" for h in header[2:]))
     for key in args.workloads:
-        label, name, options, task_cls, rotate = WORKLOADS[key]
-        classes = 4 if rotate else 10
+        label = WORKLOADS[key][0]
         for compile_ in compiles:
-
-            def fresh(name: str = name, classes: int = classes, options: dict = options) -> torch.nn.Module:
-                torch.manual_seed(0)
-                return create_backbone(name, classes, options=options)
-
-            common = (images, labels, mean, std)
-            plain = baseline(fresh(), *common, rotate, args.batch, args.steps, args.workers, device, compile_)
-            ours = engine(fresh(), task_cls, *common, args.batch, args.steps, device, compile_)
-            ceiling = model_only(fresh(), *common, rotate, args.batch, args.steps, device, compile_)
+            plain, ours, ceiling = (
+                measure(key, side, images, labels, args.batch, args.steps, device, compile_, args.workers)
+                for side in SIDES
+            )
             flag = "on" if compile_ else "off"
             figures = (plain, ours, ceiling)
             ratios = (ours / plain, ours / ceiling, plain / ceiling)

@@ -68,14 +68,14 @@ class FrozenProbes:
     result: FitResult
 
 
-def probe_frozen(stage: StageRun, model: Backbone, cfg: ProbeParams, **fit_args: Any) -> FrozenProbes:
-    """Train every head of ``cfg`` on every frozen map of ``model`` (one backbone pass per
-    batch), then the kNN probe; ``fit_args`` go to ``StageRun.fit`` (part, desc, fingerprint)."""
-    classes = stage.prepared.num_classes
+def probe_heads(
+    model: Backbone, cfg: ProbeParams, in_chans: int, image_hw: tuple[int, int], classes: int, backbone: str
+) -> tuple[dict[str, nn.Module], dict[str, str]]:
+    """Every head of ``cfg`` on every named map of ``model``: heads and their maps, by output
+    name (``<map>/<kind>``)."""
     # One dry pass tells each head the size of the map it reads.
-    h, w = stage.prepared.train.images.shape[1:3]
     with torch.no_grad():
-        maps = model.eval().forward_intermediates(torch.zeros(2, stage.in_chans, h, w))
+        maps = model.eval().forward_intermediates(torch.zeros(2, in_chans, *image_hw))
     heads, layers = {}, {}
     for layer in model.feature_names:
         for kind in cfg.heads:
@@ -86,12 +86,29 @@ def probe_frozen(stage: StageRun, model: Backbone, cfg: ProbeParams, **fit_args:
             layers[out] = layer
     if not heads:
         raise RotnetError(
-            f"probe: no head to train on {stage.backbone} (heads {cfg.heads}, conv_layers {cfg.conv_layers}); add "
+            f"probe: no head to train on {backbone} (heads {cfg.heads}, conv_layers {cfg.conv_layers}); add "
             f"'nonlinear' or 'linear' to probe.heads, or one of {model.feature_names} to probe.conv_layers"
         )
+    return heads, layers
+
+
+def probe_task(
+    heads: dict[str, nn.Module], layers: dict[str, str], model: Backbone, cfg: ProbeParams, classes: int
+) -> ProbeTask:
+    """The task training every head at once, each with its kind's milestones."""
     kinds = {o: o.split("/")[1] for o in heads}
     milestones = {o: cfg.head_milestones[k] for o, k in kinds.items() if k in cfg.head_milestones}
-    result = stage.fit(ProbeTask(model, heads, layers, classes, milestones), cfg, **fit_args)
+    return ProbeTask(model, heads, layers, classes, milestones)
+
+
+def probe_frozen(stage: StageRun, model: Backbone, cfg: ProbeParams, **fit_args: Any) -> FrozenProbes:
+    """Train every head of ``cfg`` on every frozen map of ``model`` (one backbone pass per
+    batch), then the kNN probe; ``fit_args`` go to ``StageRun.fit`` (part, desc, fingerprint)."""
+    classes = stage.prepared.num_classes
+    hw = stage.prepared.train.images.shape[1:3]
+    heads, layers = probe_heads(model, cfg, stage.in_chans, hw, classes, stage.backbone or "")
+    kinds = {o: o.split("/")[1] for o in heads}
+    result = stage.fit(probe_task(heads, layers, model, cfg, classes), cfg, **fit_args)
     # The kNN probe reads the same frozen backbone once the heads are trained, so the heads'
     # random draws are those of a run without it (kNN itself draws none). Every process
     # computes it on the whole splits; rank 0 writes it.

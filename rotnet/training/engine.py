@@ -101,12 +101,9 @@ class Engine:
             task.wrap(lambda m: DistributedDataParallel(m, device_ids=ids))
 
     @torch.no_grad()
-    def evaluate(
-        self, task: Task, split: DeviceSplit, forward: Callable | None = None
-    ) -> tuple[dict[str, torch.Tensor], float]:
+    def evaluate(self, task: Task, split: DeviceSplit) -> tuple[dict[str, torch.Tensor], float]:
         """Confusion matrix per output and mean cross-entropy over a whole split (no
         augmentation); each process evaluates its share and the counts are summed."""
-        forward = forward or task.forward
         task.eval()
         conf = {
             o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in task.outputs
@@ -115,7 +112,7 @@ class Engine:
         shard = (self.world.rank, self.world.size)
         for batch in split.eval_batches(self.runtime.eval_batch_size, shard=shard):
             with autocast(self.device, self.runtime.amp):
-                logits, targets = forward(batch.x, batch.y)
+                logits, targets = task.forward(batch.x, batch.y)
             for out, lg in logits.items():
                 k = task.classes(out)
                 conf[out] += torch.bincount(targets * k + lg.argmax(1), minlength=k * k).view(k, k)
@@ -141,7 +138,8 @@ class Engine:
         world = self.world
         check_batch(cfg.batch_size, world, desc)
         self._prepare(task, sync_bn)
-        forward = torch.compile(task.forward) if self.runtime.compile else task.forward
+        if self.runtime.compile:
+            task.compile()
         train = self.data.train
         steps = train.epoch_steps(cfg.batch_size, cfg.epoch_size)
         if steps == 0:
@@ -183,7 +181,7 @@ class Engine:
             )
             for step, batch in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
                 with autocast(self.device, self.runtime.amp):
-                    logits, targets = forward(batch.x, batch.y)
+                    logits, targets = task.forward(batch.x, batch.y)
                     soft = targets if batch.mixed is None else batch.mixed
                     loss = sum(
                         F.cross_entropy(lg.float(), soft, label_smoothing=cfg.label_smoothing) for lg in logits.values()
@@ -216,7 +214,7 @@ class Engine:
                     f"{desc}: the training loss became NaN or infinite in epoch {epoch}, step {int(bad)}; "
                     f"{kept}. Lower the learning rate (optimizer.lr) or check the data"
                 )
-            val, val_loss = self.evaluate(task, self.data.val, forward)
+            val, val_loss = self.evaluate(task, self.data.val)
             schedule.after_epoch(val_loss)
             row: dict[str, float] = {
                 "epoch": epoch,
@@ -252,7 +250,7 @@ class Engine:
                 log(f"{desc} epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, {shown}{more}")
         for out, (_, _, state) in best.items():
             task.restore(out, state)
-        test, _ = self.evaluate(task, self.data.test, forward)  # the only look at the test split
+        test, _ = self.evaluate(task, self.data.test)  # the only look at the test split
         outputs = {o: OutputResult(best[o][1], best[o][0], accuracy(test[o]), test[o].tolist()) for o in task.outputs}
         return FitResult(
             outputs=outputs,

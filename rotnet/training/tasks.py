@@ -20,8 +20,9 @@ def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
 class Task:
     """Base: one module trained as a whole, one output.
 
-    Forward passes go through ``self.run``, the trainable module or, under DDP, its
-    DistributedDataParallel wrapper; weights are read from the unwrapped modules.
+    Forward passes go through ``self.net``: the trainable module or, under DDP, its
+    DistributedDataParallel wrapper (``self.run``), compiled for training steps when the
+    engine compiles; weights are read from the unwrapped modules.
     """
 
     output: str
@@ -30,6 +31,18 @@ class Task:
     def __init__(self, model: nn.Module) -> None:
         self.model = model
         self.run: nn.Module = model
+        self.compiled: Callable | None = None
+
+    def compile(self) -> None:
+        """torch.compile the module the training steps run. Only the model is compiled (the
+        data work around it stays eager), so every way of feeding it shares one graph; and
+        evaluation runs eager: a compiled eval would recompile for eval mode and for the
+        last, partial batch, which costs more than the few steps it would save."""
+        self.compiled = torch.compile(self.run)
+
+    @property
+    def net(self) -> Callable:
+        return self.compiled if self.compiled is not None and self.run.training else self.run
 
     def trainable_module(self) -> nn.Module:
         """The module whose gradients DDP synchronises."""
@@ -75,7 +88,7 @@ class SupervisedTask(Task):
         self.num_classes = num_classes
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        return {self.output: self.run(x)}, y
+        return {self.output: self.net(x)}, y
 
 
 class FinetuneTask(SupervisedTask):
@@ -109,7 +122,7 @@ class RotationTask(Task):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         rotated, labels = rotation.rotate_all(x, self.angles)
-        return {self.output: self.run(rotated)}, labels
+        return {self.output: self.net(rotated)}, labels
 
 
 class ProbeHeads(nn.Module):
@@ -152,6 +165,7 @@ class ProbeTask(Task):
         names = backbone.feature_names
         self.deepest = max(layers.values(), key=names.index)
         backbone.requires_grad_(False)
+        self.features: Callable = backbone.forward_intermediates
 
     @property
     def outputs(self) -> list[str]:
@@ -174,10 +188,15 @@ class ProbeTask(Task):
         self.model.eval()
         self.heads.eval()
 
+    def compile(self) -> None:
+        super().compile()
+        self.compiled_features = torch.compile(self.model.forward_intermediates)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        features = self.compiled_features if self.compiled is not None and self.run.training else self.features
         with torch.no_grad():
-            feats = self.model.forward_intermediates(x, upto=self.deepest)
-        return self.run(feats), y
+            feats = features(x, upto=self.deepest)
+        return self.net(feats), y
 
     def head(self, output: str) -> nn.Module:
         return self.heads.head(output)

@@ -26,7 +26,7 @@ def test_supervised_training_learns_and_touches_test_once():
     engine = _engine()
     calls = []
     real = engine.evaluate
-    engine.evaluate = lambda task, split, fwd=None: calls.append(split) or real(task, split, fwd)
+    engine.evaluate = lambda task, split: calls.append(split) or real(task, split)
     model = create_backbone("nin", 4, options={"width": 16})
     result = engine.fit(SupervisedTask(model, 4), _cfg(epochs=4), seed=1, desc="t")
     out = result.outputs["supervised"]
@@ -137,3 +137,34 @@ def test_probe_heads_keep_their_own_milestones_in_one_optimizer():
         opt.step()
         sched.after_step()
     assert lrs == [{0.1}, {0.1}, {0.02}, {0.1}, {0.02}, {0.02}]
+
+
+@pytest.mark.parametrize("kind", ["rotation", "probe"])
+def test_compile_compiles_the_model_for_training_steps_and_evaluates_eager(monkeypatch, kind):
+    """runtime.compile: the training steps run the compiled model; evaluation the eager
+    one (no recompiles for eval mode or the last, partial batch)."""
+    compiled_calls: list[bool] = []
+
+    def fake_compile(fn):
+        def wrapped(*args, **kwargs):
+            compiled_calls.append(True)
+            return fn(*args, **kwargs)
+
+        return wrapped
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    torch.manual_seed(0)
+    data = DeviceDataset.from_prepared(dataset(), CPU)
+    engine = Engine(data, RUNTIME.model_copy(update={"compile": True}), CPU)
+    model = create_backbone("nin", 4, options={"width": 8})
+    if kind == "rotation":
+        task = RotationTask(model)
+    else:
+        maps = model.eval().forward_intermediates(torch.zeros(2, 3, 16, 16))
+        task = ProbeTask(model, {"block1/linear": build_head("linear", maps["block1"].shape[1:], 4, 8)},
+                         {"block1/linear": "block1"}, 4)  # fmt: skip
+    result = engine.fit(task, _cfg(epochs=2), seed=1, desc="c")
+    steps = 2 * result.steps_per_epoch
+    # rotation: the model once per step; probe: the frozen features and the heads per step
+    assert len(compiled_calls) == steps * (1 if kind == "rotation" else 2)
+    assert result.outputs[task.outputs[0]].test_acc >= 0
