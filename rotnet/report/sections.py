@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from rotnet.report.figures import PROBE_FIGURE, dataset_figure
+from rotnet.report.gpu_check import GpuCheck, gpu_check_section
 from rotnet.report.paper import (
     COMPARISON,
     DEFAULT_ROTATIONS,
@@ -492,15 +493,18 @@ def measurement_section(accuracies: pd.DataFrame) -> list[str]:
     ]
 
 
-def report_lines(results: StudyResults, figure: str | None = PROBE_FIGURE) -> list[str]:
+def report_lines(
+    results: StudyResults, figure: str | None = PROBE_FIGURE, gpu_check: GpuCheck | None = None
+) -> list[str]:
     df = results.accuracies
     out = intro_section()
     for name, ds in results.datasets.items():
         out += dataset_section(ds, df[df.dataset == name])
     out += probe_figure_section(figure)
+    out += gpu_check_section(gpu_check)
     out += measurement_section(df)
     return out
 
 
-def render_markdown(results: StudyResults, figure: str | None = PROBE_FIGURE) -> str:
-    return "\n".join(report_lines(results, figure))
+def render_markdown(results: StudyResults, figure: str | None = PROBE_FIGURE, gpu_check: GpuCheck | None = None) -> str:
+    return "\n".join(report_lines(results, figure, gpu_check))

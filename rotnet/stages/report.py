@@ -8,7 +8,8 @@ Writes, under metrics/:
 - summary.json: the headline test accuracies, a DVC metrics file for `dvc exp show`.
 
 Reads every run record under models/, the histories under metrics/runs/, the prepared
-test images and the validation-chosen best classifier (for sample predictions).
+test images, the validation-chosen best classifier (for sample predictions) and the newest
+`make gpu-check` result in benchmarks/results/.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rotnet.atomic import atomic_path, write_json, write_text
 from rotnet.data.prepared import load_prepared
 from rotnet.params import Params
 from rotnet.report import figures, sections
+from rotnet.report.gpu_check import latest_result
 from rotnet.report.html import render_html
 from rotnet.report.results import DatasetResults, collect, headline
 from rotnet.report.samples import predict_samples
@@ -65,7 +67,7 @@ def run(params: Params) -> None:
     for ds in results.datasets.values():
         write_dataset_figures(ds)
 
-    text = sections.render_markdown(results, figures.PROBE_FIGURE)
+    text = sections.render_markdown(results, figures.PROBE_FIGURE, latest_result())
     write_text(out / "report.md", text)
     write_text(out / "report.html", render_html(text))
 

@@ -1,0 +1,114 @@
+"""The latest `make gpu-check` result (benchmarks/results/*.json), as a report section.
+
+The GPU box cannot write DVC metrics back; its one JSON is committed instead, and the
+report shows the newest one beside the study, labelled with its device, date and data.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path("benchmarks") / "results"
+GpuCheck = tuple[Path, dict[str, Any]]  # the result file and what it holds
+WORKLOAD_LABELS = {
+    "nin-rotation": "NIN rotation pretraining",
+    "resnet18": "ResNet-18 supervised",
+    "resnet50": "ResNet-50 supervised",
+}
+
+
+def latest_result(folder: Path = RESULTS) -> GpuCheck | None:
+    """The newest result: file names start with the date, and a later run of the same day
+    has a higher -N suffix."""
+
+    def order(p: Path) -> tuple[str, int]:
+        stem = p.stem
+        tail = stem.rsplit("-", 1)[-1]
+        return stem[:10], int(tail) if tail.isdigit() and len(tail) < 4 else 1
+
+    files = sorted(folder.glob("*.json"), key=order) if folder.is_dir() else []
+    if not files:
+        return None
+    return files[-1], json.loads(files[-1].read_text(encoding="utf-8"))
+
+
+def _num(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, (int, float)) else "–"
+
+
+def throughput_lines(result: dict[str, Any]) -> list[str]:
+    table = result.get("throughput", {}).get("table") or {}
+    if not table:
+        return ["No throughput figures were measured."]
+    compiled = result.get("options", {}).get("compile") == "on"
+    out = [
+        f"Source images/s (NIN rotation: ×4 rotated samples/s); batch {result['throughput'].get('batch')}, "
+        f"bf16, channels-last, torch.compile {'on' if compiled else 'off'} on every side.",
+        "",
+        "| workload | plain DataLoader | engine | model-only | engine eager | engine / plain | engine / model-only |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, row in table.items():
+        out.append(
+            f"| {WORKLOAD_LABELS.get(key, key)} | {_num(row.get('plain'), ',.0f')} | {_num(row.get('engine'), ',.0f')} "
+            f"| {_num(row.get('model_only'), ',.0f')} | {_num(row.get('engine_eager'), ',.0f')} "
+            f"| {_num(row.get('engine_over_plain'), '.2f')}× | {_num(row.get('engine_over_model'), '.0%')} |"
+        )
+    bar = result.get("bar")
+    if bar:
+        out += [
+            "",
+            f"The bar, 200-epoch NIN pretraining in 5 minutes, needs {bar['samples_per_s']:,} rotated samples/s; the "
+            f"engine gave {bar['engine_samples_per_s']:,} ({bar['fraction']:.0%}), so 200 epochs take "
+            f"{bar['nin_200_epochs_min']:.1f} min ({bar['note']}).",
+        ]
+    return out
+
+
+def study_lines(result: dict[str, Any]) -> list[str]:
+    study = result.get("study") or {}
+    plan, pre, probe = study.get("plan"), study.get("pretrain"), study.get("probe")
+    if not plan:
+        return [f"The paper-protocol study did not run: {study.get('status', 'not started')}."]
+    out = [
+        f"4-block NIN (width {plan['nin'].get('width')}), the paper's recipe with its schedule compressed to what "
+        f"fits the box: pretraining {plan['pretrain_epochs']} epochs (paper 200; lr ×0.2 at "
+        f"{plan['pretrain_milestones']}), probes {plan['probe_epochs']} epochs (paper 100; "
+        f"{plan['probe_milestones']}, non-linear head {plan['probe_head_milestones'].get('nonlinear')}). "
+        f"Data: {study['data']}; epochs chosen on the validation split, test read once.",
+        "",
+        "| what | test % | paper (official CIFAR-10, full schedule) |",
+        "| --- | --- | --- |",
+    ]
+    if pre:
+        out.append(f"| rotation prediction | {_num(pre.get('rotation_test_acc'), '.2f')} | – |")
+    if probe:
+        for head, label in (("nonlinear", "block 2, non-linear head"), ("conv", "block 2, conv head")):
+            got = (probe["block2"].get(head) or {}).get("test_acc")
+            out.append(f"| {label} | {_num(got, '.2f')} | {probe['paper_test_acc'][f'block2/{head}']:.2f} |")
+    if not probe:
+        out += ["", f"Not finished inside the box: {study.get('status')}."]
+    return out
+
+
+def gpu_check_section(found: GpuCheck | None) -> list[str]:
+    if found is None:
+        return []
+    path, result = found
+    return [
+        "## GPU check (`make gpu-check`)",
+        "",
+        f"The newest `{path.as_posix()}`: {result['device']}, {result['date']}, torch {result['torch']}; "
+        f"{result['elapsed_s']:.0f} s of a {result['budget_s']:.0f} s box; status: {result['status']}.",
+        "",
+        "### Throughput",
+        "",
+        *throughput_lines(result),
+        "",
+        "### The paper's NIN study, time-boxed",
+        "",
+        *study_lines(result),
+        "",
+    ]
