@@ -45,7 +45,10 @@ def throughput_lines(result: dict[str, Any]) -> list[str]:
     compiled = result.get("options", {}).get("compile") == "on"
     out = [
         f"Source images/s (NIN rotation: ×4 rotated samples/s); batch {result['throughput'].get('batch')}, "
-        f"bf16, channels-last, torch.compile {'on' if compiled else 'off'} on every side.",
+        f"{result['throughput'].get('steps')} timed steps per figure; every side runs the model with bf16, "
+        f"channels-last and {'torch.compile' if compiled else 'no torch.compile'} (engine eager: the engine "
+        "without it). Model-only loops the step on one ready batch: the ceiling; a ratio above 100% is "
+        "timing noise.",
         "",
         "| workload | plain DataLoader | engine | model-only | engine eager | engine / plain | engine / model-only |",
         "| --- | --- | --- | --- | --- | --- | --- |",
