@@ -61,6 +61,16 @@ class RuntimeParams(Strict):
     threads: int | None = Field(None, ge=1)
     checkpoint_every: int = Field(1, ge=1)  # epochs between resumable checkpoints
     resume: bool = True  # continue an unfinished run from its checkpoint (false: start fresh)
+    # Images per micro-batch of a step (gradients summed over them; BatchNorm sees one at a
+    # time): null, the whole batch; auto, the largest that fits (rotnet.training.memory).
+    micro_batch: int | Literal["auto"] | None = None
+
+    @field_validator("micro_batch")
+    @classmethod
+    def _positive_micro_batch(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be >= 1, auto, or null (the whole batch)")
+        return value
 
 
 class DistributedParams(Strict):

@@ -27,9 +27,20 @@ def test_the_tests_run_with_the_locked_versions():
 
 def test_make_installs_into_its_own_environment_with_the_lock():
     env = {"PATH": "/usr/bin:/bin"}  # no virtual environment active
-    out = subprocess.run(["make", "-n", "install"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
     venv = REPO_ROOT / ".venv"
-    assert f"{venv}/bin/python -m pip install -c requirements.lock -e '.[dev]'" in out.stdout
+    pip = f"{venv}/bin/python -m pip install -c requirements.lock -e '.[dev]'"
+    # It installs when the lock (or pyproject.toml) is newer than the last install...
+    for changed in ("requirements.lock", "pyproject.toml"):
+        what_if = ["make", "-n", "-W", changed, "install"]
+        out = subprocess.run(what_if, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
+        assert pip in out.stdout, changed
+    # ...and not again when nothing changed (the stamp .venv/.installed is newer than both).
+    stamp = venv / ".installed"
+    if stamp.is_file() and stamp.stat().st_mtime > max(
+        (REPO_ROOT / f).stat().st_mtime for f in ("requirements.lock", "pyproject.toml")
+    ):
+        out = subprocess.run(["make", "-n", "install"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
+        assert pip not in out.stdout
     quick = subprocess.run(["make", "-n", "quick"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
     assert "dvc exp run" in quick.stdout
     # dvc, and the `python` of dvc.yaml's commands, come from the environment's bin/.

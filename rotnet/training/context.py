@@ -249,6 +249,8 @@ class StageRun:
             "seed": self.params.seed,
             "training_seed": self.seed,
             "params": cfg.model_dump(mode="json"),
+            # Micro-batches change what BatchNorm sees, so a resumed run must keep them.
+            "micro_batch": self.params.runtime.micro_batch,
             "backbone_options": self.params.backbone_options(self.backbone) if self.backbone else None,
             "data": {"checksum": meta.get("checksum"), "counts": meta.get("counts")},
             **extra,
@@ -346,6 +348,8 @@ class StageRun:
                 train_time_s=round(result.train_time_s, 2),
                 images_per_s=round(result.images_per_s, 1),
             )
+            if "micro_batch" in result.extra:  # images per micro-batch, as run (after auto)
+                details["micro_batch"] = result.extra["micro_batch"]
         return details
 
     def output_results(

@@ -7,6 +7,8 @@ epoch; the test split is evaluated once, at the end, with those weights.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,10 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from rotnet.data.device import DeviceDataset, DeviceSplit
+from rotnet.data.device import Batch, DeviceDataset, DeviceSplit
 from rotnet.errors import RotnetError
 from rotnet.params import RuntimeParams, TrainParams
 from rotnet.progress import log, progress
+from rotnet.training import memory
 from rotnet.training.distributed import World, check_batch
 from rotnet.training.optim import build_optimizer, build_schedule
 from rotnet.training.resume import load_resume_state, save_resume_state
@@ -124,6 +127,126 @@ class Engine:
         mean_loss = float(totals[0]) / max(float(totals[1]) * len(task.outputs), 1)
         return {o: c.cpu() for o, c in conf.items()}, mean_loss
 
+    def _step(
+        self, task: Task, batch: Batch, cfg: TrainParams, micro: int | None
+    ) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+        """Forward and backward of one batch, in micro-batches when ``micro`` is set; their
+        gradients are summed, each weighted by its share of the batch. Returns the batch's
+        mean loss, the correct count per output and the number of targets."""
+        sizes = memory.split_sizes(len(batch.x), micro)
+        mixed = batch.mixed.split(sizes) if batch.mixed is not None else [None] * len(sizes)
+        total: torch.Tensor | int = 0
+        correct: list[torch.Tensor] = []
+        count = 0
+        for i, (x, y, m) in enumerate(zip(batch.x.split(sizes), batch.y.split(sizes), mixed, strict=True)):
+            last = i == len(sizes) - 1
+            # Under DDP, gradients are synchronised once, after the last micro-batch.
+            with contextlib.nullcontext() if last else self._no_sync(task):
+                with autocast(self.device, self.runtime.amp):
+                    logits, targets = task.forward(x, y)
+                    soft = targets if m is None else m
+                    loss = sum(
+                        F.cross_entropy(lg.float(), soft, label_smoothing=cfg.label_smoothing) for lg in logits.values()
+                    )
+                if len(sizes) > 1:
+                    loss = loss * (len(x) / len(batch.x))
+                loss.backward()
+            total = total + loss.detach()
+            hits = [(lg.argmax(1) == targets).sum() for lg in logits.values()]
+            correct = hits if not correct else [a + b for a, b in zip(correct, hits, strict=True)]
+            count += len(targets)
+        assert isinstance(total, torch.Tensor)
+        return total, correct, count
+
+    def _no_sync(self, task: Task) -> contextlib.AbstractContextManager:
+        """Under DDP: no gradient synchronisation (nor its bookkeeping) for what runs inside."""
+        return task.run.no_sync() if self.world.distributed else contextlib.nullcontext()
+
+    def _micro_batch(self, task: Task, cfg: TrainParams, desc: str) -> int | None:
+        """Images per micro-batch (runtime.micro_batch; None: the whole batch at once). On the
+        CPU a step that would not fit in memory is refused here, before it is killed."""
+        want = self.runtime.micro_batch
+        batch = cfg.batch_size // self.world.size  # this process's share of a step
+        if isinstance(want, int):
+            want = min(want, batch)
+        if self.device.type == "cuda":
+            return self._cuda_trial(task, cfg, batch, desc) if want == "auto" else want
+        per_image, fixed = self._cpu_estimate(task)
+        available = memory.available_memory()
+        fits = memory.cpu_micro_batch(per_image, fixed, batch, available)
+        size = batch if want is None else (fits if want == "auto" else want)
+        need = fixed + memory.BACKWARD_FACTOR * per_image * max(size, 1)
+        if fits == 0:
+            raise memory.refuse(
+                desc,
+                need,
+                available,
+                "even one image per micro-batch does not fit: use a smaller backbone or input size, or free memory",
+            )
+        if size > fits:
+            knob = (
+                f"set runtime.micro_batch: auto (it would take {fits} images at a time) or lower batch_size"
+                if want is None
+                else f"lower runtime.micro_batch to {fits} or less, or set it to auto"
+            )
+            raise memory.refuse(desc, need, available, knob)
+        return None if size >= batch else size
+
+    def _cpu_estimate(self, task: Task) -> tuple[float, int]:
+        """Bytes saved per image by a training forward pass, and the model's fixed bytes. The
+        probe pass changes nothing: BatchNorm statistics and the random state are restored."""
+        states = [copy.deepcopy(m.state_dict()) for m in task.modules()]
+        probe = self.data.train
+        n = min(2, len(probe))
+        x = probe.normalize(probe.images[:n])
+        y = probe.labels[:n]
+        task.train()
+
+        def forward(k: int) -> torch.Tensor:
+            with autocast(self.device, self.runtime.amp):
+                return task.forward(x[:k], y[:k])[0]
+
+        with torch.random.fork_rng(devices=[]), self._no_sync(task):
+            per_image = memory.saved_bytes_per_image(forward, n)
+        for m, state in zip(task.modules(), states, strict=True):
+            m.load_state_dict(state)
+        return per_image, memory.model_state_bytes(task.modules())
+
+    def _cuda_trial(self, task: Task, cfg: TrainParams, batch: int, desc: str) -> int | None:
+        """The largest micro-batch whose forward and backward pass fit on the GPU, halving from
+        the whole batch; the trials leave weights, statistics and random state as they were."""
+        states = [copy.deepcopy(m.state_dict()) for m in task.modules()]
+        split = self.data.train
+        size = batch
+        task.train()
+        with torch.random.fork_rng(devices=[self.device]), self._no_sync(task):
+            while size >= 1:
+                idx = torch.arange(min(size, len(split)), device=self.device)
+                trial = Batch(split.normalize(split.images[idx]), split.labels[idx])
+                try:
+                    self._step(task, trial, cfg, None)
+                    break
+                except RuntimeError as err:
+                    if not memory.is_cuda_oom(err):
+                        raise
+                    size //= 2
+                finally:
+                    for m in task.modules():
+                        m.zero_grad(set_to_none=True)
+                    torch.cuda.empty_cache()
+        for m, state in zip(task.modules(), states, strict=True):
+            m.load_state_dict(state)
+        if size < 1:
+            raise RotnetError(f"{desc}: one image per step does not fit on the GPU; use a smaller backbone")
+        return None if size >= batch else size
+
+    def _oom(self, desc: str, micro: int | None, cfg: TrainParams) -> RotnetError:
+        now = micro or cfg.batch_size // self.world.size
+        return RotnetError(
+            f"{desc}: the GPU ran out of memory at {now} images per step; set runtime.micro_batch to a "
+            f"smaller size (or auto, which finds the largest that fits), or lower batch_size"
+        )
+
     def fit(
         self,
         task: Task,
@@ -138,6 +261,7 @@ class Engine:
         world = self.world
         check_batch(cfg.batch_size, world, desc)
         self._prepare(task, sync_bn)
+        micro = self._micro_batch(task, cfg, desc)  # before compiling: its trial passes run eager
         if self.runtime.compile:
             task.compile()
         train = self.data.train
@@ -180,22 +304,21 @@ class Engine:
                 epoch_size=cfg.epoch_size,
             )
             for step, batch in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
-                with autocast(self.device, self.runtime.amp):
-                    logits, targets = task.forward(batch.x, batch.y)
-                    soft = targets if batch.mixed is None else batch.mixed
-                    loss = sum(
-                        F.cross_entropy(lg.float(), soft, label_smoothing=cfg.label_smoothing) for lg in logits.values()
-                    )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                try:
+                    loss, logits, targets = self._step(task, batch, cfg, micro)
+                except RuntimeError as err:
+                    if memory.is_cuda_oom(err):
+                        raise self._oom(desc, micro, cfg) from None
+                    raise
                 optimizer.step()
                 schedule.after_step()
-                stats[0] += loss.detach()
+                stats[0] += loss
                 # Checked once per epoch: a per-step check would stall the GPU on every step.
-                stats[1] = torch.where((stats[1] < 0) & ~torch.isfinite(loss.detach()), step, stats[1])
-                for i, lg in enumerate(logits.values()):
-                    stats[2 + i] += (lg.argmax(1) == targets).sum()
-                seen += len(targets)
+                stats[1] = torch.where((stats[1] < 0) & ~torch.isfinite(loss), step, stats[1])
+                for i, correct in enumerate(logits):
+                    stats[2 + i] += correct
+                seen += targets
             _sync(self.device)
             epoch_time = time.monotonic() - t0
             train_time += epoch_time
@@ -260,4 +383,5 @@ class Engine:
             train_images=steps * cfg.batch_size * (cfg.epochs - first_epoch + 1),
             wall_time_s=time.monotonic() - start,
             steps_per_epoch=steps,
+            extra={"micro_batch": micro or cfg.batch_size // world.size},
         )

@@ -104,7 +104,7 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     repo.mkdir()
     for name in ("dvc.yaml", ".dvcignore", ".gitignore", "requirements.lock"):
         shutil.copy(ROOT / name, repo / name)
-    for folder in ("stages", "rotnet"):
+    for folder in ("stages", "rotnet", "benchmarks/results"):
         shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
     (repo / "params.yaml").write_text(yaml.safe_dump(_tiny_params(data, fashion)))
     _run(["git", "init", "-q"], repo)
@@ -125,6 +125,7 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     assert _ran(first) == expected
 
     report = (repo / "metrics" / "report.md").read_text()
+    assert "## GPU check (`make gpu-check`)" in report  # the newest committed gpu-check result
     assert "| nin |" in report and "| resnet18 |" in report
     assert "| block2 |" in report and "| layer4 |" in report
     assert "89.06" in report and "91.16" in report  # paper figures for NIN block 2 (non-linear, conv)
