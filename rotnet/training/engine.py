@@ -262,6 +262,8 @@ class Engine:
         check_batch(cfg.batch_size, world, desc)
         self._prepare(task, sync_bn)
         micro = self._micro_batch(task, cfg, desc)  # before compiling: its trial passes run eager
+        if micro and world.is_main:
+            log(f"{desc}: each step's {cfg.batch_size // world.size} images run in micro-batches of {micro}")
         if self.runtime.compile:
             task.compile()
         train = self.data.train
