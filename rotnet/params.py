@@ -400,7 +400,62 @@ class Params(Strict):
         return self.datasets[name]
 
     def backbone_options(self, name: str) -> dict[str, Any]:
-        return dict(self.backbones.get(name) or {})
+        """The options that build backbone ``name`` (its entry, without its ``recipe``)."""
+        opts = dict(self.backbones.get(name) or {})
+        opts.pop("recipe", None)
+        return opts
+
+    def recipe_overrides(self, name: str | None) -> dict[str, dict[str, Any]]:
+        """``backbones.<name>.recipe``: per training section, the keys this backbone changes."""
+        return dict((self.backbones.get(name) or {}).get("recipe") or {}) if name else {}
+
+    def recipe(self, section: str, backbone: str | None) -> Any:
+        """Training section ``section`` (supervised, pretrain, probe, finetune, small_input) as
+        backbone ``backbone`` runs it: the section with ``backbones.<backbone>.recipe.<section>``
+        merged in, key by key (nested mappings merged too)."""
+        base = getattr(self, section)
+        over = self.recipe_overrides(backbone).get(section)
+        if not over:
+            return base
+        return type(base).model_validate(deep_merge(base.model_dump(), over))
+
+
+RECIPE_SECTIONS = ("supervised", "pretrain", "probe", "finetune", "small_input")
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _check_recipes(params: Params, source: str) -> None:
+    """Every backbones.<name>.recipe names training sections and valid keys for them."""
+    for name, entry in params.backbones.items():
+        recipe = (entry or {}).get("recipe")
+        if recipe is None:
+            continue
+        where = f"backbones.{name}.recipe"
+        if not isinstance(recipe, dict):
+            raise RotnetError(f"{source}: {where} must map training sections to the keys they change")
+        for section, over in recipe.items():
+            if section not in RECIPE_SECTIONS:
+                raise RotnetError(
+                    f"{source}: {where}.{section}: not a training section; use one of {', '.join(RECIPE_SECTIONS)}"
+                )
+            if not isinstance(over, dict):
+                raise RotnetError(f"{source}: {where}.{section} must be a mapping of that section's keys")
+            try:
+                params.recipe(section, name)
+            except ValidationError as err:
+                lines = []
+                for line in _describe(err, source).split("\n"):
+                    if line.startswith("  - "):  # the key, as the whole params file names it
+                        rest = line[4:].removeprefix("(top level)")
+                        line = f"  - {where}.{section}{'' if rest.startswith(':') else '.'}{rest}"
+                    lines.append(line)
+                raise RotnetError("\n".join(lines)) from None
 
 
 def _describe(err: ValidationError, source: str) -> str:
@@ -436,6 +491,7 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
                 validate_backbone_options(name, params.backbone_options(name), source)
             except RotnetError as err:
                 raise RotnetError(f"{source}: {where} names '{name}': {err}") from None
+    _check_recipes(params, source)
     return params
 
 

@@ -459,8 +459,62 @@ def dataset_section(ds: DatasetResults, all_rows: pd.DataFrame) -> list[str]:
         out += nin_vs_paper_section(all_rows, ds.data) + rotation_set_section(ds, rows)
     out += small_input_section(ds.small_input)
     out += semisup_section(ds)
+    out += recipe_section(ds)
     out += figures_section(ds)
     return out
+
+
+def _schedule(r: Record) -> str:
+    return r["schedule"] + (f", warm-up {r['warmup_epochs']:g}" if r.get("warmup_epochs") else "")
+
+
+def _augment(r: Record) -> str:
+    parts = [f"crop pad {r['crop_padding']}"] if r.get("crop_padding") else []
+    parts += ["flip"] * bool(r.get("flip"))
+    parts += [f"resized crop {r['resize_scale']}"] * bool(r.get("resize_scale"))
+    parts += ["AutoAugment"] * bool(r.get("autoaugment"))
+    parts += [f"CutMix p={r['cutmix_prob']}"] * bool(r.get("cutmix_prob"))
+    return ", ".join(parts) or "none"
+
+
+RECIPE_COLUMNS: list[Column] = [
+    ("backbone", lambda r: r[0]),
+    ("stage", lambda r: r[1]),
+    ("epochs", lambda r: r[2].get("epochs", "–")),
+    ("batch", lambda r: r[2]["batch_size"]),
+    ("optimizer", lambda r: r[2]["optimizer"]),
+    ("lr", lambda r: f"{r[2]['lr']:g}"),
+    ("weight decay", lambda r: f"{r[2]['weight_decay']:g}"),
+    ("schedule", lambda r: _schedule(r[2])),
+    ("label smoothing", lambda r: f"{r[2]['label_smoothing']:g}"),
+    ("augmentation", lambda r: _augment(r[2])),
+    ("micro-batch", lambda r: r[3] if r[3] is not None else "–"),
+]
+
+
+def recipe_section(ds: DatasetResults) -> list[str]:
+    """What each backbone's training stages actually ran with (params.yaml's sections with
+    the backbone's own recipe merged in), from their run records."""
+    rows = [
+        (b, kind, rec["recipe"], rec.get("micro_batch"))
+        for b, runs in ds.records.items()
+        for kind, rec in runs.items()
+        if "recipe" in rec
+    ]
+    rows += [
+        (b, "baseline", rec["recipe"], rec.get("micro_batch")) for b, rec in ds.baselines.items() if "recipe" in rec
+    ]
+    if not rows:
+        return []
+    return [
+        "### Recipes: what each backbone ran with",
+        "",
+        "From the run records: each training section of params.yaml with the backbone's own "
+        "`backbones.<name>.recipe` merged in.",
+        "",
+        column_table(RECIPE_COLUMNS, rows),
+        "",
+    ]
 
 
 def probe_figure_section(figure: str | None) -> list[str]:

@@ -27,7 +27,7 @@ SPEC = BY_NAME["control"]
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
-    cfg = params.probe
+    cfg = params.recipe("probe", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
 
         def frozen(init: str) -> tuple[Backbone, dict[str, Any]]:

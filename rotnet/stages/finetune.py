@@ -52,7 +52,7 @@ def load_pretrained_body(model: Backbone, state: dict[str, torch.Tensor]) -> lis
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
-    cfg = params.finetune
+    cfg = params.recipe("finetune", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
         for _ in stage.each_seed():
             ckpt, pretrained = stage.upstream_model("pretrain")

@@ -23,7 +23,7 @@ SPEC = BY_NAME["pretrain"]
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
-    cfg = params.pretrain
+    cfg = params.recipe("pretrain", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
         for _ in stage.each_seed():
             angles = list(cfg.rotations)  # label i = angles[i]

@@ -147,7 +147,7 @@ def probe_frozen(stage: StageRun, model: Backbone, cfg: ProbeParams, **fit_args:
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
-    cfg = params.probe
+    cfg = params.recipe("probe", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
         for _ in stage.each_seed():
             pretrained = stage.upstream("pretrain")

@@ -51,7 +51,7 @@ def run(params: Params, dataset: str) -> dict[str, Any]:
                 model = stage.new_backbone(classes, name)
                 result = stage.fit(
                     SupervisedTask(model, classes),
-                    cfg,
+                    params.recipe("small_input", name),
                     part=name,
                     data=data,
                     history=False,

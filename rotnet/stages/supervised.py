@@ -21,7 +21,7 @@ SPEC = BY_NAME["supervised"]
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
-    cfg = params.supervised
+    cfg = params.recipe("supervised", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
         for _ in stage.each_seed():
             classes = stage.prepared.num_classes

@@ -58,6 +58,8 @@ def recipe(cfg: TrainParams) -> dict[str, Any]:
         "lr": cfg.optimizer.lr,
         "weight_decay": cfg.optimizer.weight_decay,
         "schedule": cfg.schedule.name,
+        "warmup_epochs": cfg.schedule.warmup_epochs,
+        "epochs": cfg.epochs,
         "batch_size": cfg.batch_size,
         "label_smoothing": cfg.label_smoothing,
         "crop_padding": aug.crop_padding,

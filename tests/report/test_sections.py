@@ -23,7 +23,7 @@ def test_report_layout(results):
     assert "## shapes: shapes (image folder images)" in headings
     assert headings[-2:] == ["## Probe accuracy per layer", "## How these were measured"]
     assert "![probe accuracy per layer](report.png)" in report
-    cifar = [h for h in headings if h.startswith("###")][:10]
+    cifar = [h for h in headings if h.startswith("###")][:11]
     assert cifar == [
         "### Supervised vs RotNet",
         "### nin: probe accuracy per layer",
@@ -32,6 +32,7 @@ def test_report_layout(results):
         "### NIN beside the paper",
         "### Small images: the choices compared",
         "### Few labels: RotNet vs training from scratch (paper fig. 5b)",
+        "### Recipes: what each backbone ran with",
         "### Training curves (validation accuracy)",
         "### Best classifier: nin finetune, chosen on validation",
         "### Supervised vs RotNet",  # the next dataset
@@ -214,3 +215,16 @@ def test_small_input_choices_over_several_seeds_read_mean_plus_minus_std(results
     table = "\n".join(sections.small_input_section(seeded))
     assert "| upsample x2 (32 -> 64) | 33.00 | 34.25 ± 0.75 |" in table
     assert "± " not in table.split("efficientnet_b0_upsample")[0]  # the other choice: one figure
+
+
+def test_recipe_table_shows_what_each_backbone_ran_with(results):
+    part = _section(sections.render_markdown(results), "cifar10")
+    assert (
+        "| backbone | stage | epochs | batch | optimizer | lr | weight decay | schedule | label smoothing "
+        "| augmentation | micro-batch |"
+    ) in part
+    # every studied backbone's four training stages, from their run records
+    for backbone in ("nin", "resnet18"):
+        for stage in ("supervised", "pretrain", "probe", "finetune"):
+            assert f"| {backbone} | {stage} |" in part
+    assert "| sgd | 0.1 | 0.0005 | step | 0 | crop pad 4, flip | – |" in part

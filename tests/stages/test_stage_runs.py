@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rotnet import paths
+from rotnet.params import parse_params
 from rotnet.stages import pretrain, probe, supervised
 from rotnet.stages.probe import knn_probe
 
@@ -140,3 +141,14 @@ def test_several_seeds_write_each_seeds_models_and_the_figures_averaged(project)
     one = pretrain.run(project, "cifar10", "nin")
     assert "std" not in one and "seeds" not in one
     assert [p.name for p in paths.seeds_dir("pretrain", "cifar10", "nin").iterdir()] == ["index.json"]
+
+
+def test_the_stage_runs_the_backbones_recipe_and_records_it(project):
+    raw = project.model_dump()
+    own = {"epochs": 2, "label_smoothing": 0.2, "schedule": {"warmup_epochs": 1}}
+    raw["backbones"]["nin"]["recipe"] = {"supervised": own}
+    params = parse_params(raw)
+    supervised.run(params, "cifar10", "nin")
+    record = json.loads(paths.record_file("supervised", "cifar10", "nin").read_text())
+    assert record["recipe"]["label_smoothing"] == 0.2 and record["recipe"]["warmup_epochs"] == 1
+    assert record["recipe"]["epochs"] == 2 != params.supervised.epochs
