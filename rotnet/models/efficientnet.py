@@ -66,9 +66,11 @@ class EfficientNet(Backbone):
         upsample_size: int = 128,
         drop_rate: float = 0.2,
         drop_path_rate: float = 0.0,
+        head_init: Literal["timm", "zero"] = "timm",
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
+        self.head_init = head_init
         net = timm.create_model(
             variant,
             pretrained=False,
@@ -111,9 +113,15 @@ class EfficientNet(Backbone):
         self.stages = nn.ModuleDict(stages)
         # timm's forward_head: global average pool, dropout, classifier (timm's Linear and init).
         self.head = ClassifierHead(net.classifier, drop_rate=drop_rate)
+        if head_init == "zero":
+            self.init_classifier(self.head.fc)
 
     def init_classifier(self, fc: nn.Linear) -> None:
-        efficientnet_init_weights(fc)  # timm's EfficientNet init (uniform, zero bias)
+        if self.head_init == "zero":  # every class equally likely at the start
+            nn.init.zeros_(fc.weight)
+            nn.init.zeros_(fc.bias)
+        else:
+            efficientnet_init_weights(fc)  # timm's EfficientNet init (uniform, zero bias)
 
 
 def build_efficientnet(variant: str, opts: EfficientNetOptions, num_classes: int, in_chans: int = 3) -> EfficientNet:

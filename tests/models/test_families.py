@@ -168,3 +168,20 @@ def test_efficientnet_options_are_checked():
         create_backbone("efficientnet_b0", 10, options={"upsample_size": 16})
     with pytest.raises(RotnetError, match="width"):
         create_backbone("efficientnet_b2", 10, options={"width": 8})
+
+
+def test_efficientnet_zero_head_starts_at_chance():
+    """head_init: zero: every class equally likely before training (timm's init scales as
+    1/sqrt(classes) and starts far above chance on few classes)."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 2, 0])
+    for init, at_chance in (("zero", True), ("timm", False)):
+        model = create_backbone("efficientnet_b0", 3, options={"small_input": "stride", "head_init": init}).eval()
+        loss = float(F.cross_entropy(model(x), y))
+        assert (abs(loss - math.log(3)) < 1e-6) == at_chance, (init, loss)
+    model.reset_classifier(5)  # a fresh classifier gets the same init as at construction
+    zero = create_backbone("efficientnet_b0", 3, options={"small_input": "stride", "head_init": "zero"})
+    zero.reset_classifier(5)
+    assert not zero.get_classifier().weight.any() and model.get_classifier().weight.any()
