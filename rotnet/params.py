@@ -417,7 +417,16 @@ class Params(Strict):
         over = self.recipe_overrides(backbone).get(section)
         if not over:
             return base
-        return type(base).model_validate(deep_merge(base.model_dump(), over))
+        try:
+            return type(base).model_validate(deep_merge(base.model_dump(), over))
+        except ValidationError as err:
+            lines = []
+            for line in _describe(err, "params.yaml").split("\n"):
+                if line.startswith("  - "):  # the key, as the whole params file names it
+                    rest = line[4:].removeprefix("(top level)")
+                    line = f"  - backbones.{backbone}.recipe.{section}{'' if rest.startswith(':') else '.'}{rest}"
+                lines.append(line)
+            raise RotnetError("\n".join(lines)) from None
 
 
 RECIPE_SECTIONS = ("supervised", "pretrain", "probe", "finetune", "small_input")
@@ -431,7 +440,15 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_recipes(params: Params, source: str) -> None:
-    """Every backbones.<name>.recipe names training sections and valid keys for them."""
+    """Every backbones.<name>.recipe names training sections with mappings; and where the
+    study uses that backbone in a section, the section with its keys merged in is valid."""
+    used: dict[str, set[str]] = {}
+    for name in params.study.backbones:
+        used.setdefault(name, set()).update(("supervised", "pretrain", "probe", "finetune"))
+    for name in params.study.baselines:
+        used.setdefault(name, set()).add("supervised")
+    for name in params.small_input.backbones:
+        used.setdefault(name, set()).add("small_input")
     for name, entry in params.backbones.items():
         recipe = (entry or {}).get("recipe")
         if recipe is None:
@@ -446,16 +463,8 @@ def _check_recipes(params: Params, source: str) -> None:
                 )
             if not isinstance(over, dict):
                 raise RotnetError(f"{source}: {where}.{section} must be a mapping of that section's keys")
-            try:
+            if section in used.get(name, ()):
                 params.recipe(section, name)
-            except ValidationError as err:
-                lines = []
-                for line in _describe(err, source).split("\n"):
-                    if line.startswith("  - "):  # the key, as the whole params file names it
-                        rest = line[4:].removeprefix("(top level)")
-                        line = f"  - {where}.{section}{'' if rest.startswith(':') else '.'}{rest}"
-                    lines.append(line)
-                raise RotnetError("\n".join(lines)) from None
 
 
 def _describe(err: ValidationError, source: str) -> str:

@@ -38,3 +38,18 @@ def test_a_backbones_recipe_is_its_sections_with_its_keys_merged_in():
 def test_a_bad_recipe_names_its_key(recipe, message):
     with pytest.raises(RotnetError, match=message):
         parse_params({"backbones": {"resnet18": {"recipe": recipe}}})
+
+
+def test_a_recipe_is_checked_where_the_study_uses_its_backbone():
+    # efficientnet_b7 is not in the study: a short quick-profile section does not trip its
+    # long warm-up; the stage that would use it names the key
+    raw = {
+        "supervised": {"epochs": 4, "schedule": {"milestones": [3]}},
+        "backbones": {"efficientnet_b7": {"recipe": {"supervised": {"schedule": {"warmup_epochs": 5}}}}},
+    }
+    params = parse_params(raw)
+    with pytest.raises(RotnetError, match=r"backbones\.efficientnet_b7\.recipe\.supervised: schedule\.warmup_epochs"):
+        params.recipe("supervised", "efficientnet_b7")
+    raw["study"] = {"backbones": ["nin", "efficientnet_b7"]}
+    with pytest.raises(RotnetError, match=r"backbones\.efficientnet_b7\.recipe\.supervised"):
+        parse_params(raw)
