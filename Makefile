@@ -40,14 +40,14 @@ QUICK_DATA += -S 'study.datasets=[cifar10,fashion_mnist]' $(FASHION_CUT) \
 endif
 # Sized for 5 minutes on 2 CPU cores (README, "Quick profile"): NIN alone, narrow; RotNet
 # pretraining at 32 images a step (128 rotated samples, the batch that runs fastest per sample
-# on a CPU); EfficientNet-B0 on 300 images, upsampled to 64 rather than 128.
+# on a CPU); EfficientNet-B0 on 200 images, upsampled to 64 rather than 128.
 QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
-	-S 'study.backbones=[nin]' -S backbones.nin.width=48 -S backbones.nin3.width=48 \
+	-S 'study.backbones=[nin]' -S backbones.nin.width=40 -S backbones.nin3.width=40 \
 	-S supervised.epochs=4 -S 'supervised.schedule.milestones=[3]' \
 	-S pretrain.epochs=3 -S pretrain.batch_size=32 -S 'pretrain.schedule.milestones=[2]' \
 	-S probe.epochs=4 -S 'probe.schedule.milestones=[3]' -S 'probe.head_milestones.nonlinear=[2]' \
 	-S finetune.epochs=4 -S 'finetune.schedule.milestones=[3]' \
-	-S small_input.epochs=2 -S small_input.train_images=300 -S small_input.schedule.warmup_epochs=0 \
+	-S small_input.epochs=2 -S small_input.train_images=200 -S small_input.schedule.warmup_epochs=0 \
 	-S backbones.efficientnet_b0_upsample.upsample_size=64 \
 	-S 'semisup.labels_per_class=[20,100]' \
 	-S semisup.scratch.epochs=6 -S 'semisup.scratch.schedule.milestones=[4]' -S semisup.scratch.epoch_size=320 \
