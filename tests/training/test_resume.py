@@ -76,7 +76,7 @@ class NanAtEpoch4Step5(SupervisedTask):
 
     def forward(self, x, y):
         logits, targets = super().forward(x, y)
-        if self.model.training:
+        if self.model.training and len(x) == 32:  # training steps (not the memory estimate's pass)
             NanAtEpoch4Step5.calls += 1
             if NanAtEpoch4Step5.calls == 3 * 8 + 5:  # 256 images / 32 = 8 steps per epoch
                 logits = {k: v * float("nan") for k, v in logits.items()}
