@@ -1,0 +1,125 @@
+"""What each backbone costs to train: source images/s and peak resident memory, supervised
+and rotation pretraining, at the committed batch (128 images; rotation: 512 samples), each
+measured in its own process so its peak is its own.
+
+    python benchmarks/costs.py                                   # the committed study's backbones
+    python benchmarks/costs.py --backbones nin resnet18 --steps 3 --device cuda
+
+Runs through the engine with ``runtime.micro_batch: auto`` (the largest micro-batch that
+fits; the table says which was used). Data: random 32x32 images (the cost does not depend
+on what they show). Prints one row per backbone and task, then the slowest/fastest ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+STUDY = ["nin", "resnet18", "resnet50", "resnet101", "efficientnet_b0", "efficientnet_b5"]
+
+
+def measure(backbone: str, task: str, steps: int, device_name: str) -> dict:
+    """One measurement, in this process: a fit of ``steps`` timed steps after one warm-up."""
+    import numpy as np
+    import torch
+
+    from rotnet.data.device import DeviceDataset
+    from rotnet.data.prepared import PreparedDataset, Split
+    from rotnet.models.registry import create_backbone
+    from rotnet.params import load_params
+    from rotnet.training.engine import Engine
+    from rotnet.training.tasks import RotationTask, SupervisedTask
+
+    params = load_params(ROOT / "params.yaml")
+    cfg = params.recipe("pretrain" if task == "rotation" else "supervised", backbone)
+    batch = cfg.batch_size
+    rng = np.random.default_rng(0)
+    n = (steps + 1) * batch
+
+    def split(k: int) -> Split:
+        return Split(rng.integers(0, 256, (k, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, k).astype(np.int64))
+
+    meta = {"class_names": [str(i) for i in range(10)], "mean": [0.5] * 3, "std": [0.25] * 3}
+    device = torch.device(device_name)
+    data = DeviceDataset.from_prepared(PreparedDataset("costs", split(n), split(16), split(16), meta), device)
+    runtime = params.runtime.model_copy(update={"device": device_name, "micro_batch": "auto"})
+    torch.manual_seed(0)
+    model = create_backbone(backbone, 4 if task == "rotation" else 10, options=params.backbone_options(backbone))
+    fit_task = RotationTask(model) if task == "rotation" else SupervisedTask(model, 10)
+    short = cfg.model_copy(
+        update={
+            "epochs": 2,
+            "epoch_size": steps * batch,
+            "schedule": cfg.schedule.model_copy(update={"milestones": [], "warmup_epochs": 0}),
+        }
+    )
+    engine = Engine(data, runtime, device)
+    # Two epochs of `steps` steps: the first warms up (kernels, allocator), the second is timed.
+    t0 = time.perf_counter()
+    result = engine.fit(fit_task, short, seed=1, desc=f"{backbone} {task}")
+    return {
+        "backbone": backbone,
+        "task": task,
+        "batch": batch,
+        "micro_batch": result.extra.get("micro_batch"),
+        "images_per_s": round(result.history[-1]["images_per_s"], 2),
+        "seconds": round(time.perf_counter() - t0, 1),
+        # this process's peak (KiB on Linux): the model, its micro-batches and the data
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backbones", nargs="+", default=STUDY)
+    ap.add_argument("--tasks", nargs="+", default=["supervised", "rotation"], choices=["supervised", "rotation"])
+    ap.add_argument("--steps", type=int, default=2, help="steps per epoch (2 epochs: the second is timed)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--one", nargs=2, metavar=("BACKBONE", "TASK"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(measure(args.one[0], args.one[1], args.steps, args.device)))
+        return
+    rows = []
+    print(f"{'backbone':18s} {'task':10s} {'batch':>5s} {'micro':>5s} {'images/s':>9s} {'peak RSS':>9s}", flush=True)
+    for backbone in args.backbones:
+        for task in args.tasks:
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                backbone,
+                task,
+                "--steps",
+                str(args.steps),
+                "--device",
+                args.device,
+            ]
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                print(f"{backbone:18s} {task:10s} failed: {out.stderr.strip().splitlines()[-1]}", flush=True)
+                continue
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            rows.append(row)
+            rss = f"{row['peak_rss_gib']:.2f} GiB"
+            shown = f"{row['batch']:5d} {row['micro_batch']:5d} {row['images_per_s']:9.2f} {rss:>9s}"
+            print(f"{backbone:18s} {task:10s} {shown}", flush=True)
+    if rows:
+        fast = max(rows, key=lambda r: r["images_per_s"])
+        slow = min(rows, key=lambda r: r["images_per_s"])
+        print(
+            f"slowest/fastest: {slow['backbone']} {slow['task']} at {slow['images_per_s'] / fast['images_per_s']:.3f}x "
+            f"{fast['backbone']} {fast['task']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
