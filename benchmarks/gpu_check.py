@@ -56,12 +56,6 @@ def log(msg: str) -> None:
     print(f"[gpu-check {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def emit(rows: Path, row: dict[str, Any]) -> None:
     """A child's result row, appended at once so that a stopped child keeps it."""
     with rows.open("a", encoding="utf-8") as f:
@@ -391,6 +385,8 @@ def summary(res: dict[str, Any]) -> str:
 
 def parent(args: argparse.Namespace) -> int:
     import torch
+
+    from rotnet.atomic import write_json
 
     t0 = time.time()
     deadline = t0 + args.budget_s

@@ -420,13 +420,7 @@ class Params(Strict):
         try:
             return type(base).model_validate(deep_merge(base.model_dump(), over))
         except ValidationError as err:
-            lines = []
-            for line in _describe(err, "params.yaml").split("\n"):
-                if line.startswith("  - "):  # the key, as the whole params file names it
-                    rest = line[4:].removeprefix("(top level)")
-                    line = f"  - backbones.{backbone}.recipe.{section}{'' if rest.startswith(':') else '.'}{rest}"
-                lines.append(line)
-            raise RotnetError("\n".join(lines)) from None
+            raise RotnetError(_describe(err, "params.yaml", at=f"backbones.{backbone}.recipe.{section}")) from None
 
 
 RECIPE_SECTIONS = ("supervised", "pretrain", "probe", "finetune", "small_input")
@@ -467,10 +461,11 @@ def _check_recipes(params: Params, source: str) -> None:
                 params.recipe(section, name)
 
 
-def _describe(err: ValidationError, source: str) -> str:
+def _describe(err: ValidationError, source: str, at: str = "") -> str:
+    """Every problem, each with its key; ``at``: where the validated mapping sits in the file."""
     lines = [f"invalid parameters in {source}:"]
     for e in err.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        where = ".".join([at, *map(str, e["loc"])] if at else map(str, e["loc"])) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         got = e.get("input")
         shown = "" if isinstance(got, dict) or e["type"] == "missing" else f" (got {got!r})"

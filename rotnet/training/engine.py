@@ -192,10 +192,20 @@ class Engine:
             raise memory.refuse(desc, need, available, knob)
         return None if size >= batch else size
 
+    @contextlib.contextmanager
+    def _leaving_no_trace(self, task: Task):
+        """For sizing passes: weights, BatchNorm statistics and the random stream are restored
+        afterwards, and under DDP nothing is synchronised."""
+        states = [copy.deepcopy(m.state_dict()) for m in task.modules()]
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), self._no_sync(task):
+            yield
+        for m, state in zip(task.modules(), states, strict=True):
+            m.load_state_dict(state)
+
     def _cpu_estimate(self, task: Task) -> tuple[float, int]:
         """Bytes saved per image by a training forward pass, and the model's fixed bytes. The
         probe pass changes nothing: BatchNorm statistics and the random state are restored."""
-        states = [copy.deepcopy(m.state_dict()) for m in task.modules()]
         probe = self.data.train
         n = min(2, len(probe))
         x = probe.normalize(probe.images[:n])
@@ -206,20 +216,17 @@ class Engine:
             with autocast(self.device, self.runtime.amp):
                 return task.forward(x[:k], y[:k])[0]
 
-        with torch.random.fork_rng(devices=[]), self._no_sync(task):
+        with self._leaving_no_trace(task):
             per_image = memory.saved_bytes_per_image(forward, n)
-        for m, state in zip(task.modules(), states, strict=True):
-            m.load_state_dict(state)
         return per_image, memory.model_state_bytes(task.modules())
 
     def _cuda_trial(self, task: Task, cfg: TrainParams, batch: int, desc: str) -> int | None:
         """The largest micro-batch whose forward and backward pass fit on the GPU, halving from
         the whole batch; the trials leave weights, statistics and random state as they were."""
-        states = [copy.deepcopy(m.state_dict()) for m in task.modules()]
         split = self.data.train
         size = batch
         task.train()
-        with torch.random.fork_rng(devices=[self.device]), self._no_sync(task):
+        with self._leaving_no_trace(task):
             while size >= 1:
                 idx = torch.arange(min(size, len(split)), device=self.device)
                 trial = Batch(split.normalize(split.images[idx]), split.labels[idx])
@@ -234,8 +241,6 @@ class Engine:
                     for m in task.modules():
                         m.zero_grad(set_to_none=True)
                     torch.cuda.empty_cache()
-        for m, state in zip(task.modules(), states, strict=True):
-            m.load_state_dict(state)
         if size < 1:
             raise RotnetError(f"{desc}: one image per step does not fit on the GPU; use a smaller backbone")
         return None if size >= batch else size
