@@ -19,6 +19,9 @@ backbone contract without touching a weight:
   stages up to that level) and ``head`` (``conv_head`` + ``bn2``, before pooling);
 - ``head``: global average pooling, dropout and timm's classifier.
 
+``width_multiplier`` scales every variant's channels (its depth stays), for CPU demos and
+tests; 1.0 is timm's model as registered.
+
 Strides are relative to the backbone's input. Upsampled, the first maps can be finer than
 the input (stage1 of B0 is 64x64 for a 32x32 input at 4x): a stride below 1 has no integer
 form, so such a map is not exposed and its blocks run as part of the next stage.
@@ -33,10 +36,36 @@ from typing import Literal
 import timm
 from timm.layers import Conv2dSame
 from timm.models._efficientnet_builder import efficientnet_init_weights
+from timm.models.efficientnet import _gen_efficientnet
 from torch import nn
 
 from rotnet.models.base import Backbone, ClassifierHead, FeatureInfo
 from rotnet.models.options import EFFICIENTNET_REFERENCE_SIZE, EFFICIENTNET_VARIANTS, EfficientNetOptions
+
+# Each variant's (channel, depth) multipliers (Tan & Le 2019; timm's efficientnet_b0..b7
+# entry points hard-code the same values, and a test checks that they agree).
+SCALING: dict[str, tuple[float, float]] = {
+    "efficientnet_b0": (1.0, 1.0),
+    "efficientnet_b1": (1.0, 1.1),
+    "efficientnet_b2": (1.1, 1.2),
+    "efficientnet_b3": (1.2, 1.4),
+    "efficientnet_b4": (1.4, 1.8),
+    "efficientnet_b5": (1.6, 2.2),
+    "efficientnet_b6": (1.8, 2.6),
+    "efficientnet_b7": (2.0, 3.1),
+}
+
+
+def timm_efficientnet(variant: str, width_multiplier: float = 1.0, **kwargs: object) -> nn.Module:
+    """timm's model for ``variant``, its channels scaled by ``width_multiplier``. timm's entry
+    points fix the multipliers (passing one is a TypeError), so a scaled model comes from the
+    generator they call, with the variant's own depth."""
+    if width_multiplier == 1.0:
+        return timm.create_model(variant, pretrained=False, **kwargs)
+    channels, depth = SCALING[variant]
+    return _gen_efficientnet(
+        variant, channel_multiplier=channels * width_multiplier, depth_multiplier=depth, pretrained=False, **kwargs
+    )
 
 
 def _set_stride_1(conv: nn.Conv2d) -> None:
@@ -64,6 +93,7 @@ class EfficientNet(Backbone):
         in_chans: int = 3,
         small_input: Literal["stride", "upsample"] = "stride",
         upsample_size: int = 128,
+        width_multiplier: float = 1.0,
         drop_rate: float = 0.2,
         drop_path_rate: float = 0.0,
         head_init: Literal["timm", "zero"] = "timm",
@@ -71,9 +101,9 @@ class EfficientNet(Backbone):
         super().__init__()
         self.num_classes = num_classes
         self.head_init = head_init
-        net = timm.create_model(
+        net = timm_efficientnet(
             variant,
-            pretrained=False,
+            width_multiplier,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
@@ -121,7 +151,7 @@ class EfficientNet(Backbone):
             nn.init.zeros_(fc.weight)
             nn.init.zeros_(fc.bias)
         else:
-            efficientnet_init_weights(fc)  # timm's EfficientNet init (uniform, zero bias)
+            efficientnet_init_weights(fc)  # timm's EfficientNet init (uniform 1/sqrt(classes), zero bias)
 
 
 def build_efficientnet(variant: str, opts: EfficientNetOptions, num_classes: int, in_chans: int = 3) -> EfficientNet:

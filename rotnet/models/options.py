@@ -33,6 +33,9 @@ class EfficientNetOptions(BaseModel):
     # Side a 32x32 image is resized to in "upsample" mode; other sizes are scaled by the same
     # factor. The factor must be a power of two so every kept map has an integer stride.
     upsample_size: int = Field(128, ge=EFFICIENTNET_REFERENCE_SIZE, le=1024)  # 1024: the head at stride 1
+    # Multiplies the variant's own channel multiplier (B0 1.0 ... B7 2.0), depth unchanged:
+    # below 1 for CPU demos and tests, like NIN's and the ResNets' width.
+    width_multiplier: float = Field(1.0, gt=0.0, le=4.0)
     drop_rate: float = Field(0.2, ge=0.0, lt=1.0)  # dropout before the classifier (timm's B0 value)
     drop_path_rate: float = Field(0.0, ge=0.0, lt=1.0)  # stochastic depth
     # The classifier's initial weights. timm's init scales as 1/sqrt(classes), so on few

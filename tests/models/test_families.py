@@ -186,3 +186,36 @@ def test_efficientnet_zero_head_starts_at_chance():
     zero = create_backbone("efficientnet_b0", 3, options={"small_input": "stride", "head_init": "zero"})
     zero.reset_classifier(5)
     assert not zero.get_classifier().weight.any() and model.get_classifier().weight.any()
+
+
+def test_efficientnet_scaling_table_matches_timms_variants():
+    """width_multiplier builds through timm's generator with the table's multipliers: at 1.0
+    they must give exactly timm's B0..B7 (built on the meta device: shapes, no memory)."""
+    import timm
+    from timm.models.efficientnet import _gen_efficientnet
+
+    from rotnet.models.efficientnet import SCALING
+    from rotnet.models.options import EFFICIENTNET_VARIANTS
+
+    assert set(SCALING) == set(EFFICIENTNET_VARIANTS)
+    for variant, (channels, depth) in SCALING.items():
+        with torch.device("meta"):
+            ours = _gen_efficientnet(variant, channel_multiplier=channels, depth_multiplier=depth, num_classes=3)
+            theirs = timm.create_model(variant, num_classes=3)
+        shapes = {k: v.shape for k, v in ours.state_dict().items()}
+        assert shapes == {k: v.shape for k, v in theirs.state_dict().items()}, variant
+
+
+def test_efficientnet_width_multiplier_scales_channels_not_depth():
+    full = create_backbone("efficientnet_b3", 4)
+    half = create_backbone("efficientnet_b3", 4, options={"width_multiplier": 0.5, "small_input": "stride"})
+    assert [f.name for f in half.feature_info] == [f.name for f in full.feature_info]
+    for a, b in zip(half.feature_info, full.feature_info, strict=True):
+        assert a.stride == b.stride and a.channels < b.channels
+    blocks = [sum(1 for _ in s.modules() if type(_).__name__ == "InvertedResidual") for s in (half, full)]
+    assert blocks[0] == blocks[1] > 0  # B3's depth (its 1.4 depth multiplier) is kept
+    assert sum(p.numel() for p in half.parameters()) < 0.4 * sum(p.numel() for p in full.parameters())
+    with torch.no_grad():
+        assert half.eval()(torch.randn(2, 3, 16, 16)).shape == (2, 4)
+    with pytest.raises(RotnetError, match="width_multiplier"):
+        create_backbone("efficientnet_b0", 4, options={"width_multiplier": 0})

@@ -57,7 +57,10 @@ def test_describe_lists_every_backbone_with_its_defaults():
     assert [line.split(":")[0] for line in lines] == list_backbones()
     assert "nin: blocks=4, width=192" in lines
     assert "resnet50: width=64" in lines
-    effnet = "small_input='stride', upsample_size=128, drop_rate=0.2, drop_path_rate=0.0, head_init='timm'"
+    effnet = (
+        "small_input='stride', upsample_size=128, width_multiplier=1.0, drop_rate=0.2, drop_path_rate=0.0, "
+        "head_init='timm'"
+    )
     assert f"efficientnet_b7: {effnet}" in lines
 
 
