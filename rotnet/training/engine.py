@@ -261,8 +261,12 @@ class Engine:
         on_epoch: Callable[[dict[str, float]], None] | None = None,
         checkpointing: Checkpointing | None = None,
         sync_bn: bool = False,
+        stop_after: int | None = None,
     ) -> FitResult:
+        """Train ``cfg.epochs`` epochs, or only the first ``stop_after`` of them (a trial of
+        the recipe's start: the lr schedule still spans ``cfg.epochs``)."""
         start = time.monotonic()
+        last_epoch = min(cfg.epochs, stop_after or cfg.epochs)
         world = self.world
         check_batch(cfg.batch_size, world, desc)
         self._prepare(task, sync_bn)
@@ -292,7 +296,7 @@ class Engine:
                 for row in history:
                     if on_epoch:
                         on_epoch(row)  # the history file and logs hold every epoch, resumed or not
-        for epoch in range(first_epoch, cfg.epochs + 1):
+        for epoch in range(first_epoch, last_epoch + 1):
             task.train()
             lr = optimizer.param_groups[0]["lr"]
             # loss sum, first non-finite step (-1: none), then the correct count per output
@@ -362,7 +366,7 @@ class Engine:
             history.append(row)
             if on_epoch:
                 on_epoch(row)
-            due = epoch % checkpointing.every == 0 or epoch == cfg.epochs if checkpointing else False
+            due = epoch % checkpointing.every == 0 or epoch == last_epoch if checkpointing else False
             if due and world.is_main:
                 save_resume_state(
                     checkpointing.path,
@@ -385,9 +389,9 @@ class Engine:
         return FitResult(
             outputs=outputs,
             history=history,
-            epochs=cfg.epochs,
+            epochs=last_epoch,
             train_time_s=train_time,
-            train_images=steps * cfg.batch_size * (cfg.epochs - first_epoch + 1),
+            train_images=steps * cfg.batch_size * (last_epoch - first_epoch + 1),
             wall_time_s=time.monotonic() - start,
             steps_per_epoch=steps,
             extra={"micro_batch": micro or cfg.batch_size // world.size},
