@@ -26,6 +26,7 @@ from rotnet.report.paper import (
     SEMISUP_SCRATCH,
 )
 from rotnet.report.results import DatasetResults, Record, StudyResults, std_at
+from rotnet.report.zoo_smoke import ZooSmoke, zoo_smoke_section
 
 Column = tuple[str, Callable[[Any], Any]]  # header, value of a row
 
@@ -548,7 +549,10 @@ def measurement_section(accuracies: pd.DataFrame) -> list[str]:
 
 
 def report_lines(
-    results: StudyResults, figure: str | None = PROBE_FIGURE, gpu_check: GpuCheck | None = None
+    results: StudyResults,
+    figure: str | None = PROBE_FIGURE,
+    gpu_check: GpuCheck | None = None,
+    zoo_smoke: ZooSmoke | None = None,
 ) -> list[str]:
     df = results.accuracies
     out = intro_section()
@@ -556,9 +560,15 @@ def report_lines(
         out += dataset_section(ds, df[df.dataset == name])
     out += probe_figure_section(figure)
     out += gpu_check_section(gpu_check)
+    out += zoo_smoke_section(zoo_smoke)
     out += measurement_section(df)
     return out
 
 
-def render_markdown(results: StudyResults, figure: str | None = PROBE_FIGURE, gpu_check: GpuCheck | None = None) -> str:
-    return "\n".join(report_lines(results, figure, gpu_check))
+def render_markdown(
+    results: StudyResults,
+    figure: str | None = PROBE_FIGURE,
+    gpu_check: GpuCheck | None = None,
+    zoo_smoke: ZooSmoke | None = None,
+) -> str:
+    return "\n".join(report_lines(results, figure, gpu_check, zoo_smoke))

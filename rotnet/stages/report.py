@@ -25,6 +25,7 @@ from rotnet.report.gpu_check import latest_result
 from rotnet.report.html import render_html
 from rotnet.report.results import DatasetResults, collect, headline
 from rotnet.report.samples import predict_samples
+from rotnet.report.zoo_smoke import latest_smoke
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 
@@ -67,7 +68,7 @@ def run(params: Params) -> None:
     for ds in results.datasets.values():
         write_dataset_figures(ds)
 
-    text = sections.render_markdown(results, figures.PROBE_FIGURE, latest_result())
+    text = sections.render_markdown(results, figures.PROBE_FIGURE, latest_result(), latest_smoke())
     write_text(out / "report.md", text)
     write_text(out / "report.html", render_html(text))
 
