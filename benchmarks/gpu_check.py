@@ -5,26 +5,33 @@
    with bf16, channels-last and torch.compile on (benchmarks/throughput.py), plus the
    engine eager. Figures are source images/s; NIN rotation trains on 4 rotated samples per
    image.
-2. The paper-protocol NIN study in what is left of the box: the 4-block NIN RotNet
+2. Per backbone of the committed study (or --cost-backbones): supervised and rotation
+   training at the committed batch and recipes, through the engine with micro_batch auto
+   (benchmarks/costs.py): source images/s, the micro-batch used and, on CUDA, the peak
+   memory allocated; from the rates, the GPU-hours of the paper-scale study's training
+   steps (supervised and RotNet pretraining, their recipes' epochs, per dataset).
+3. The paper-protocol NIN study in what is left of the box: the 4-block NIN RotNet
    pretrained with the paper's schedule compressed to the epochs that fit (milestones
    scaled), then the paper's probes (non-linear and conv heads on block 2, and the other
    heads and maps the probe stage trains), through the study's own pretrain and probe stage
    code. Epochs and heads are chosen on a validation split carved from train; the test set
    is read once. Test accuracies are printed beside the paper's.
-3. One JSON (benchmarks/results/<date>-<device>.json, never overwritten) and a summary.
+4. One JSON (benchmarks/results/<date>-<device>.json, never overwritten) and a summary.
 
 Each part runs in a child process with its own deadline; at the box's end a running part
 is stopped and what was measured so far is kept. Needs only the python and torch it finds
 (plus pydantic, timm, pillow, pyyaml): no install, no lock, no dvc.
 
     python benchmarks/gpu_check.py                         # 8 minutes, the GPU, full CIFAR-10 (JPEG copy)
-    python benchmarks/gpu_check.py --device cpu --budget-s 20 --width 16 --train-per-class 20 --steps 2
+    python benchmarks/gpu_check.py --device cpu --budget-s 20 --width 16 --train-per-class 20 --steps 2 \
+        --cost-backbones nin --cost-width 8 --cost-steps 1
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import json
 import math
 import os
@@ -48,6 +55,10 @@ BAR_IMAGES = 45_000
 BAR_SAMPLES_PER_S = 200 * BAR_IMAGES * 4 / 300
 PAPER_PRETRAIN_EPOCHS = 200
 PAPER_PROBE_EPOCHS = 100
+COST_TASKS = ["supervised", "rotation"]
+# The official train splits (the downloads'); the study trains on them less params' val_size.
+OFFICIAL_TRAIN = {"cifar10": (50_000, 10), "fashion_mnist": (60_000, 10)}  # images, classes
+CPU_PEAK = "not measured on the CPU: one process measures every backbone (benchmarks/costs.py runs one each)"
 GRACE_S = 5.0  # a child gets this long past its deadline before it is stopped
 FINAL_S = 4.0  # kept at the end of the box for the summary and the JSON
 
@@ -130,6 +141,64 @@ def phase_throughput(args: argparse.Namespace, rows: Path) -> None:
         emit(rows, {**row, "images_per_s": round(ips, 1), "samples_per_s": round(ips * per, 1),
                     "seconds": round(time.perf_counter() - t0, 1)})  # fmt: skip
         log(f"{key} {side} compile={comp}: {ips:.1f} images/s ({time.perf_counter() - t0:.0f} s with warm-up)")
+
+
+def committed_backbones() -> list[str]:
+    """params.yaml's study.backbones: the default of --cost-backbones."""
+    import yaml
+
+    return list(yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))["study"]["backbones"])
+
+
+def cost_params(width: int | None):
+    """The committed params.yaml; with ``width``, every backbone entry that has a width
+    (NIN, the ResNets) takes it instead: a quick run's small models."""
+    import yaml
+
+    from rotnet.params import parse_params
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    if width:
+        for opts in raw["backbones"].values():
+            if isinstance(opts, dict) and "width" in opts:
+                opts["width"] = width
+    return parse_params(raw, "params.yaml (gpu-check costs)")
+
+
+def free_device(device) -> None:
+    """Give back what the last measurement left cached, so the next one has the whole GPU."""
+    gc.collect()
+    if device.type == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def phase_costs(args: argparse.Namespace, rows: Path) -> None:
+    import costs
+
+    device = device_of(args.device)
+    params = cost_params(args.cost_width)
+    for backbone in args.cost_backbones:
+        for task in COST_TASKS:
+            row = {"backbone": backbone, "task": task}
+            left = args.until - time.time()
+            if left < args.min_measure_s:
+                emit(rows, {**row, "skipped": f"time box ({left:.0f} s left)"})
+                continue
+            try:
+                got = costs.measure(backbone, task, args.cost_steps, str(device), params)
+            except Exception as err:  # one failed measurement must not cost the others
+                emit(rows, {**row, "error": f"{type(err).__name__}: {err}"[:500]})
+                log(f"cost {backbone} {task}: failed: {err}")
+                continue
+            finally:
+                free_device(device)
+            if device.type != "cuda":  # this process's peak RSS spans every measurement so far
+                got.update(peak_gib=None, peak_of=CPU_PEAK)
+            emit(rows, got)
+            log(f"cost {backbone} {task}: {got['images_per_s']:.1f} images/s, micro-batch {got['micro_batch']}, "
+                f"peak {num(got['peak_gib'], '.2f')} GiB ({got['seconds']:.0f} s with warm-up)")  # fmt: skip
 
 
 def scaled(milestones: list[int], paper_epochs: int, epochs: int) -> list[int]:
@@ -257,7 +326,7 @@ def phase_study(args: argparse.Namespace, rows: Path) -> None:
                 "paper_test_acc": paper_figs})  # fmt: skip
 
 
-PHASES = {"prepare": phase_prepare, "throughput": phase_throughput, "study": phase_study}
+PHASES = {"prepare": phase_prepare, "throughput": phase_throughput, "costs": phase_costs, "study": phase_study}
 
 
 # -- the parent ----------------------------------------------------------------------------
@@ -291,11 +360,14 @@ def child_args(args: argparse.Namespace) -> list[str]:
     out = ["--device", args.device, "--batch", str(args.batch), "--steps", str(args.steps),
            "--workers", str(args.workers), "--compile", args.compile, "--val-size", str(args.val_size),
            "--calibration-steps", str(args.calibration_steps), "--min-measure-s", str(args.min_measure_s),
-           "--workloads", *args.workloads]  # fmt: skip
+           "--cost-steps", str(args.cost_steps), "--workloads", *args.workloads,
+           "--cost-backbones", *args.cost_backbones]  # fmt: skip
     if args.data:
         out += ["--data", str(args.data)]
     if args.width:
         out += ["--width", str(args.width)]
+    if args.cost_width:
+        out += ["--cost-width", str(args.cost_width)]
     if args.train_per_class:
         out += ["--train-per-class", str(args.train_per_class)]
     if args.epochs:
@@ -322,6 +394,71 @@ def throughput_table(rows: list[dict[str, Any]], compiled: bool) -> dict[str, di
     return table
 
 
+def cost_table(rows: list[dict[str, Any]], backbones: list[str]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per backbone and task: its row without the keys, or why it has no figures."""
+    stopped = {"skipped": "the phase stopped before it"}
+    table = {b: {t: dict(stopped) for t in COST_TASKS} for b in backbones}
+    for r in rows:
+        table.setdefault(r["backbone"], {})[r["task"]] = {k: v for k, v in r.items() if k not in ("backbone", "task")}
+    return table
+
+
+def train_images(params, dataset: str) -> int | None:
+    """Images in the study's train split of ``dataset``: the official train split less
+    val_size (None for a dataset of unknown size, an image folder say)."""
+    if dataset not in OFFICIAL_TRAIN:
+        return None
+    total, classes = OFFICIAL_TRAIN[dataset]
+    cfg = params.dataset(dataset)
+    n = total - cfg.val_size
+    return min(n, classes * cfg.train_per_class) if cfg.train_per_class else n
+
+
+def stage_hours(cfg, train: int, images_per_s: float) -> float:
+    """Hours of training steps for ``cfg.epochs`` epochs; an epoch is epoch_size (or the
+    train split) // batch_size full batches, as the engine runs it."""
+    per_epoch = (cfg.epoch_size or train) // cfg.batch_size * cfg.batch_size
+    return cfg.epochs * per_epoch / images_per_s / 3600
+
+
+def study_gpu_hours(table: dict[str, dict[str, dict[str, Any]]], params, width: int | None) -> dict[str, Any]:
+    """GPU-hours of the study's supervised and pretraining steps, per backbone and dataset,
+    at the measured images/s."""
+    sizes = {d: train_images(params, d) for d in params.study.datasets}
+    per_backbone: dict[str, Any] = {}
+    for backbone, tasks in table.items():
+        sup, rot = tasks["supervised"].get("images_per_s"), tasks["rotation"].get("images_per_s")
+        if not (sup and rot):
+            continue
+        sup_cfg, pre_cfg = params.recipe("supervised", backbone), params.recipe("pretrain", backbone)
+        hours = {}
+        for d, n in sizes.items():
+            if n:
+                s, p = stage_hours(sup_cfg, n, sup), stage_hours(pre_cfg, n, rot)
+                hours[d] = {"supervised": round(s, 3), "pretrain": round(p, 3), "total": round(s + p, 3)}
+        per_backbone[backbone] = {
+            "epochs": {"supervised": sup_cfg.epochs, "pretrain": pre_cfg.epochs},
+            "datasets": hours,
+            "total": round(sum(h["total"] for h in hours.values()), 3),
+        }
+    note = (
+        "training steps only: each backbone's supervised and RotNet pretraining epochs (its recipe's, beside "
+        "it) of the train split (official train less val_size) at the measured images/s; "
+        "not included: evaluation, the probes and controls, fine-tuning, semisup, small_input, the baselines, "
+        "checkpoints and start-up. Rates are for 32x32 RGB; Fashion-MNIST's one channel changes only the first "
+        "convolution"
+    )
+    if width:
+        note += f". Measured at --cost-width {width}, not the committed widths: not the committed study's hours"
+    return {
+        "per_backbone": per_backbone,
+        "total": round(sum(b["total"] for b in per_backbone.values()), 3),
+        "unmeasured": [b for b in table if b not in per_backbone],
+        "train_images": sizes,
+        "note": note,
+    }
+
+
 def study_compile(table: dict[str, dict[str, Any]], asked: str) -> str:
     """Compile the study when the compiled engine beat the eager one by 15% on NIN rotation."""
     if asked != "auto":
@@ -340,20 +477,58 @@ def result_path(out_dir: Path, device_name: str, date: str) -> Path:
     return path
 
 
+def num(v: Any, fmt: str) -> str:
+    """``v`` formatted, or a dash as wide as the format asks for."""
+    if isinstance(v, (int, float)):
+        return format(v, fmt)
+    width = re.match(r"\d*", fmt).group()
+    return "-".rjust(int(width or 0))
+
+
+def cost_summary(costs: dict[str, Any]) -> list[str]:
+    """The per-backbone table and the study's GPU-hours, for the printed summary."""
+    lines = ["", f"per-backbone training cost, committed recipes and batch, micro_batch auto: {costs['status']}"]
+    table = costs.get("table") or {}
+    if not table:
+        return lines
+    lines.append(f"  {'backbone':16s} {'sup. img/s':>10s} {'micro':>5s} {'peak GiB':>8s} {'rot. img/s':>10s} "
+                 f"{'samples/s':>10s} {'micro':>5s} {'peak GiB':>8s}")  # fmt: skip
+    unmeasured = []
+    for b, tasks in table.items():
+        sup, rot = tasks["supervised"], tasks["rotation"]
+        lines.append(
+            f"  {b:16s} {num(sup.get('images_per_s'), '10.1f')} {num(sup.get('micro_batch'), '5d')} "
+            f"{num(sup.get('peak_gib'), '8.2f')} {num(rot.get('images_per_s'), '10.1f')} "
+            f"{num(rot.get('samples_per_s'), '10.1f')} {num(rot.get('micro_batch'), '5d')} "
+            f"{num(rot.get('peak_gib'), '8.2f')}"
+        )
+        unmeasured += [
+            f"  {b} {t}: {e.get('error') or e.get('skipped')}"
+            for t, e in tasks.items()
+            if "error" in e or "skipped" in e
+        ]
+    hours = costs.get("study_gpu_hours") or {}
+    lines += unmeasured
+    if hours.get("per_backbone"):
+        lines.append("  the paper-scale study's GPU-hours, supervised + RotNet pretraining training steps only:")
+        for b, h in hours["per_backbone"].items():
+            per = ", ".join(f"{d} {v['total']:.2f}" for d, v in h["datasets"].items())
+            lines.append(f"    {b:16s} {per}: {h['total']:.2f} h")
+        missing = f" (not measured: {', '.join(hours['unmeasured'])})" if hours["unmeasured"] else ""
+        lines.append(f"    {'all measured':16s} {hours['total']:.2f} h{missing}")
+    return lines
+
+
 def summary(res: dict[str, Any]) -> str:
     lines = [f"gpu-check on {res['device']} ({res['date']}), {res['elapsed_s']:.0f} s of {res['budget_s']:.0f}: "
              f"{res['status']}", "", "throughput, source images/s (NIN rotation: x4 rotated samples/s):",
              f"  {'workload':14s} {'plain':>10s} {'engine':>10s} {'model-only':>10s} {'eager eng.':>10s} "
              f"{'eng/plain':>9s} {'eng/model':>9s}"]  # fmt: skip
-
-    def f(v: Any, fmt: str) -> str:
-        return format(v, fmt) if isinstance(v, (int, float)) else "-"
-
     for w, t in res["throughput"]["table"].items():
         lines.append(
-            f"  {w:14s} {f(t.get('plain'), '10.0f')} {f(t.get('engine'), '10.0f')} "
-            f"{f(t.get('model_only'), '10.0f')} {f(t.get('engine_eager'), '10.0f')} "
-            f"{f(t.get('engine_over_plain'), '8.2f')}x {f(t.get('engine_over_model'), '9.0%')}"
+            f"  {w:14s} {num(t.get('plain'), '10.0f')} {num(t.get('engine'), '10.0f')} "
+            f"{num(t.get('model_only'), '10.0f')} {num(t.get('engine_eager'), '10.0f')} "
+            f"{num(t.get('engine_over_plain'), '8.2f')}x {num(t.get('engine_over_model'), '9.0%')}"
         )
     bar = res.get("bar") or {}
     if bar.get("engine_samples_per_s"):
@@ -362,6 +537,7 @@ def summary(res: dict[str, Any]) -> str:
             f"gives {bar['engine_samples_per_s']:,.0f} ({bar['fraction']:.0%}): 200 epochs in "
             f"{bar['nin_200_epochs_min']:.1f} min"
         )
+    lines += cost_summary(res["costs"])
     st = res["study"]
     plan, pre, pr = st.get("plan"), st.get("pretrain"), st.get("probe")
     lines += ["", f"paper-protocol NIN study ({st['data']}):"]
@@ -376,11 +552,41 @@ def summary(res: dict[str, Any]) -> str:
         for head in ("nonlinear", "conv"):
             got = (pr["block2"].get(head) or {}).get("test_acc")
             lines.append(
-                f"  block2 {head:9s} test {f(got, '.2f')}%   paper {pr['paper_test_acc'][f'block2/{head}']:.2f}%"
+                f"  block2 {head:9s} test {num(got, '.2f')}%   paper {pr['paper_test_acc'][f'block2/{head}']:.2f}%"
             )
     if not pr:
         lines.append(f"  not finished: {st['status']}")
     return "\n".join(lines)
+
+
+def run_costs(args: argparse.Namespace, res: dict[str, Any], until: float, extra: list[str]) -> None:
+    """The per-backbone probe in its own child until ``until``; its table and the study's
+    GPU-hours into ``res``."""
+    costs = res["costs"]
+    if not args.cost_backbones:
+        costs["status"] = "skipped: --cost-backbones is empty"
+        return
+    cs = run_child("costs", args, until, extra)
+    res["phases"]["costs"] = {"status": cs["status"], "seconds": cs["seconds"]}
+    table = cost_table(cs["rows"], args.cost_backbones)
+    hours = study_gpu_hours(table, cost_params(None), args.cost_width)
+    costs.update(status=cs["status"], rows=cs["rows"], table=table, study_gpu_hours=hours)
+
+
+def overall_status(res: dict[str, Any]) -> str:
+    """complete, or partial with what is missing: a part stopped or failed, measurements skipped."""
+    incomplete = [k for k, p in res["phases"].items() if p["status"] != "complete"]
+    if incomplete:
+        return "partial: " + ", ".join(f"{k} {res['phases'][k]['status']}" for k in incomplete)
+    missing = [
+        f"{n} {what} measurement(s) skipped or failed"
+        for what, rows in (
+            ("throughput", res["throughput"].get("rows", [])),
+            ("cost", [e for t in (res["costs"].get("table") or {}).values() for e in t.values()]),
+        )
+        if (n := sum("images_per_s" not in r for r in rows))
+    ]
+    return "partial: " + "; ".join(missing) if missing else "complete"
 
 
 def parent(args: argparse.Namespace) -> int:
@@ -419,10 +625,19 @@ def parent(args: argparse.Namespace) -> int:
             "train_per_class": args.train_per_class,
             "workers": args.workers,
             "epochs": args.epochs,
+            "cost_backbones": args.cost_backbones,
+            "cost_steps": args.cost_steps,
+            "cost_width": args.cost_width,
         },
         "phases": {},
         "throughput": {"unit": "source images/s; NIN rotation trains on 4 rotated samples per image", "table": {}},
         "bar": None,
+        "costs": {
+            "unit": "source images/s at each backbone's committed recipe and batch; rotation trains on "
+            "len(pretrain.rotations) rotated samples per image (samples_per_s)",
+            "steps": args.cost_steps,
+            "status": "not started",
+        },
         "study": {"data": "not prepared", "status": "not started"},
     }
 
@@ -465,21 +680,15 @@ def parent(args: argparse.Namespace) -> int:
                 "note": f"training steps only, {BAR_IMAGES:,} images per epoch, the faster engine (compiled or eager)",
             }
         save("running")
+        run_costs(args, res, min(deadline - FINAL_S, time.time() + args.costs_share * left), extra)
+        save("running")
         compile_ = study_compile(table, args.study_compile)
         st = run_child("study", args, deadline - FINAL_S, [*extra, "--study-compile", compile_])
         res["phases"]["study"] = {"status": st["status"], "seconds": st["seconds"]}
         res["study"]["status"] = st["status"]
         for row in st["rows"]:
             res["study"][row.pop("part")] = row
-        incomplete = [k for k, p in res["phases"].items() if p["status"] != "complete"]
-        skipped = [r for r in tp["rows"] if "images_per_s" not in r]
-        if incomplete:
-            status = "partial: " + ", ".join(f"{k} {res['phases'][k]['status']}" for k in incomplete)
-        elif skipped:
-            status = f"partial: {len(skipped)} throughput measurement(s) skipped or failed"
-        else:
-            status = "complete"
-        save(status)
+        save(overall_status(res))
     finally:
         if own_work:
             shutil.rmtree(args.work, ignore_errors=True)
@@ -508,6 +717,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--study-compile", choices=["auto", "on", "off"], default="auto",
                     help="auto: compile the study if that made the NIN engine 15%% faster")  # fmt: skip
     ap.add_argument("--throughput-share", type=float, default=0.42, help="share of the box after prepare")
+    ap.add_argument(
+        "--cost-backbones",
+        nargs="*",
+        default=committed_backbones(),
+        help="backbones whose supervised and rotation training the cost probe measures (default: params.yaml's "
+        "study.backbones; none: no probe)",
+    )
+    ap.add_argument("--costs-share", type=float, default=0.2, help="the cost probe's share of the box after prepare")
+    ap.add_argument("--cost-steps", type=int, default=5, help="timed steps per cost figure, after as many warm-up")
+    ap.add_argument(
+        "--cost-width",
+        type=int,
+        default=None,
+        help="width of every probed backbone that has one (NIN, ResNets) instead of params.yaml's: a quick run; "
+        "its GPU-hours are then not the committed study's",
+    )
     ap.add_argument("--width", type=int, default=None, help="NIN width (default: params.yaml's, the paper's 192)")
     ap.add_argument("--train-per-class", type=int, default=None, help="keep the first N train images per class")
     ap.add_argument("--val-size", type=int, default=5000, help="validation images carved from train")
@@ -529,6 +754,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.workloads) - set(WORKLOADS))
     if unknown:
         ap.error(f"--workloads: unknown {unknown}; choose from {WORKLOADS}")
+    if args.throughput_share + args.costs_share > 1:
+        ap.error("--throughput-share and --costs-share add up to more than the box (1)")
     if args.data is not None:
         if not args.data.exists():
             ap.error(f"--data {args.data} does not exist; give CIFAR-10 as an image-folder archive or folder")

@@ -3,6 +3,7 @@ it measured, a part that outruns the box is stopped and what came before is kept
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -11,7 +12,17 @@ from pathlib import Path
 
 from PIL import Image
 
-from benchmarks.gpu_check import plan_epochs, result_path, scaled, study_compile, throughput_table
+from benchmarks.gpu_check import (
+    cost_params,
+    cost_table,
+    phase_costs,
+    plan_epochs,
+    result_path,
+    scaled,
+    study_compile,
+    study_gpu_hours,
+    throughput_table,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
@@ -51,11 +62,12 @@ def run_check(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess,
 
 
 def test_gpu_check_measures_everything_in_its_box(tmp_path):
-    proc, res, wall = run_check(tmp_path, "--budget-s", "45", "--throughput-share", "0.6")
+    cost = ["--cost-backbones", "nin", "--cost-width", "8", "--cost-steps", "1", "--costs-share", "0.22"]
+    proc, res, wall = run_check(tmp_path, "--budget-s", "66", "--throughput-share", "0.4", *cost)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert res["status"] == "complete", res["phases"]
     assert res["device_type"] == "cpu" and res["date"] and res["torch"]
-    assert wall < 45 + 15  # the box, plus interpreter start-up and the final write
+    assert wall < 66 + 15  # the box, plus interpreter start-up and the final write
     # 1. the throughput table: three workloads, three sides each, with the ratios
     table = res["throughput"]["table"]
     assert set(table) == {"nin-rotation", "resnet18", "resnet50"}
@@ -64,7 +76,20 @@ def test_gpu_check_measures_everything_in_its_box(tmp_path):
         assert all(row[k] > 0 for k in ("plain", "engine", "model_only"))
         assert abs(row["engine_over_model"] - row["engine"] / row["model_only"]) < 0.01
     assert res["bar"]["engine_samples_per_s"] == round(4 * table["nin-rotation"]["engine"])
-    # 2. the study: a plan within the paper's epochs, pretraining, then the block-2 probes
+    # 2. the cost probe: NIN at the committed batch, both tasks, and the study's GPU-hours
+    costs = res["costs"]
+    assert costs["status"] == res["phases"]["costs"]["status"] == "complete"
+    for task, per_image in (("supervised", 1), ("rotation", 4)):
+        row = costs["table"]["nin"][task]
+        assert row["images_per_s"] > 0 and abs(row["samples_per_s"] - per_image * row["images_per_s"]) < 0.1
+        assert row["batch"] == 128 and row["samples_per_step"] == 128 * per_image
+        assert 1 <= row["micro_batch"] <= 128
+        assert row["peak_gib"] is None and "not measured on the CPU" in row["peak_of"]
+    hours = costs["study_gpu_hours"]
+    nin = hours["per_backbone"]["nin"]
+    assert set(nin["datasets"]) == set(cost_params(None).study.datasets) and nin["total"] > 0
+    assert "--cost-width 8" in hours["note"] and hours["unmeasured"] == []
+    # 3. the study: a plan within the paper's epochs, pretraining, then the block-2 probes
     study = res["study"]
     assert study["data"].endswith("130 train / 30 val / 30 test")
     plan = study["plan"]
@@ -74,13 +99,16 @@ def test_gpu_check_measures_everything_in_its_box(tmp_path):
     for head in ("nonlinear", "conv"):
         assert 0 <= study["probe"]["block2"][head]["test_acc"] <= 100
     assert study["probe"]["paper_test_acc"] == {"block2/nonlinear": 89.06, "block2/conv": 91.16}
-    # 3. the summary printed beside the paper's figures
+    # 4. the summary printed beside the paper's figures, the cost table and GPU-hours before them
     assert "block2 conv" in proc.stdout and "paper 91.16%" in proc.stdout
+    assert "per-backbone training cost" in proc.stdout and f"{nin['total']:.2f} h" in proc.stdout
 
 
 def test_a_part_that_outruns_the_box_is_stopped_and_the_rest_kept(tmp_path):
-    # No throughput table, and far more epochs than a few seconds hold.
-    proc, res, wall = run_check(tmp_path, "--budget-s", "14", "--workloads", "--epochs", "100000", "1")
+    # No throughput table, no cost probe, and far more epochs than a few seconds hold.
+    proc, res, wall = run_check(
+        tmp_path, "--budget-s", "14", "--workloads", "--cost-backbones", "--epochs", "100000", "1"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert wall < 14 + 15
     assert res["phases"]["prepare"]["status"] == "complete"
@@ -89,6 +117,7 @@ def test_a_part_that_outruns_the_box_is_stopped_and_the_rest_kept(tmp_path):
     assert res["study"]["plan"]["pretrain_epochs"] == 100000  # measured before the stop: kept
     assert "pretrain" not in res["study"]
     assert "not finished: stopped at the time box" in proc.stdout
+    assert "costs" not in res["phases"] and res["costs"]["status"] == "skipped: --cost-backbones is empty"
 
 
 def test_a_second_run_never_overwrites_the_first(tmp_path):
@@ -127,3 +156,59 @@ def test_throughput_table_and_the_study_compile_choice():
     assert study_compile(table, "auto") == "on"  # 1.5x over eager
     assert study_compile({"nin-rotation": {"engine": 61, "engine_eager": 60}}, "auto") == "off"
     assert study_compile(table, "off") == "off"
+
+
+def cost_args(until: float) -> argparse.Namespace:
+    return argparse.Namespace(
+        device="cpu", cost_backbones=["resnet18", "nin"], cost_steps=1, cost_width=8, min_measure_s=5.0, until=until
+    )
+
+
+def test_the_cost_probe_skips_what_the_box_cannot_hold_and_survives_a_failure(tmp_path, monkeypatch):
+    import costs  # benchmarks/costs.py, on the path as gpu_check puts it
+
+    def measure(backbone, task, steps, device, params):
+        if backbone == "resnet18":
+            raise RuntimeError("out of memory")
+        assert params.backbone_options(backbone)["width"] == 8  # --cost-width reached the models
+        return {"backbone": backbone, "task": task, "images_per_s": 10.0, "micro_batch": 64, "seconds": 1.0,
+                "peak_gib": 2.0, "peak_of": "peak resident memory of the process"}  # fmt: skip
+
+    monkeypatch.setattr(costs, "measure", measure)
+    rows = tmp_path / "costs.jsonl"
+    phase_costs(cost_args(time.time() + 60), rows)
+    got = [json.loads(line) for line in rows.read_text().splitlines()]
+    assert [(r["backbone"], r["task"]) for r in got] == [
+        ("resnet18", "supervised"), ("resnet18", "rotation"), ("nin", "supervised"), ("nin", "rotation"),
+    ]  # fmt: skip
+    assert all(r["error"] == "RuntimeError: out of memory" for r in got[:2])
+    assert all(r["images_per_s"] == 10.0 and r["peak_gib"] is None for r in got[2:])  # no per-row RSS on the CPU
+    short = tmp_path / "short.jsonl"
+    phase_costs(cost_args(time.time() + 2), short)  # less than --min-measure-s left
+    skipped = [json.loads(line) for line in short.read_text().splitlines()]
+    assert len(skipped) == 4 and all(r["skipped"].startswith("time box") for r in skipped)
+
+
+def test_cost_table_and_the_studys_gpu_hours():
+    rows = [
+        {"backbone": "nin", "task": "supervised", "images_per_s": 1000.0, "micro_batch": 128},
+        {"backbone": "nin", "task": "rotation", "images_per_s": 250.0, "micro_batch": 128},
+        {"backbone": "resnet18", "task": "supervised", "error": "RuntimeError: boom"},
+    ]
+    table = cost_table(rows, ["nin", "resnet18"])
+    assert table["nin"]["rotation"] == {"images_per_s": 250.0, "micro_batch": 128}
+    assert table["resnet18"]["rotation"] == {"skipped": "the phase stopped before it"}  # the child was stopped
+    params = cost_params(None)
+    hours = study_gpu_hours(table, params, None)
+    assert hours["unmeasured"] == ["resnet18"] and "not the committed" not in hours["note"]
+    # the official train split less val_size, in full batches of 128 (the engine drops the rest)
+    train = {"cifar10": 50_000 - params.dataset("cifar10").val_size}
+    train["fashion_mnist"] = 60_000 - params.dataset("fashion_mnist").val_size
+    assert hours["train_images"] == {d: train[d] for d in params.study.datasets}
+    nin = hours["per_backbone"]["nin"]
+    sup, pre = params.recipe("supervised", "nin").epochs, params.recipe("pretrain", "nin").epochs
+    for d in params.study.datasets:
+        seen = train[d] // 128 * 128
+        assert nin["datasets"][d]["supervised"] == round(sup * seen / 1000 / 3600, 3)
+        assert nin["datasets"][d]["pretrain"] == round(pre * seen / 250 / 3600, 3)
+    assert nin["total"] == hours["total"] > 0

@@ -70,6 +70,70 @@ def throughput_lines(result: dict[str, Any]) -> list[str]:
     return out
 
 
+def _cost_cells(entry: dict[str, Any], samples: bool) -> str:
+    """One task's cells: images/s (and rotated samples/s), micro-batch, peak GiB."""
+    ips = _num(entry.get("images_per_s"), ",.1f")
+    if samples:
+        ips += f" ({_num(entry.get('samples_per_s'), ',.0f')})"
+    return f"{ips} | {_num(entry.get('micro_batch'), 'd')} | {_num(entry.get('peak_gib'), '.2f')}"
+
+
+def _hours_lines(hours: dict[str, Any]) -> list[str]:
+    per = hours.get("per_backbone") or {}
+    if not per:
+        return []
+    sizes = hours.get("train_images") or {}
+    datasets = list(sizes)
+    heads = " | ".join(f"{d} ({_num(sizes[d], ',d')} train images)" for d in datasets)
+    out = [
+        "",
+        f"GPU-hours of the paper-scale study at these rates ({hours['note']}):",
+        "",
+        f"| backbone | {heads} | total |",
+        "| --- | " + "--- | " * len(datasets) + "--- |",
+    ]
+    for backbone, h in per.items():
+        cells = " | ".join(_num((h["datasets"].get(d) or {}).get("total"), ".2f") for d in datasets)
+        out.append(f"| {backbone} | {cells} | {h['total']:.2f} |")
+    missing = f" (not measured: {', '.join(hours['unmeasured'])})" if hours.get("unmeasured") else ""
+    out.append(f"| all measured{missing} | {' | '.join('' for _ in datasets)} | {hours['total']:.2f} |")
+    return out
+
+
+def cost_lines(result: dict[str, Any]) -> list[str]:
+    """The per-backbone probe: images/s, micro-batch and peak memory, then the study's GPU-hours."""
+    costs = result.get("costs")
+    if costs is None:
+        return ["The per-backbone probe was not part of this run (it predates it): no per-backbone figures yet."]
+    table = costs.get("table") or {}
+    if not table:
+        return [f"The per-backbone probe did not run: {costs.get('status')}."]
+    entries = [e for tasks in table.values() for e in tasks.values()]
+    peak_of = next((e["peak_of"] for e in entries if e.get("peak_of")), "not measured")
+    out = [
+        f"Each backbone trained with its committed recipe and batch through the engine with `micro_batch: auto`, "
+        f"{costs.get('steps')} timed steps after as many warm-up steps; source images/s (rotation: rotated "
+        f"samples/s in brackets). Peak memory: {peak_of}. Status: {costs.get('status')}.",
+        "",
+        "| backbone | supervised images/s | micro-batch | peak GiB | rotation images/s (samples/s) | micro-batch "
+        "| peak GiB |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    out += [
+        f"| {b} | {_cost_cells(t['supervised'], False)} | {_cost_cells(t['rotation'], True)} |"
+        for b, t in table.items()
+    ]
+    why = [
+        f"{b} {task}: {' '.join(str(e.get('error') or e.get('skipped')).split())}"
+        for b, tasks in table.items()
+        for task, e in tasks.items()
+        if "images_per_s" not in e
+    ]
+    if why:
+        out += ["", "Not measured: " + "; ".join(why) + "."]
+    return out + _hours_lines(costs.get("study_gpu_hours") or {})
+
+
 def study_lines(result: dict[str, Any]) -> list[str]:
     study = result.get("study") or {}
     plan, pre, probe = study.get("plan"), study.get("pretrain"), study.get("probe")
@@ -109,6 +173,10 @@ def gpu_check_section(found: GpuCheck | None) -> list[str]:
         "### Throughput",
         "",
         *throughput_lines(result),
+        "",
+        "### Per-backbone training cost",
+        "",
+        *cost_lines(result),
         "",
         "### The paper's NIN study, time-boxed",
         "",

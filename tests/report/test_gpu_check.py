@@ -48,3 +48,63 @@ def test_an_unfinished_study_says_so():
     text = "\n".join(gpu_check_section((Path("x.json"), result)))
     assert "No throughput figures were measured." in text
     assert "did not run: stopped at the time box" in text
+
+
+def minimal_result(**extra) -> dict:
+    return {
+        "device": "NVIDIA H200",
+        "date": "2026-12-01",
+        "torch": "2.11",
+        "elapsed_s": 470,
+        "budget_s": 480,
+        "status": "complete",
+        "options": {"compile": "on"},
+        "throughput": {"table": {}},
+        "study": {"status": "stopped at the time box", "data": "CIFAR-10"},
+        **extra,
+    }
+
+
+def test_a_run_before_the_cost_probe_says_so():
+    path = COMMITTED / "2026-11-28-nvidia-h200.json"  # never overwritten: it predates the probe
+    text = "\n".join(gpu_check_section((path, json.loads(path.read_text()))))
+    assert "### Per-backbone training cost" in text
+    assert "The per-backbone probe was not part of this run (it predates it)" in text
+    skipped = minimal_result(costs={"status": "skipped: --cost-backbones is empty"})
+    text = "\n".join(gpu_check_section((Path("x.json"), skipped)))
+    assert "The per-backbone probe did not run: skipped: --cost-backbones is empty." in text
+
+
+def test_the_cost_probe_table_and_the_studys_gpu_hours():
+    peak = "CUDA memory allocated in the timed epoch"
+    sup = {"images_per_s": 20123.4, "micro_batch": 128, "peak_gib": 1.5, "peak_of": peak}
+    rot = {"images_per_s": 5000.0, "samples_per_s": 20000.0, "micro_batch": 64, "peak_gib": 6.25, "peak_of": peak}
+    costs = {
+        "status": "stopped at the time box",
+        "steps": 5,
+        "table": {
+            "nin": {"supervised": sup, "rotation": rot},
+            "efficientnet_b5": {
+                "supervised": {"error": "RotnetError: one image\nper step does not fit"},
+                "rotation": {"skipped": "the phase stopped before it"},
+            },
+        },
+        "study_gpu_hours": {
+            "per_backbone": {
+                "nin": {"datasets": {"cifar10": {"total": 1.0}, "fashion_mnist": {"total": 1.25}}, "total": 2.25}
+            },
+            "total": 2.25,
+            "unmeasured": ["efficientnet_b5"],
+            "train_images": {"cifar10": 45000, "fashion_mnist": 55000},
+            "note": "training steps only",
+        },
+    }
+    text = "\n".join(gpu_check_section((Path("x.json"), minimal_result(costs=costs))))
+    assert f"Peak memory: {peak}. Status: stopped at the time box." in text
+    assert "| nin | 20,123.4 | 128 | 1.50 | 5,000.0 (20,000) | 64 | 6.25 |" in text
+    assert "| efficientnet_b5 | – | – | – | – (–) | – | – |" in text
+    assert "efficientnet_b5 supervised: RotnetError: one image per step does not fit" in text
+    assert "efficientnet_b5 rotation: the phase stopped before it" in text
+    assert "| backbone | cifar10 (45,000 train images) | fashion_mnist (55,000 train images) | total |" in text
+    assert "| nin | 1.00 | 1.25 | 2.25 |" in text
+    assert "| all measured (not measured: efficientnet_b5) |  |  | 2.25 |" in text
