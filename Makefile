@@ -53,7 +53,7 @@ QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
 	-S semisup.scratch.epochs=6 -S 'semisup.scratch.schedule.milestones=[4]' -S semisup.scratch.epoch_size=320 \
 	-S semisup.rotnet.epochs=6 -S 'semisup.rotnet.schedule.milestones=[4]' -S semisup.rotnet.epoch_size=320
 
-.PHONY: help install lock quick study test lint format bench gpu-check
+.PHONY: help install lock quick study test lint format bench gpu-check zoo-smoke zoo-test
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -88,6 +88,14 @@ format: ## apply ruff's fixes and formatting
 
 test: install lint ## install, lint, and run the whole test suite
 	$(PY) -m pytest -q
+
+# The deep EfficientNets (B1..B7) of the zoo training test take 2.5 minutes on 2 cores, so
+# `make test` leaves them out (pyproject.toml: -m "not zoo"); this runs every backbone.
+zoo-test: install ## the zoo training test on every backbone, deep EfficientNets included
+	$(PY) -m pytest -q -m "" tests/test_zoo_training.py
+
+zoo-smoke: install ## each family (NIN, ResNet-18, EfficientNet-B0) trained briefly on real images (~15 min, 2 cores)
+	$(PY) benchmarks/zoo_smoke.py $(ARGS)
 
 bench: ## engine vs plain PyTorch training throughput
 	$(PY) benchmarks/throughput.py
