@@ -1,10 +1,9 @@
 """The backbone contract (rotnet.models.base), checked on every registered backbone.
 
 Built small so the file runs in seconds on two cores: NIN at width 16, the ResNets at
-width 4. timm's EfficientNet builders fix their channel and depth multipliers
-(``timm.create_model("efficientnet_b3", channel_multiplier=...)`` is a TypeError), so
-B0..B7 are built at their real size and run on 16x16 inputs, batch 2, instead. Each model
-is built once and shared by the tests that only read it (building B7 alone takes ~1 s).
+width 4, EfficientNet-B0..B7 at ``width_multiplier: 0.25`` (their full depth; the real
+sizes are checked against timm in test_families.py), on 16x16 inputs, batch 2. Each model
+is built once and shared by the tests that only read it.
 """
 
 from __future__ import annotations
@@ -19,7 +18,11 @@ from rotnet.models.base import Backbone
 from rotnet.models.registry import create_backbone, list_backbones
 from rotnet.models.saved import build_model, load_model_file, model_state, save_model_file
 
-SMALL = {"nin": {"width": 16}} | {f"resnet{d}": {"width": 4} for d in (18, 34, 50, 101, 152)}
+SMALL = (
+    {"nin": {"width": 16}}
+    | {f"resnet{d}": {"width": 4} for d in (18, 34, 50, 101, 152)}
+    | {f"efficientnet_b{i}": {"width_multiplier": 0.25} for i in range(8)}
+)
 BACKBONES = list_backbones()
 SIZE = 16
 CLASSES = 11  # like 7 below, no layer's channel count or kernel size
