@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # runs without `pip install -e .`
+
+from gpu_check import result_path, scaled  # noqa: E402  (the same milestones and file naming)
 
 SHARED_MINI = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg-mini.tar.gz"
 OUT = ROOT / "benchmarks" / "results" / "zoo-smoke"
@@ -43,19 +45,9 @@ def compressed(cfg: Any, epochs: int) -> Any:
     """``cfg`` (a training section) cut to ``epochs``: step milestones at the same fractions
     of the run, a warm-up scaled alike but kept to at least one epoch."""
     sched = cfg.schedule
-    milestones: list[int] = []
-    for m in sched.milestones:
-        e = max(1, round(m * epochs / cfg.epochs))
-        if e < epochs and (not milestones or e > milestones[-1]):
-            milestones.append(e)
     warmup = max(1, round(sched.warmup_epochs * epochs / cfg.epochs)) if sched.warmup_epochs else 0
-    warmup = min(warmup, epochs - 1)
-    return cfg.model_copy(
-        update={
-            "epochs": epochs,
-            "schedule": sched.model_copy(update={"milestones": milestones, "warmup_epochs": warmup}),
-        }
-    )
+    update = {"milestones": scaled(sched.milestones, cfg.epochs, epochs), "warmup_epochs": min(warmup, epochs - 1)}
+    return cfg.model_copy(update={"epochs": epochs, "schedule": sched.model_copy(update=update)})
 
 
 def apply_sets(raw: dict[str, Any], sets: list[str]) -> dict[str, Any]:
@@ -114,11 +106,11 @@ def load_data(args: argparse.Namespace, seed: int) -> Any:
     return first_classes(data, args.classes, args.val_per_class, seed)
 
 
-def run_one(params: Any, data: Any, backbone: str, task_name: str, epochs: int, device: Any) -> dict[str, Any]:
-    """One brief training run; its losses, accuracies and cost."""
+def run_one(params: Any, data: Any, classes: int, backbone: str, task_name: str, epochs: int) -> dict[str, Any]:
+    """One brief training run on ``data`` (a DeviceDataset of ``classes`` classes); its
+    losses, accuracies and cost."""
     import torch
 
-    from rotnet.data.device import DeviceDataset
     from rotnet.models.registry import create_backbone
     from rotnet.training.context import recipe
     from rotnet.training.engine import Engine
@@ -126,14 +118,13 @@ def run_one(params: Any, data: Any, backbone: str, task_name: str, epochs: int, 
 
     full = params.recipe(SECTION[task_name], backbone)
     cfg = compressed(full, epochs)
-    classes = len(data.meta["class_names"])
     torch.manual_seed(params.seed)
     opts = params.backbone_options(backbone)
     if task_name == "rotation":
         task = RotationTask(create_backbone(backbone, len(cfg.rotations), options=opts), cfg.rotations)
     else:
         task = SupervisedTask(create_backbone(backbone, classes, options=opts), classes)
-    engine = Engine(DeviceDataset.from_prepared(data, device), params.runtime, device)
+    engine = Engine(data, params.runtime, data.train.device)
     t0 = time.perf_counter()
     result = engine.fit(task, cfg, seed=params.seed, desc=f"zoo-smoke {backbone} {task_name}")
     out = result.outputs[task.output]
@@ -153,14 +144,6 @@ def run_one(params: Any, data: Any, backbone: str, task_name: str, epochs: int, 
         "images_per_s": round(result.images_per_s, 1),
         "seconds": round(time.perf_counter() - t0, 1),
     }
-
-
-def result_path(out_dir: Path, host: str, date: str) -> Path:
-    """<out>/<date>-<host>.json; a later run the same day gets -2, -3..."""
-    path, n = out_dir / f"{date}-{host}.json", 2
-    while path.exists():
-        path, n = out_dir / f"{date}-{host}-{n}.json", n + 1
-    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     import yaml
 
     from rotnet.atomic import write_json
+    from rotnet.data.device import DeviceDataset
     from rotnet.errors import RotnetError
     from rotnet.params import parse_params
+    from rotnet.training.runtime import resolve_device
 
     raw = apply_sets(yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8")), args.set)
     # The largest micro-batch that fits (the CPU estimate, CUDA trials): ResNet-101 at 128
@@ -195,10 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [b for b in args.backbones if b not in params.backbones]
     if unknown:
         ap.error(f"--backbones: {unknown} are not params.yaml backbones; choose from {sorted(params.backbones)}")
-    device = torch.device(
-        "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device.replace("auto", "cpu")
-    )
+    device = resolve_device(params.runtime)
     data = load_data(args, params.seed)
+    on_device = DeviceDataset.from_prepared(data, device)  # once, shared by every run
     counts = {s: len(getattr(data, s).labels) for s in ("train", "val", "test")}
     date = dt.date.today().isoformat()
     host = platform.node().split(".")[0] or "host"
@@ -222,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     for backbone in args.backbones:
         for task_name in args.tasks:
             try:
-                row = run_one(params, data, backbone, task_name, epochs[task_name], device)
+                row = run_one(params, on_device, args.classes, backbone, task_name, epochs[task_name])
             except RotnetError as err:  # one failed run must not cost the others
                 res["rows"].append({"backbone": backbone, "task": task_name, "error": str(err)})
                 write_json(path, res)

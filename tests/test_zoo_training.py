@@ -104,7 +104,6 @@ def trial(engine: Engine, task: Task, cfg, name: str) -> tuple[float, list[float
 def check(result: tuple[float, list[float]], what: str) -> None:
     start, epochs = result
     shown = f"{what}: untrained {start:.3f}, epoch means {[round(x, 3) for x in epochs]}"
-    print(shown)
     assert all(math.isfinite(x) for x in epochs), shown
     assert max(epochs) < RISE * start, f"the loss rose far above its start; {shown}"
     assert epochs[-1] < DROP * start, f"the loss did not come down; {shown}"

@@ -19,19 +19,23 @@ WORKLOAD_LABELS = {
 }
 
 
-def latest_result(folder: Path = RESULTS) -> GpuCheck | None:
-    """The newest result: file names start with the date, and a later run of the same day
-    has a higher -N suffix."""
+def newest_json(folder: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest committed result in ``folder`` and what it holds: file names start with the
+    date, and a later run of the same day has a higher -N suffix."""
 
     def order(p: Path) -> tuple[str, int]:
-        stem = p.stem
-        tail = stem.rsplit("-", 1)[-1]
-        return stem[:10], int(tail) if tail.isdigit() and len(tail) < 4 else 1
+        tail = p.stem.rsplit("-", 1)[-1]
+        return p.stem[:10], int(tail) if tail.isdigit() and len(tail) < 4 else 1
 
     files = sorted(folder.glob("*.json"), key=order) if folder.is_dir() else []
     if not files:
         return None
     return files[-1], json.loads(files[-1].read_text(encoding="utf-8"))
+
+
+def latest_result(folder: Path = RESULTS) -> GpuCheck | None:
+    """The newest `make gpu-check` result."""
+    return newest_json(folder)
 
 
 def _num(value: Any, spec: str) -> str:

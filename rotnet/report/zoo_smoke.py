@@ -8,25 +8,18 @@ report shows the newest beside the study, with its data, machine and date.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
+
+from rotnet.report.gpu_check import newest_json
 
 RESULTS = Path("benchmarks") / "results" / "zoo-smoke"
 ZooSmoke = tuple[Path, dict[str, Any]]  # the result file and what it holds
 
 
 def latest_smoke(folder: Path = RESULTS) -> ZooSmoke | None:
-    """The newest result: names start with the date; a later run of a day has a -N suffix."""
-
-    def order(p: Path) -> tuple[str, int]:
-        tail = p.stem.rsplit("-", 1)[-1]
-        return p.stem[:10], int(tail) if tail.isdigit() and len(tail) < 4 else 1
-
-    files = sorted(folder.glob("*.json"), key=order) if folder.is_dir() else []
-    if not files:
-        return None
-    return files[-1], json.loads(files[-1].read_text(encoding="utf-8"))
+    """The newest `make zoo-smoke` result."""
+    return newest_json(folder)
 
 
 def _recipe(r: dict[str, Any]) -> str:
