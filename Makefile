@@ -89,7 +89,7 @@ format: ## apply ruff's fixes and formatting
 test: install lint ## install, lint, and run the whole test suite
 	$(PY) -m pytest -q
 
-# The deep EfficientNets (B1..B7) of the zoo training test take 2.5 minutes on 2 cores, so
+# The deep EfficientNets (B1..B7) of the zoo training test take 3.5 minutes on 2 cores, so
 # `make test` leaves them out (pyproject.toml: -m "not zoo"); this runs every backbone.
 zoo-test: install ## the zoo training test on every backbone, deep EfficientNets included
 	$(PY) -m pytest -q -m "" tests/test_zoo_training.py

@@ -85,6 +85,19 @@ def _stride(module: nn.Module) -> int:
     return out
 
 
+def zero_last_norms(net: nn.Module) -> int:
+    """Zero the scale of the last BatchNorm of every block with a skip connection, so that
+    block starts as the identity; how many blocks. timm registers a block's BatchNorms in
+    forward order (bn1, bn2[, bn3]), and its BatchNormAct2d is a BatchNorm2d."""
+    count = 0
+    for block in net.modules():
+        if getattr(block, "has_skip", False):
+            norms = [m for m in block.modules() if isinstance(m, nn.BatchNorm2d)]
+            nn.init.zeros_(norms[-1].weight)
+            count += 1
+    return count
+
+
 class EfficientNet(Backbone):
     def __init__(
         self,
@@ -97,6 +110,7 @@ class EfficientNet(Backbone):
         drop_rate: float = 0.2,
         drop_path_rate: float = 0.0,
         head_init: Literal["timm", "zero"] = "timm",
+        zero_init_last: bool = False,
     ) -> None:
         super().__init__()
         self.num_classes = num_classes
@@ -109,6 +123,8 @@ class EfficientNet(Backbone):
             drop_rate=drop_rate,
             drop_path_rate=drop_path_rate,
         )
+        if zero_init_last:
+            zero_last_norms(net)
         self.upsample_factor = upsample_size // EFFICIENTNET_REFERENCE_SIZE if small_input == "upsample" else 1
         if small_input == "stride":
             _set_stride_1(net.conv_stem)

@@ -41,6 +41,10 @@ class EfficientNetOptions(BaseModel):
     # The classifier's initial weights. timm's init scales as 1/sqrt(classes), so on few
     # classes the first loss sits far above chance (2.72 on 3 classes); zero starts at chance.
     head_init: Literal["timm", "zero"] = "timm"
+    # Zero the scale of the last BatchNorm in every residual block, so each block starts as
+    # the identity and a deep variant starts as shallow as B0's stage entries (Goyal et al.
+    # 2017, sec. 5.1; timm's ResNets do this by default, its EfficientNets do not).
+    zero_init_last: bool = False
 
     @field_validator("upsample_size")
     @classmethod

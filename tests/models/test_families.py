@@ -188,6 +188,29 @@ def test_efficientnet_zero_head_starts_at_chance():
     assert not zero.get_classifier().weight.any() and model.get_classifier().weight.any()
 
 
+def test_efficientnet_zero_init_last_starts_every_residual_block_as_the_identity():
+    """zero_init_last: a deep variant starts as shallow as its blocks without a skip. B1 has
+    both block types with skips (depthwise-separable and inverted residual)."""
+    from timm.models._efficientnet_blocks import DepthwiseSeparableConv, InvertedResidual
+
+    torch.manual_seed(0)
+    for zero in (True, False):
+        options = {"width_multiplier": 0.25, "drop_path_rate": 0.2, "zero_init_last": zero}
+        model = create_backbone("efficientnet_b1", 4, options=options).eval()
+        skips = [m for m in model.modules() if getattr(m, "has_skip", False)]
+        assert {type(m) for m in skips} == {DepthwiseSeparableConv, InvertedResidual}
+        assert len(skips) >= 16  # of B1's 23 blocks, one per stage has no skip (17 at this width)
+        with torch.no_grad():
+            for block in skips:
+                x = torch.randn(
+                    2,
+                    block.conv_pw.in_channels if isinstance(block, InvertedResidual) else block.conv_dw.in_channels,
+                    8,
+                    8,
+                )
+                assert torch.allclose(block(x), x) == zero, (type(block).__name__, zero)
+
+
 def test_efficientnet_scaling_table_matches_timms_variants():
     """width_multiplier builds through timm's generator with the table's multipliers: at 1.0
     they must give exactly timm's B0..B7 (built on the meta device: shapes, no memory)."""

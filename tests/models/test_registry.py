@@ -59,7 +59,7 @@ def test_describe_lists_every_backbone_with_its_defaults():
     assert "resnet50: width=64" in lines
     effnet = (
         "small_input='stride', upsample_size=128, width_multiplier=1.0, drop_rate=0.2, drop_path_rate=0.0, "
-        "head_init='timm'"
+        "head_init='timm', zero_init_last=False"
     )
     assert f"efficientnet_b7: {effnet}" in lines
 
