@@ -47,6 +47,7 @@ QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
 	-S pretrain.epochs=3 -S pretrain.batch_size=32 -S 'pretrain.schedule.milestones=[2]' \
 	-S probe.epochs=4 -S 'probe.schedule.milestones=[3]' -S 'probe.head_milestones.nonlinear=[2]' \
 	-S finetune.epochs=4 -S 'finetune.schedule.milestones=[3]' \
+	-S supervised_rot.epochs=4 -S 'supervised_rot.schedule.milestones=[3]' -S 'robustness.severities=[3]' \
 	-S small_input.epochs=2 -S small_input.train_images=200 -S small_input.schedule.warmup_epochs=0 \
 	-S backbones.efficientnet_b0_upsample.upsample_size=64 \
 	-S 'semisup.labels_per_class=[20,100]' \

@@ -20,6 +20,8 @@ def stage_runner(name: str) -> Callable[..., Any]:
         from rotnet.stages.prepare import run
     elif name == "supervised":
         from rotnet.stages.supervised import run
+    elif name == "supervised_rot":
+        from rotnet.stages.supervised_rot import run
     elif name == "baseline":
         from rotnet.stages.baseline import run
     elif name == "pretrain":
@@ -34,6 +36,8 @@ def stage_runner(name: str) -> Callable[..., Any]:
         from rotnet.stages.small_input import run
     elif name == "semisup":
         from rotnet.stages.semisup import run
+    elif name == "robustness":
+        from rotnet.stages.robustness import run
     elif name == "report":
         from rotnet.stages.report import run
     else:

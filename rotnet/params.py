@@ -117,6 +117,9 @@ class DatasetParams(Strict):
     skip_unreadable: bool = False  # skip (and count in meta) files that are not readable images
     max_files: int = Field(2_000_000, ge=1)  # archives/folders with more files are refused
     max_total_mb: float = Field(20_000, gt=0)  # ... or with more uncompressed data than this
+    # A folder with the published CIFAR-10-C .npy files: the robustness stage reads those
+    # instead of regenerating its corruptions (rotnet.data.corruptions).
+    corruptions: str | None = None
 
     @model_validator(mode="after")
     def _path_matches_source(self) -> DatasetParams:
@@ -221,24 +224,25 @@ class TrainParams(Strict):
         return self
 
 
+def _angle_set(v: list[int]) -> list[int]:
+    bad = [a for a in v if a % 45 or not 0 <= a < 360]
+    if bad:
+        raise ValueError(f"angles must be multiples of 45 in [0, 360) (0, 45, ..., 315); {bad} are not")
+    if len(set(v)) != len(v):
+        raise ValueError(f"angles must be unique; remove the repeated {sorted({a for a in v if v.count(a) > 1})}")
+    if len(v) < 2:
+        raise ValueError("needs at least 2 angles (a task with one answer teaches nothing), e.g. [0, 180]")
+    if v != sorted(v):
+        raise ValueError(f"list the angles in increasing order: {sorted(v)} (label i is the i-th angle)")
+    return v
+
+
 class PretrainParams(TrainParams):
     # The angles (degrees, counter-clockwise) each image is shown at; the paper's Table 2
     # also trains on [0, 180], [90, 270] and the 8 multiples of 45 (rotnet.rotation).
     rotations: list[int] = Field(default_factory=lambda: [0, 90, 180, 270])
 
-    @field_validator("rotations")
-    @classmethod
-    def _angle_set(cls, v: list[int]) -> list[int]:
-        bad = [a for a in v if a % 45 or not 0 <= a < 360]
-        if bad:
-            raise ValueError(f"angles must be multiples of 45 in [0, 360) (0, 45, ..., 315); {bad} are not")
-        if len(set(v)) != len(v):
-            raise ValueError(f"angles must be unique; remove the repeated {sorted({a for a in v if v.count(a) > 1})}")
-        if len(v) < 2:
-            raise ValueError("needs at least 2 angles (a task with one answer teaches nothing), e.g. [0, 180]")
-        if v != sorted(v):
-            raise ValueError(f"list the angles in increasing order: {sorted(v)} (label i is the i-th angle)")
-        return v
+    _angles = field_validator("rotations")(classmethod(lambda cls, v: _angle_set(v)))
 
     @model_validator(mode="after")
     def _rotation_safe(self) -> PretrainParams:
@@ -246,6 +250,35 @@ class PretrainParams(TrainParams):
         # label of the result is no longer true, so the pretext task would learn noise.
         if self.augment.cutmix_prob > 0:
             raise ValueError("augment.cutmix_prob must be 0 for rotation pretraining: CutMix mixes rotations")
+        return self
+
+
+class SupervisedRotParams(TrainParams):
+    """Supervised training with rotations as extra supervision (supervised_rot stage).
+
+    multitask: a second head predicts each copy's rotation; loss = class loss on the upright
+      copies + weight x rotation loss on all copies (Hendrycks et al. 2019);
+    joint: one head over (class, rotation) pairs, trained on every copy; tested by averaging
+      the copies' log-probabilities of (class, their rotation) (Lee, Hwang and Shin 2020).
+    """
+
+    mode: Literal["multitask", "joint"] = "multitask"
+    weight: float = Field(1.0, ge=0)  # multitask: the rotation loss's weight (joint has one loss)
+    # Every image is shown at each angle; the first must be 0 (the upright copy).
+    rotations: list[int] = Field(default_factory=lambda: [0, 90, 180, 270])
+
+    _angles = field_validator("rotations")(classmethod(lambda cls, v: _angle_set(v)))
+
+    @model_validator(mode="after")
+    def _rotations_and_mixing(self) -> SupervisedRotParams:
+        if self.rotations[0] != 0:
+            raise ValueError(
+                f"rotations must start with 0, the upright copy classes are read from; got {self.rotations}"
+            )
+        # CutMix pastes a patch of another image, maybe at another rotation and of another
+        # class: neither the rotation label nor a joint (class, rotation) label stays true.
+        if self.augment.cutmix_prob > 0:
+            raise ValueError("augment.cutmix_prob must be 0: CutMix mixes rotations, so rotation labels would be false")
         return self
 
 
@@ -358,6 +391,49 @@ class SemisupParams(Strict):
         return self.scratch_backbones.get(backbone, backbone)
 
 
+ROBUSTNESS_MODELS = ("supervised", "supervised_rot", "probe")
+
+
+class RobustnessParams(Strict):
+    """Accuracy under common corruptions (CIFAR-10-C's, regenerated from the test split by
+    rotnet.data.corruptions, or read from datasets.<name>.corruptions): each corruption at
+    each severity, seeded by the top-level ``seed``."""
+
+    corruptions: list[str] = Field(
+        default_factory=lambda: [
+            "gaussian_noise",
+            "shot_noise",
+            "impulse_noise",
+            "gaussian_blur",
+            "defocus_blur",
+            "brightness",
+            "contrast",
+            "pixelate",
+            "jpeg_compression",
+        ],
+        min_length=1,
+    )
+    severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
+    # supervised, supervised_rot: the stages' classifiers; probe: the RotNet with its best
+    # (validation-chosen) probe head.
+    models: list[Literal["supervised", "supervised_rot", "probe"]] = Field(
+        default_factory=lambda: list(ROBUSTNESS_MODELS), min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _known(self) -> RobustnessParams:
+        from rotnet.data.corruptions import corruption_names
+
+        unknown = [c for c in self.corruptions if c not in corruption_names()]
+        if unknown:
+            raise ValueError(f"unknown corruptions {unknown}; use some of {corruption_names()}")
+        if any(s not in (1, 2, 3, 4, 5) for s in self.severities) or len(set(self.severities)) != len(self.severities):
+            raise ValueError(f"severities must be distinct values of 1..5, got {self.severities}")
+        if len(set(self.corruptions)) != len(self.corruptions) or len(set(self.models)) != len(self.models):
+            raise ValueError("corruptions and models must not repeat")
+        return self
+
+
 class Params(Strict):
     seed: int = 0
     study: StudyParams = StudyParams()
@@ -371,6 +447,8 @@ class Params(Strict):
         schedule=ScheduleParams(milestones=[35, 70, 85]), head_milestones={"nonlinear": [20, 40, 45]}
     )
     finetune: FinetuneParams = FinetuneParams(epochs=100, schedule=ScheduleParams(milestones=[35, 70, 85]))
+    supervised_rot: SupervisedRotParams = SupervisedRotParams()
+    robustness: RobustnessParams = RobustnessParams()
     control: ControlParams = ControlParams()
     small_input: SmallInputParams = SmallInputParams()
     semisup: SemisupParams = SemisupParams()
@@ -410,7 +488,7 @@ class Params(Strict):
         return dict((self.backbones.get(name) or {}).get("recipe") or {}) if name else {}
 
     def recipe(self, section: str, backbone: str | None) -> Any:
-        """Training section ``section`` (supervised, pretrain, probe, finetune, small_input) as
+        """Training section ``section`` (one of RECIPE_SECTIONS) as
         backbone ``backbone`` runs it: the section with ``backbones.<backbone>.recipe.<section>``
         merged in, key by key (nested mappings merged too)."""
         base = getattr(self, section)
@@ -423,7 +501,7 @@ class Params(Strict):
             raise RotnetError(_describe(err, "params.yaml", at=f"backbones.{backbone}.recipe.{section}")) from None
 
 
-RECIPE_SECTIONS = ("supervised", "pretrain", "probe", "finetune", "small_input")
+RECIPE_SECTIONS = ("supervised", "pretrain", "probe", "finetune", "supervised_rot", "small_input")
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -438,7 +516,7 @@ def _check_recipes(params: Params, source: str) -> None:
     study uses that backbone in a section, the section with its keys merged in is valid."""
     used: dict[str, set[str]] = {}
     for name in params.study.backbones:
-        used.setdefault(name, set()).update(("supervised", "pretrain", "probe", "finetune"))
+        used.setdefault(name, set()).update(("supervised", "pretrain", "probe", "finetune", "supervised_rot"))
     for name in params.study.baselines:
         used.setdefault(name, set()).add("supervised")
     for name in params.small_input.backbones:

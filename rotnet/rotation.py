@@ -109,3 +109,11 @@ def rotate_all(x: torch.Tensor, angles: Sequence[int] = ANGLES) -> tuple[torch.T
         rotated = rotated.contiguous(memory_format=torch.channels_last)
     labels = torch.arange(len(angles), device=x.device).repeat_interleave(x.shape[0])
     return rotated, labels
+
+
+def joint_class_scores(logits: torch.Tensor, images: int, num_classes: int, rotations: int) -> torch.Tensor:
+    """(R, B, K): copy r's log-probability of (class c, rotation r) for every class c, from the
+    joint head's logits of ``rotate_all``'s R x B copies (copy-major)."""
+    logp = torch.log_softmax(logits.float(), dim=1).view(rotations, images, num_classes, rotations)
+    r = torch.arange(rotations, device=logits.device)
+    return logp[r, :, :, r]

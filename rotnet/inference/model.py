@@ -14,7 +14,7 @@ from rotnet.errors import RotnetError
 from rotnet.inference.images import to_batch
 from rotnet.models.base import Backbone
 from rotnet.models.saved import build_model, load_model_file
-from rotnet.rotation import ANGLES, labels_of
+from rotnet.rotation import ANGLES, joint_class_scores, labels_of, rotate_all
 
 
 @dataclass
@@ -29,6 +29,9 @@ class InferenceModel:
     device: torch.device
     content_size: tuple[int, int] | None = None  # before zero padding to input_size, if the data was padded
     rotations: tuple[int, ...] | None = None  # a RotNet's angle set (label i = rotations[i]); None otherwise
+    # A joint (class, rotation) classifier's angle set (supervised_rot, mode joint): its class
+    # probabilities aggregate every rotated copy, as its test did. None otherwise.
+    joint_rotations: tuple[int, ...] | None = None
 
     def prepare(self, images: list[Image.Image]) -> np.ndarray:
         """PIL images -> (N, H, W, C) uint8 inputs, made the way the training data was."""
@@ -50,7 +53,12 @@ class InferenceModel:
         """Softmax over classes for (N, H, W, C) uint8 images or a ``tensor()`` batch."""
         x = self.tensor(images) if isinstance(images, np.ndarray) else images
         x = x.contiguous(memory_format=torch.channels_last)  # as read (NHWC), whatever turned it
-        return torch.softmax(self.model((x - self.mean) / self.std).float(), dim=1).cpu()
+        x = (x - self.mean) / self.std
+        if self.joint_rotations is None:
+            return torch.softmax(self.model(x).float(), dim=1).cpu()
+        rotated, _ = rotate_all(x, self.joint_rotations)
+        copies = joint_class_scores(self.model(rotated), len(x), len(self.class_names), len(self.joint_rotations))
+        return torch.softmax(copies.mean(0), dim=1).cpu()
 
 
 def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, hint: str) -> InferenceModel:
@@ -63,6 +71,7 @@ def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, h
     # Model files saved before pretrain.rotations existed carry no angle set: the default one.
     rotations = tuple(int(a) for a in ckpt.get("rotations") or ANGLES) if ckpt["kind"] == "pretrain" else None
     names = labels_of(rotations) if rotations else list(ckpt["class_names"])
+    joint = tuple(int(a) for a in ckpt["rotations"]) if ckpt.get("mode") == "joint" else None
     return InferenceModel(
         model=model,
         kind=ckpt["kind"],
@@ -74,4 +83,5 @@ def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, h
         device=device,
         content_size=tuple((ckpt.get("preprocess") or {}).get("content_size") or ()) or None,
         rotations=rotations,
+        joint_rotations=joint,
     )

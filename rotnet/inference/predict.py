@@ -12,8 +12,9 @@ import torch
 
 from rotnet.inference.images import MAX_PIXELS, expand, read_batches
 from rotnet.inference.model import load_model
+from rotnet.progress import log
 
-CLASSIFIERS = ("supervised", "finetune")
+CLASSIFIERS = ("supervised", "finetune", "supervised_rot")
 
 
 def predict(
@@ -25,7 +26,12 @@ def predict(
     max_pixels: int = MAX_PIXELS,
 ) -> list[dict[str, Any]]:
     """One row per input file: its top-k classes and probabilities, or its error."""
-    m = load_model(model_path, CLASSIFIERS, device, "predict needs a supervised or finetune model.pt")
+    m = load_model(model_path, CLASSIFIERS, device, "predict needs a supervised, finetune or supervised_rot model.pt")
+    if m.joint_rotations:
+        log(
+            f"{model_path}: a joint (class, rotation) model: each image's class scores average its "
+            f"{len(m.joint_rotations)} rotated copies' log-probabilities, as its test did"
+        )
     k = min(top_k, len(m.class_names))
     files = expand(inputs)
     rows: list[dict[str, Any]] = []

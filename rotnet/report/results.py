@@ -46,6 +46,9 @@ class DatasetResults:
     semisup: list[Record] = field(default_factory=list)  # one record per semisup backbone found
     baselines: dict[str, Record] = field(default_factory=dict)  # study.baselines found: backbone -> record
     controls: dict[str, Record] = field(default_factory=dict)  # control records found: backbone -> record
+    # supervised_rot and robustness records found: backbone -> record (optional sections)
+    supervised_rot: dict[str, Record] = field(default_factory=dict)
+    robustness: dict[str, Record] = field(default_factory=dict)
     small_input: Record | None = None
 
     @property
@@ -220,6 +223,37 @@ def accuracy_rows(params: Params, dataset: str, backbone: str, runs: dict[str, R
     return rows
 
 
+def supervised_rot_rows(dataset: str, backbone: str, rec: Record) -> list[Record]:
+    """The supervised_rot stage's rows: aggregated (joint) or class-head (multitask)
+    accuracy, and for joint also the upright copy alone."""
+    base = {"dataset": dataset, "data": rec["data"], "backbone": backbone, "stage": "supervised_rot", "layer": ""}
+    run = {k: rec[k] for k in RUN_COLUMNS}
+    mode = rec["mode"]
+    rows = [
+        {
+            **base,
+            "method": f"supervised+rot ({mode})",
+            "head": "",
+            "val_acc": rec["val_acc"],
+            "test_acc": rec["test_acc"],
+            "test_std": std_at(rec, "test_acc"),
+            "paper_acc": None,
+            **run,
+        }
+    ]
+    if mode == "joint":
+        rows.append(
+            {
+                **rows[0],
+                "method": "supervised+rot (joint, upright copy only)",
+                "val_acc": rec["upright_val_acc"],
+                "test_acc": rec["upright_test_acc"],
+                "test_std": std_at(rec, "upright_test_acc"),
+            }
+        )
+    return rows
+
+
 def _histories(dataset: str, backbone: str) -> dict[str, pd.DataFrame]:
     files = {k: paths.history_file(k, dataset, backbone) for k in KINDS}
     return {k: pd.read_csv(f) for k, f in files.items() if f.is_file()}
@@ -235,6 +269,10 @@ def collect_dataset(params: Params, dataset: str) -> DatasetResults:
     semisup = [paths.record_file("semisup", dataset, b) for b in sorted(params.semisup.backbones)]
     baselines = {b: _optional(paths.record_file("supervised", dataset, b)) for b in params.study.baselines}
     controls = {b: _optional(paths.record_file("control", dataset, b)) for b in params.study.backbones}
+    extra = {
+        k: {b: _optional(paths.record_file(k, dataset, b)) for b in params.study.backbones}
+        for k in ("supervised_rot", "robustness")
+    }
     return DatasetResults(
         dataset=dataset,
         data=records[params.study.backbones[0]]["supervised"]["data"],
@@ -244,6 +282,8 @@ def collect_dataset(params: Params, dataset: str) -> DatasetResults:
         small_input=_optional(paths.small_input_record(dataset)),
         baselines={b: r for b, r in baselines.items() if r is not None},
         controls={b: r for b, r in controls.items() if r is not None},
+        supervised_rot={b: r for b, r in extra["supervised_rot"].items() if r is not None},
+        robustness={b: r for b, r in extra["robustness"].items() if r is not None},
     )
 
 
@@ -262,6 +302,12 @@ def collect(params: Params) -> StudyResults:
         for row in control_rows(params, d, b, rec, res.data)
     ]
     rows += [baseline_row(params, d, b, rec) for d, res in datasets.items() for b, rec in res.baselines.items()]
+    rows += [
+        row
+        for d, res in datasets.items()
+        for b, rec in res.supervised_rot.items()
+        for row in supervised_rot_rows(d, b, rec)
+    ]
     return StudyResults(accuracies=pd.DataFrame(rows), datasets=datasets)
 
 
@@ -289,5 +335,7 @@ def headline(results: StudyResults) -> dict[str, dict[str, dict[str, Any]]]:
             stds = {k: std_at(rec, *at) for k, (rec, at) in where.items()}
             if any(v is not None for v in stds.values()):
                 figures["std"] = {k: v for k, v in stds.items() if v is not None}
+            if backbone in ds.supervised_rot:
+                figures["supervised_rot"] = ds.supervised_rot[backbone]["test_acc"]
             out[name][backbone] = figures
     return out

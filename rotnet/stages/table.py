@@ -31,6 +31,12 @@ STAGES: tuple[StageSpec, ...] = (
     StageSpec("prepare", "download or read a dataset and write data/prepared/<dataset>"),
     StageSpec("supervised", "train a backbone on the labels", per_backbone=True, distributed=True),
     StageSpec(
+        "supervised_rot",
+        "train a backbone on the labels with rotations as extra supervision (multitask or joint)",
+        per_backbone=True,
+        distributed=True,
+    ),
+    StageSpec(
         "baseline",
         "train a study.baselines backbone on the labels only (the paper's 3-block supervised NIN)",
         per_backbone=True,
@@ -65,6 +71,11 @@ STAGES: tuple[StageSpec, ...] = (
         "accuracy vs labelled images per class: from scratch vs RotNet + conv head (paper fig. 5b)",
         per_backbone=True,
         distributed=True,
+    ),
+    StageSpec(
+        "robustness",
+        "accuracy under CIFAR-10-C's corruptions (regenerated): supervised, supervised+rot and the RotNet probe",
+        per_backbone=True,
     ),
     StageSpec("report", "aggregate all run records into metrics/report.{md,csv,html,png}", per_dataset=False),
 )

@@ -28,7 +28,7 @@ from rotnet.training.distributed import World, check_batch
 from rotnet.training.optim import build_optimizer, build_schedule
 from rotnet.training.resume import load_resume_state, save_resume_state
 from rotnet.training.runtime import autocast
-from rotnet.training.tasks import Task
+from rotnet.training.tasks import Task, targets_of
 
 
 @dataclass
@@ -105,58 +105,70 @@ class Engine:
 
     @torch.no_grad()
     def evaluate(self, task: Task, split: DeviceSplit) -> tuple[dict[str, torch.Tensor], float]:
-        """Confusion matrix per output and mean cross-entropy over a whole split (no
-        augmentation); each process evaluates its share and the counts are summed."""
+        """Confusion matrix per output and the mean over outputs of each one's mean
+        cross-entropy over a whole split (no augmentation); each process evaluates its share
+        and the counts are summed."""
         task.eval()
-        conf = {
-            o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in task.outputs
-        }
-        totals = torch.zeros(2, dtype=torch.float64, device=self.device)  # loss sum, sample count
+        outputs = task.outputs
+        conf = {o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in outputs}
+        # per output: loss sum, target count
+        totals = torch.zeros(len(outputs), 2, dtype=torch.float64, device=self.device)
         shard = (self.world.rank, self.world.size)
         for batch in split.eval_batches(self.runtime.eval_batch_size, shard=shard):
             with autocast(self.device, self.runtime.amp):
                 logits, targets = task.forward(batch.x, batch.y)
-            for out, lg in logits.items():
+            for i, out in enumerate(outputs):
+                lg, t = logits[out], targets_of(targets, out)
                 k = task.classes(out)
-                conf[out] += torch.bincount(targets * k + lg.argmax(1), minlength=k * k).view(k, k)
-                totals[0] += F.cross_entropy(lg.float(), targets, reduction="sum")
-            totals[1] += len(targets)
+                conf[out] += torch.bincount(t * k + lg.argmax(1), minlength=k * k).view(k, k)
+                totals[i, 0] += F.cross_entropy(lg.float(), t, reduction="sum")
+                totals[i, 1] += len(t)
         for c in conf.values():
             self.world.all_reduce(c)
         self.world.all_reduce(totals)
-        mean_loss = float(totals[0]) / max(float(totals[1]) * len(task.outputs), 1)
+        mean_loss = float((totals[:, 0] / totals[:, 1].clamp(min=1)).mean())
         return {o: c.cpu() for o, c in conf.items()}, mean_loss
 
-    def _step(
-        self, task: Task, batch: Batch, cfg: TrainParams, micro: int | None
-    ) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+    def _step(self, task: Task, batch: Batch, cfg: TrainParams, micro: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Forward and backward of one batch, in micro-batches when ``micro`` is set; their
-        gradients are summed, each weighted by its share of the batch. Returns the batch's
-        mean loss, the correct count per output and the number of targets."""
+        gradients are summed, each weighted by its share of the batch. The loss is the sum
+        over the task's training outputs, each weighted (``task.loss_weight``). Returns the
+        batch's loss and, per training output, its mean loss, correct count and target count
+        (a (3, outputs) tensor)."""
         sizes = memory.split_sizes(len(batch.x), micro)
         mixed = batch.mixed.split(sizes) if batch.mixed is not None else [None] * len(sizes)
+        outputs = task.train_outputs
+        weights = [task.loss_weight(o) for o in outputs]
         total: torch.Tensor | int = 0
-        correct: list[torch.Tensor] = []
-        count = 0
+        per_output = torch.zeros(3, len(outputs), dtype=torch.float64, device=self.device)
         for i, (x, y, m) in enumerate(zip(batch.x.split(sizes), batch.y.split(sizes), mixed, strict=True)):
             last = i == len(sizes) - 1
+            share = len(x) / len(batch.x)
             # Under DDP, gradients are synchronised once, after the last micro-batch.
             with contextlib.nullcontext() if last else self._no_sync(task):
                 with autocast(self.device, self.runtime.amp):
                     logits, targets = task.forward(x, y)
-                    soft = targets if m is None else m
-                    loss = sum(
-                        F.cross_entropy(lg.float(), soft, label_smoothing=cfg.label_smoothing) for lg in logits.values()
-                    )
+                    # CutMix's soft targets replace the labels (its tasks have one target tensor).
+                    losses = [
+                        F.cross_entropy(
+                            logits[o].float(),
+                            targets_of(targets, o) if m is None else m,
+                            label_smoothing=cfg.label_smoothing,
+                        )
+                        for o in outputs
+                    ]
+                    loss = sum(w * v for w, v in zip(weights, losses, strict=True))
                 if len(sizes) > 1:
-                    loss = loss * (len(x) / len(batch.x))
+                    loss = loss * share
                 loss.backward()
             total = total + loss.detach()
-            hits = [(lg.argmax(1) == targets).sum() for lg in logits.values()]
-            correct = hits if not correct else [a + b for a, b in zip(correct, hits, strict=True)]
-            count += len(targets)
+            for j, o in enumerate(outputs):
+                t = targets_of(targets, o)
+                per_output[0, j] += losses[j].detach() * share
+                per_output[1, j] += (logits[o].argmax(1) == t).sum()
+                per_output[2, j] += len(t)
         assert isinstance(total, torch.Tensor)
-        return total, correct, count
+        return total, per_output
 
     def _no_sync(self, task: Task) -> contextlib.AbstractContextManager:
         """Under DDP: no gradient synchronisation (nor its bookkeeping) for what runs inside."""
@@ -299,10 +311,10 @@ class Engine:
         for epoch in range(first_epoch, last_epoch + 1):
             task.train()
             lr = optimizer.param_groups[0]["lr"]
-            # loss sum, first non-finite step (-1: none), then the correct count per output
-            stats = torch.zeros(2 + len(task.outputs), dtype=torch.float64, device=self.device)
-            stats[1] = -1
-            seen = 0
+            # The first step with a non-finite loss (-1: none); per training output: loss
+            # sum, correct count, target count.
+            first_bad = torch.full((1,), -1.0, dtype=torch.float64, device=self.device)
+            per_output = torch.zeros(3, len(task.train_outputs), dtype=torch.float64, device=self.device)
             _sync(self.device)
             t0 = time.monotonic()
             batches = train.train_batches(
@@ -317,27 +329,23 @@ class Engine:
             for step, batch in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
                 optimizer.zero_grad(set_to_none=True)
                 try:
-                    loss, logits, targets = self._step(task, batch, cfg, micro)
+                    loss, step_outputs = self._step(task, batch, cfg, micro)
                 except RuntimeError as err:
                     if memory.is_cuda_oom(err):
                         raise self._oom(desc, micro, cfg) from None
                     raise
                 optimizer.step()
                 schedule.after_step()
-                stats[0] += loss
                 # Checked once per epoch: a per-step check would stall the GPU on every step.
-                stats[1] = torch.where((stats[1] < 0) & ~torch.isfinite(loss), step, stats[1])
-                for i, correct in enumerate(logits):
-                    stats[2 + i] += correct
-                seen += targets
+                first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss), step, first_bad)
+                per_output += step_outputs
             _sync(self.device)
             epoch_time = time.monotonic() - t0
             train_time += epoch_time
             # Every process learns the totals, and so agrees on NaN stops and best epochs.
-            bad = world.all_reduce(stats[1:2].clone(), op="max")
-            world.all_reduce(stats)
-            seen_all = seen * world.size
-            mean_loss = float(stats[0]) / (steps * world.size)
+            bad = world.all_reduce(first_bad, op="max")
+            world.all_reduce(per_output)
+            output_loss = per_output[0] / (steps * world.size)
             if int(bad) >= 0:
                 kept = (
                     f"the last good checkpoint {checkpointing.path} is kept"
@@ -353,12 +361,18 @@ class Engine:
             row: dict[str, float] = {
                 "epoch": epoch,
                 "lr": lr,
-                "train_loss": mean_loss / len(task.outputs),
+                # The mean over training outputs of each one's unweighted loss.
+                "train_loss": float(output_loss.mean()),
                 "val_loss": val_loss,
             }
-            for i, out in enumerate(task.outputs):
-                row[f"train_acc/{out}"] = float(stats[2 + i]) / seen_all * 100
+            for i, out in enumerate(task.train_outputs):
+                row[f"train_acc/{out}"] = float(per_output[1, i] / per_output[2, i].clamp(min=1)) * 100
+                if task.follows:  # a task with auxiliary losses: each one's own
+                    row[f"train_loss/{out}"] = float(output_loss[i])
+            for out in task.outputs:
                 row[f"val_acc/{out}"] = accuracy(val[out])
+                if out in task.follows:
+                    continue  # its weights are those of the output it follows
                 if out not in best or row[f"val_acc/{out}"] > best[out][0]:
                     best[out] = (row[f"val_acc/{out}"], epoch, task.snapshot(out))
             row["images_per_s"] = steps * cfg.batch_size / max(epoch_time, 1e-9)
@@ -385,7 +399,11 @@ class Engine:
         for out, (_, _, state) in best.items():
             task.restore(out, state)
         test, _ = self.evaluate(task, self.data.test)  # the only look at the test split
-        outputs = {o: OutputResult(best[o][1], best[o][0], accuracy(test[o]), test[o].tolist()) for o in task.outputs}
+        outputs = {}
+        for o in task.outputs:
+            epoch = best[task.follows.get(o, o)][1]
+            val_acc = best[o][0] if o in best else next(r[f"val_acc/{o}"] for r in history if r["epoch"] == epoch)
+            outputs[o] = OutputResult(epoch, val_acc, accuracy(test[o]), test[o].tolist())
         return FitResult(
             outputs=outputs,
             history=history,

@@ -9,8 +9,15 @@ import torch
 from torch import nn
 
 from rotnet import rotation
-from rotnet.models.base import Backbone
+from rotnet.models.base import Backbone, ClassifierHead
+from rotnet.rotation import joint_class_scores
 from rotnet.training.optim import ParamGroup
+
+Targets = torch.Tensor | dict[str, torch.Tensor]
+
+
+def targets_of(targets: Targets, output: str) -> torch.Tensor:
+    return targets[output] if isinstance(targets, dict) else targets
 
 
 def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
@@ -29,6 +36,9 @@ class Task:
     num_classes: int
 
     def __init__(self, model: nn.Module) -> None:
+        # Outputs evaluated and reported whose weights are not selected on their own: each
+        # follows the named output's best validation epoch (an auxiliary loss's head).
+        self.follows: dict[str, str] = {}
         self.model = model
         self.run: nn.Module = model
         self.compiled: Callable | None = None
@@ -53,10 +63,19 @@ class Task:
 
     @property
     def outputs(self) -> list[str]:
+        """What evaluation reports (in eval mode ``forward`` returns these)."""
         return [self.output]
+
+    @property
+    def train_outputs(self) -> list[str]:
+        """What a training step returns and sums the losses of (in train mode ``forward``)."""
+        return self.outputs
 
     def classes(self, output: str) -> int:
         return self.num_classes
+
+    def loss_weight(self, output: str) -> float:
+        return 1.0
 
     def param_groups(self) -> list[ParamGroup]:
         return [ParamGroup(self.model)]
@@ -70,7 +89,8 @@ class Task:
     def eval(self) -> None:
         self.model.eval()
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], Targets]:
+        """Named logits and their targets: one tensor shared by every output, or one per output."""
         raise NotImplementedError
 
     def snapshot(self, output: str) -> dict[str, torch.Tensor]:
@@ -206,3 +226,95 @@ class ProbeTask(Task):
 
     def restore(self, output: str, state: dict[str, torch.Tensor]) -> None:
         self.head(output).load_state_dict(state)
+
+
+class WithRotationHead(nn.Module):
+    """A backbone and a second head on its features that predicts the rotation: both heads
+    read one pass of the backbone (same pooling and head shape as the class head)."""
+
+    def __init__(self, backbone: Backbone, num_rotations: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        fc = backbone.get_classifier()
+        assert isinstance(fc, nn.Linear)
+        self.rotation_head = ClassifierHead(nn.Linear(fc.in_features, num_rotations))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.backbone.forward_features(x)
+        return self.backbone.forward_head(features), self.rotation_head(features)
+
+
+class MultitaskRotationTask(Task):
+    """Supervised training with rotation prediction as an auxiliary loss (Hendrycks et al.
+    2019): each batch carries every image at every angle; the class loss is on the upright
+    copies, plus ``weight`` x the rotation loss on all copies. The weights kept are those of
+    the best validation class accuracy; the rotation head's accuracy is reported at them."""
+
+    def __init__(self, backbone: Backbone, num_classes: int, angles: Sequence[int], weight: float) -> None:
+        self.angles = rotation.check_angles(angles)
+        if self.angles[0] != 0:
+            raise ValueError(f"the first angle must be 0 (the upright copy the class loss reads), got {list(angles)}")
+        super().__init__(WithRotationHead(backbone, len(self.angles)))
+        self.follows = {"rotation": "supervised"}
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.samples_per_image = len(self.angles)
+        self.weight = weight
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["supervised", "rotation"]
+
+    def classes(self, output: str) -> int:
+        return len(self.angles) if output == "rotation" else self.num_classes
+
+    def loss_weight(self, output: str) -> float:
+        return self.weight if output == "rotation" else 1.0
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], Targets]:
+        rotated, turns = rotation.rotate_all(x, self.angles)
+        classes, rotations = self.net(rotated)
+        upright = slice(0, len(x))  # rotate_all puts every image at angles[0] = 0 first
+        return {"supervised": classes[upright], "rotation": rotations}, {"supervised": y, "rotation": turns}
+
+
+class JointRotationTask(Task):
+    """Self-supervised label augmentation (Lee, Hwang and Shin, ICML 2020): one head over
+    (class, rotation) pairs, output ``class * R + r``, trained on every image at every angle.
+
+    Evaluation shows the model every rotated copy of an image; copy r scores class c by its
+    log-probability at (c, r), and ``supervised`` averages those over the copies (the paper's
+    aggregated inference); ``upright`` reads the upright copy alone. The weights kept are
+    those of the best aggregated validation accuracy."""
+
+    def __init__(self, backbone: Backbone, num_classes: int, angles: Sequence[int]) -> None:
+        self.angles = rotation.check_angles(angles)
+        if self.angles[0] != 0:
+            raise ValueError(f"the first angle must be 0 (the upright copy), got {list(angles)}")
+        super().__init__(backbone)
+        self.follows = {"upright": "supervised"}
+        self.num_classes = num_classes
+        self.samples_per_image = len(self.angles)
+        if backbone.num_classes != num_classes * len(self.angles):
+            raise ValueError(
+                f"the joint head needs {num_classes} x {len(self.angles)} outputs, has {backbone.num_classes}"
+            )
+
+    @property
+    def outputs(self) -> list[str]:
+        return ["supervised", "upright"]
+
+    @property
+    def train_outputs(self) -> list[str]:
+        return ["joint"]
+
+    def classes(self, output: str) -> int:
+        return self.num_classes * len(self.angles) if output == "joint" else self.num_classes
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], Targets]:
+        rotated, turns = rotation.rotate_all(x, self.angles)
+        logits = self.net(rotated)
+        if self.model.training:
+            return {"joint": logits}, y.repeat(len(self.angles)) * len(self.angles) + turns
+        per_copy = joint_class_scores(logits, len(x), self.num_classes, len(self.angles))
+        return {"supervised": per_copy.mean(0), "upright": per_copy[0]}, y

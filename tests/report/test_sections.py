@@ -228,3 +228,36 @@ def test_recipe_table_shows_what_each_backbone_ran_with(results):
         for stage in ("supervised", "pretrain", "probe", "finetune"):
             assert f"| {backbone} | {stage} |" in part
     assert "| sgd | 0.1 | 0.0005 | step | 0 | crop pad 4, flip | – |" in part
+
+
+def test_rotations_as_extra_supervision_beside_supervised_clean_and_corrupted(results):
+    """The gain in points against the same backbone's supervised figure; for joint the upright
+    copy too; corrupted figures labelled as regenerated, with what they average over."""
+    import dataclasses
+
+    from rotnet.report.results import supervised_rot_rows
+    from rotnet.report.sections import rotation_supervision_section
+
+    ds = results.datasets["cifar10"]
+    assert rotation_supervision_section(ds) == []  # a study without the stages: no section
+    base = {"data": "d", "epochs": 4, "wall_time_s": 1.0, "images_per_s": 10.0, "device": "cpu"}
+    joint = {**base, "mode": "joint", "weight": None, "val_acc": 74.0, "test_acc": 73.5}
+    joint |= {"upright_val_acc": 70.0, "upright_test_acc": 69.0}
+    cases = ["gaussian_noise", "contrast"]
+    robust = {
+        "supervised": {"clean_acc": 71.25, "corruption_acc": 40.0},
+        "supervised_rot": {"clean_acc": 73.5, "corruption_acc": 45.5},
+        "probe": {"clean_acc": 68.0, "corruption_acc": 30.25},
+        "corruptions": cases,
+        "severities": [1, 2, 3, 4, 5],
+        "source": "regenerated (rotnet.data.corruptions)",
+    }
+    ds = dataclasses.replace(ds, supervised_rot={"nin": joint}, robustness={"nin": robust})
+    text = "\n".join(rotation_supervision_section(ds))
+    # nin supervised tests at 71.25 in the fake study: +2.25 points clean, +5.50 corrupted
+    assert "| nin | joint | 3 | 4 | 71.25 | 73.50 | 2.25 | 69.00 |" in text  # epochs: 3 in the fake study
+    assert "| nin | 71.25 | 40.00 | 73.50 | 45.50 | 5.50 | 68.00 | 30.25 |" in text
+    assert "2 corruptions x 5 severities" in text and "not the published files" in text
+    rows = supervised_rot_rows("cifar10", "nin", joint)
+    assert [r["method"] for r in rows] == ["supervised+rot (joint)", "supervised+rot (joint, upright copy only)"]
+    assert [r["test_acc"] for r in rows] == [73.5, 69.0]

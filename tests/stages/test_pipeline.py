@@ -51,16 +51,21 @@ def _write_fashion_idx(folder: Path) -> None:
 
 def _tiny_params(data: Path, fashion: Path) -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    params["study"]["backbones"] = ["nin", "resnet18"]
+    # One backbone (the stages are the same code for every backbone; the zoo and stage tests
+    # cover the others), two datasets: an image folder and Fashion-MNIST's IDX files.
+    params["study"]["backbones"] = ["nin"]
     params["study"]["datasets"] = ["cifar10", "fashion_mnist"]
     params["datasets"]["fashion_mnist"].update(source="idx", path=str(fashion), val_size=30)
     params["runtime"].update(device="cpu", eval_batch_size=128)
     params["datasets"]["cifar10"].update(source="imagefolder", path=str(data), val_size=30)
-    params["backbones"] = {"nin": {"blocks": 4, "width": 16}, "resnet18": {"width": 8}}
+    params["backbones"] = {"nin": {"blocks": 4, "width": 16}}
     for stage in ("supervised", "pretrain", "probe", "finetune"):
         params[stage].update(epochs=2, batch_size=30)
         params[stage]["schedule"]["milestones"] = [1]
     params["probe"]["hidden"] = 32
+    params["supervised_rot"].update(epochs=2, batch_size=30)
+    params["supervised_rot"]["schedule"]["milestones"] = [1]
+    params["robustness"].update(corruptions=["gaussian_noise", "contrast"], severities=[5])
     params["probe"]["head_milestones"] = {"nonlinear": [1]}
     params["control"]["inits"] = ["random"]  # the supervised control runs in tests/stages/test_stage_runs.py
     params["backbones"]["efficientnet_b0"] = {"small_input": "stride"}
@@ -118,23 +123,24 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     expected |= {f"semisup@{d}-nin" for d in datasets} | {f"baseline@{d}-nin3" for d in datasets}
     expected |= {
         f"{k}@{d}-{b}"
-        for k in ("supervised", "pretrain", "probe", "control", "finetune")
+        for k in ("supervised", "supervised_rot", "pretrain", "probe", "control", "finetune", "robustness")
         for d in datasets
-        for b in ("nin", "resnet18")
+        for b in ("nin",)
     }
     assert _ran(first) == expected
 
     report = (repo / "metrics" / "report.md").read_text()
     assert "## GPU check (`make gpu-check`)" in report  # the newest committed gpu-check result
-    assert "| nin |" in report and "| resnet18 |" in report
-    assert "| block2 |" in report and "| layer4 |" in report
+    assert "| nin |" in report and "| block2 |" in report and "| block4 |" in report
     assert "89.06" in report and "91.16" in report  # paper figures for NIN block 2 (non-linear, conv)
     assert "finetuned test" in report
+    assert "### Rotations as extra supervision, clean and corrupted" in report
+    assert "2 corruptions x 1 severities (gaussian_noise, contrast)" in report
     assert "| efficientnet_b0_upsample | efficientnet_b0 | upsample x2 (32 -> 64) |" in report
     rows = (repo / "metrics" / "report.csv").read_text().splitlines()
-    # per backbone: supervised, rotation, finetune, 4 layers x (2 heads + kNN), + the conv head on NIN block 2;
-    # the same heads and kNN for the random-init control; the nin3 baseline; two datasets
-    per_dataset = 2 * (3 + 4 * 2 + 4) + 1 + (2 * (4 * 2 + 4) + 1) + 1
+    # supervised, rotation, finetune, 4 layers x (2 heads + kNN), + the conv head on NIN block 2;
+    # the same heads and kNN for the random-init control; the nin3 baseline; supervised+rot
+    per_dataset = (3 + 4 * 2 + 4) + 1 + (4 * 2 + 4 + 1) + 1 + 1
     assert len(rows) == 1 + 2 * per_dataset
     assert "| random init + conv head (block 2) | 72.50 |" in report and "3-block NIN (nin3)" in report
     # A section per dataset, each labelled with the data it was measured on.
@@ -159,7 +165,7 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     record = json.loads((repo / "models/cifar10/nin/probe/run.json").read_text())
     assert record["recipe"]["optimizer"] == "sgd" and record["recipe"]["schedule"] == "step"
     assert record["wall_time_s"] > 0 and record["layers"]["block2"]["conv"]["best_epoch"] >= 1
-    assert (repo / "models/cifar10/resnet18/pretrain/model.pt").is_file()
+    assert (repo / "models/cifar10/nin/supervised_rot/model.pt").is_file()
     assert list((repo / "logs/cifar10/nin/pretrain").glob("events.out.tfevents.*"))
     assert (repo / "checkpoints/cifar10/nin/pretrain/last.pt").is_file()  # resume state, outside DVC's outputs
 

@@ -97,8 +97,9 @@ def test_torchrun_command_from_params():
         parse_params({"distributed": {"nnodes": 2, "node_rank": 2}})
 
 
-def _ddp_step(rank: int, world: int, port: int, out: str) -> None:
-    """One training step of NIN (BatchNorm in eval mode) on this process's share of a global batch."""
+def _ddp_step(rank: int, world: int, port: int, out: str, kind: str = "supervised") -> None:
+    """One training step of NIN (BatchNorm in eval mode) on this process's share of a global
+    batch; ``multitask``: with the rotation head and loss (supervised_rot), two outputs."""
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
@@ -106,12 +107,17 @@ def _ddp_step(rank: int, world: int, port: int, out: str) -> None:
     from rotnet.data.device import DeviceDataset
     from rotnet.models.registry import create_backbone
     from rotnet.params import AugmentParams
-    from rotnet.training.tasks import SupervisedTask
+    from rotnet.training.tasks import MultitaskRotationTask, SupervisedTask, Task, targets_of
 
     if world > 1:
         dist.init_process_group("gloo", init_method=f"tcp://localhost:{port}", rank=rank, world_size=world)
     torch.manual_seed(0)
-    task = SupervisedTask(create_backbone("nin", 4, options={"width": 8}), 4)
+    backbone = create_backbone("nin", 4, options={"width": 8})
+    task: Task = (
+        SupervisedTask(backbone, 4)
+        if kind == "supervised"
+        else MultitaskRotationTask(backbone, 4, [0, 90, 180, 270], 0.5)
+    )
     if world > 1:
         task.wrap(DistributedDataParallel)
     task.model.eval()  # BN uses its running statistics: no per-process batch statistics
@@ -120,19 +126,23 @@ def _ddp_step(rank: int, world: int, port: int, out: str) -> None:
     plain = AugmentParams(crop_padding=0, flip=False)
     batch = next(data.train.train_batches(32, plain, 4, seed=3, epoch=1, shard=(rank, world)))
     logits, targets = task.forward(batch.x, batch.y)
-    torch.nn.functional.cross_entropy(logits["supervised"], targets).backward()
+    loss = sum(
+        task.loss_weight(o) * torch.nn.functional.cross_entropy(logits[o], targets_of(targets, o)) for o in logits
+    )
+    loss.backward()
     if rank == 0:
         torch.save({k: p.grad for k, p in task.model.named_parameters()}, out)
     if world > 1:
         dist.destroy_process_group()
 
 
-def test_one_ddp_step_matches_one_process(tmp_path):
+@pytest.mark.parametrize("kind", ["supervised", "multitask"])
+def test_one_ddp_step_matches_one_process(tmp_path, kind):
     import torch
     import torch.multiprocessing as mp
 
-    _ddp_step(0, 1, 0, str(tmp_path / "one.pt"))
-    mp.spawn(_ddp_step, args=(2, _free_port(), str(tmp_path / "two.pt")), nprocs=2, join=True)
+    _ddp_step(0, 1, 0, str(tmp_path / "one.pt"), kind)
+    mp.spawn(_ddp_step, args=(2, _free_port(), str(tmp_path / "two.pt"), kind), nprocs=2, join=True)
     one, two = torch.load(tmp_path / "one.pt"), torch.load(tmp_path / "two.pt")
     assert one.keys() == two.keys() and len(one) > 10
     for name in one:

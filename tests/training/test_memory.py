@@ -47,11 +47,12 @@ def test_micro_batches_give_the_whole_batch_gradient(kind):
         calls = []
         real = task.forward
         task.forward = lambda x, y, real=real, calls=calls: calls.append(len(x)) or real(x, y)
-        loss, correct, count = engine._step(task, batch, _cfg(), micro)
+        loss, per_output = engine._step(task, batch, _cfg(), micro)
         grads.append([p.grad.clone() for p in model.parameters()])
         losses.append(float(loss))
         per_image = 4 if kind == "rotation" else 1
-        assert count == 32 * per_image and sum(int(c) for c in correct) <= count
+        mean_loss, correct, count = per_output[:, 0].tolist()
+        assert count == 32 * per_image and correct <= count and mean_loss == pytest.approx(float(loss), rel=1e-5)
         # a rotation task rotates inside forward: each image's four copies share a micro-batch
         assert calls == ([32] if micro is None else [5, 5, 5, 5, 5, 5, 2])
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)

@@ -1,0 +1,13 @@
+"""DVC stage 'supervised_rot': all it does is in rotnet/stages/supervised_rot.py;
+`python stages/supervised_rot.py --help`."""
+
+import sys
+from pathlib import Path
+
+# Run this checkout's package, the code dvc.lock hashes, even if another copy is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rotnet.stages.supervised_rot import main
+
+if __name__ == "__main__":
+    main()
