@@ -45,14 +45,16 @@ QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
 	-S 'study.backbones=[nin]' -S backbones.nin.width=40 -S backbones.nin3.width=40 \
 	-S supervised.epochs=4 -S 'supervised.schedule.milestones=[3]' \
 	-S pretrain.epochs=3 -S pretrain.batch_size=32 -S 'pretrain.schedule.milestones=[2]' \
-	-S probe.epochs=4 -S 'probe.schedule.milestones=[3]' -S 'probe.head_milestones.nonlinear=[2]' \
+	-S probe.epochs=3 -S 'probe.schedule.milestones=[2]' -S 'probe.head_milestones.nonlinear=[1]' \
 	-S finetune.epochs=4 -S 'finetune.schedule.milestones=[3]' \
-	-S supervised_rot.epochs=4 -S 'supervised_rot.schedule.milestones=[3]' -S 'robustness.severities=[3]' \
-	-S small_input.epochs=2 -S small_input.train_images=200 -S small_input.schedule.warmup_epochs=0 \
+	-S supervised_rot.epochs=1 -S 'supervised_rot.schedule.milestones=[]' \
+	-S 'robustness.corruptions=[gaussian_noise,defocus_blur,brightness,contrast,jpeg_compression]' \
+	-S 'robustness.severities=[3]' \
+	-S small_input.epochs=1 -S small_input.train_images=200 -S small_input.schedule.warmup_epochs=0 \
 	-S backbones.efficientnet_b0_upsample.upsample_size=64 \
 	-S 'semisup.labels_per_class=[20,100]' \
-	-S semisup.scratch.epochs=6 -S 'semisup.scratch.schedule.milestones=[4]' -S semisup.scratch.epoch_size=320 \
-	-S semisup.rotnet.epochs=6 -S 'semisup.rotnet.schedule.milestones=[4]' -S semisup.rotnet.epoch_size=320
+	-S semisup.scratch.epochs=4 -S 'semisup.scratch.schedule.milestones=[3]' -S semisup.scratch.epoch_size=320 \
+	-S semisup.rotnet.epochs=4 -S 'semisup.rotnet.schedule.milestones=[3]' -S semisup.rotnet.epoch_size=320
 
 .PHONY: help install lock quick study test lint format bench gpu-check zoo-smoke zoo-test
 help:

@@ -343,8 +343,17 @@ def small_input_section(record: Record | None) -> list[str]:
 # --- rotations as extra supervision, and robustness to corruptions --------------------
 
 
-def _gain(a: Any, b: Any) -> Any:
+def _gain(a: Any, b: Any, comparable: bool = True) -> Any:
+    """b - a in points; only between runs of the same length (the quick profile trains
+    supervised_rot for fewer epochs: there the two figures are not a comparison)."""
+    if not comparable:
+        return "epochs differ"
     return None if a is None or b is None else round(b - a, 2)
+
+
+def _same_length(ds: DatasetResults, backbone: str) -> bool:
+    rot = ds.supervised_rot.get(backbone)
+    return rot is not None and rot.get("epochs") == ds.records[backbone]["supervised"].get("epochs")
 
 
 def rotation_supervision_section(ds: DatasetResults) -> list[str]:
@@ -367,7 +376,7 @@ def rotation_supervision_section(ds: DatasetResults) -> list[str]:
                     rec["epochs"],
                     sup["test_acc"],
                     rec["test_acc"],
-                    _gain(sup["test_acc"], rec["test_acc"]),
+                    _gain(sup["test_acc"], rec["test_acc"], _same_length(ds, b)),
                     upright,
                 ]
             )
@@ -393,7 +402,7 @@ def rotation_supervision_section(ds: DatasetResults) -> list[str]:
                     sup,
                     fig["supervised_rot"].get("clean_acc"),
                     rot,
-                    _gain(sup, rot),
+                    _gain(sup, rot, _same_length(ds, b)),
                     fig["probe"].get("clean_acc"),
                     fig["probe"].get("corruption_acc"),
                 ]

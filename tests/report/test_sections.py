@@ -240,7 +240,7 @@ def test_rotations_as_extra_supervision_beside_supervised_clean_and_corrupted(re
 
     ds = results.datasets["cifar10"]
     assert rotation_supervision_section(ds) == []  # a study without the stages: no section
-    base = {"data": "d", "epochs": 4, "wall_time_s": 1.0, "images_per_s": 10.0, "device": "cpu"}
+    base = {"data": "d", "epochs": 3, "wall_time_s": 1.0, "images_per_s": 10.0, "device": "cpu"}
     joint = {**base, "mode": "joint", "weight": None, "val_acc": 74.0, "test_acc": 73.5}
     joint |= {"upright_val_acc": 70.0, "upright_test_acc": 69.0}
     cases = ["gaussian_noise", "contrast"]
@@ -255,9 +255,14 @@ def test_rotations_as_extra_supervision_beside_supervised_clean_and_corrupted(re
     ds = dataclasses.replace(ds, supervised_rot={"nin": joint}, robustness={"nin": robust})
     text = "\n".join(rotation_supervision_section(ds))
     # nin supervised tests at 71.25 in the fake study: +2.25 points clean, +5.50 corrupted
-    assert "| nin | joint | 3 | 4 | 71.25 | 73.50 | 2.25 | 69.00 |" in text  # epochs: 3 in the fake study
+    assert "| nin | joint | 3 | 3 | 71.25 | 73.50 | 2.25 | 69.00 |" in text  # epochs: 3 in the fake study
     assert "| nin | 71.25 | 40.00 | 73.50 | 45.50 | 5.50 | 68.00 | 30.25 |" in text
     assert "2 corruptions x 5 severities" in text and "not the published files" in text
+    # Runs of different lengths are shown side by side, never as a gain.
+    shorter = dataclasses.replace(ds, supervised_rot={"nin": {**joint, "epochs": 1}})
+    text = "\n".join(rotation_supervision_section(shorter))
+    assert "| nin | joint | 3 | 1 | 71.25 | 73.50 | epochs differ | 69.00 |" in text
+    assert "| 40.00 | 73.50 | 45.50 | epochs differ |" in text
     rows = supervised_rot_rows("cifar10", "nin", joint)
     assert [r["method"] for r in rows] == ["supervised+rot (joint)", "supervised+rot (joint, upright copy only)"]
     assert [r["test_acc"] for r in rows] == [73.5, 69.0]

@@ -135,3 +135,24 @@ def test_a_killed_multitask_run_resumes_exactly(tmp_path):
     assert [r["train_loss/rotation"] for r in resumed.history] == [r["train_loss/rotation"] for r in whole.history]
     for out in ("supervised", "rotation"):
         assert resumed.outputs[out].test_confusion == whole.outputs[out].test_confusion
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("nin", {"width": 8}), ("resnet50", {"width": 4}), ("efficientnet_b0", {"width_multiplier": 0.25})],
+)
+def test_both_modes_build_on_every_family(name, options):
+    """The rotation head reads the backbone's pooled features through the model contract, and
+    the joint head is the backbone's own classifier: one step of each works for every family."""
+    torch.manual_seed(0)
+    x, y = torch.randn(2, 3, 16, 16), torch.tensor([0, 2])
+    multitask = MultitaskRotationTask(create_backbone(name, 3, options=options), 3, ANGLES, 1.0)
+    joint = JointRotationTask(create_backbone(name, 12, options=options), 3, ANGLES)
+    for task in (multitask, joint):
+        task.train()
+        logits, targets = task.forward(x, y)
+        loss = sum(
+            F.cross_entropy(lg, targets[o] if isinstance(targets, dict) else targets) for o, lg in logits.items()
+        )
+        loss.backward()
+        assert all(p.grad is not None for p in task.model.parameters() if p.requires_grad)
