@@ -74,8 +74,8 @@ lock: ## write requirements.lock from the environment (after `make test` passed 
 	@echo "# pip constraints: the versions the tests passed with (make lock; used by make install)" > $(LOCK)
 	$(PY) -m pip freeze --exclude-editable | sort -f >> $(LOCK)
 
-quick: install ## install, then run the whole study with the quick CPU profile (a DVC experiment)
-	dvc exp run $(QUICK)
+quick: install ## install, then run the whole study with the quick CPU profile (a DVC experiment; ARGS: more -S overrides)
+	dvc exp run $(QUICK) $(ARGS)
 	@echo "report: metrics/report.md"
 
 study: install ## install, then run the paper-scale study (params.yaml as committed; wants a GPU)

@@ -393,7 +393,7 @@ def rotation_supervision_section(ds: DatasetResults) -> list[str]:
         rows = []
         first = next(iter(ds.robustness.values()))
         for b, rec in ds.robustness.items():
-            fig = {k: rec.get(k) or {} for k in ("supervised", "supervised_rot", "probe")}
+            fig = {k: rec.get(k) or {} for k in ("supervised", "supervised_rot", "supervised_rot_upright", "probe")}
             sup, rot = fig["supervised"].get("corruption_acc"), fig["supervised_rot"].get("corruption_acc")
             rows.append(
                 [
@@ -403,12 +403,14 @@ def rotation_supervision_section(ds: DatasetResults) -> list[str]:
                     fig["supervised_rot"].get("clean_acc"),
                     rot,
                     _gain(sup, rot, _same_length(ds, b)),
+                    fig["supervised_rot_upright"].get("corruption_acc"),  # joint only
                     fig["probe"].get("clean_acc"),
                     fig["probe"].get("corruption_acc"),
                 ]
             )
         header = ["backbone", "supervised clean", "supervised corrupted", "+rot clean", "+rot corrupted"]
-        out += [table([*header, "gain corrupted (points)", "RotNet probe clean", "RotNet probe corrupted"], rows)]
+        header += ["gain corrupted (points)", "+rot upright copy only corrupted"]
+        out += [table([*header, "RotNet probe clean", "RotNet probe corrupted"], rows)]
         n, k = len(first["corruptions"]), len(first["severities"])
         out += [
             "",

@@ -41,15 +41,30 @@ SPEC = BY_NAME["robustness"]
 Classifier = Callable[[np.ndarray], torch.Tensor]  # uint8 (N, H, W, C) -> predicted classes
 
 
-def _stage_classifier(path: Path, device: torch.device, batch: int) -> Classifier:
+def _stage_classifiers(path: Path, device: torch.device, batch: int) -> dict[str, Classifier]:
     """A supervised or supervised_rot model file, predicting as `rotnet predict` does (a
-    joint model aggregates its rotated copies, as its test did)."""
+    joint model aggregates its rotated copies, as its test did); a joint model also as its
+    upright copy alone (key ``upright``), as its stage reports it too."""
     model = load_model(path, ("supervised", "supervised_rot"), device, "robustness needs a classifier")
 
     def classify(images: np.ndarray) -> torch.Tensor:
         return torch.cat([model.probabilities(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
 
-    return classify
+    out = {"": classify}
+    if model.joint_rotations:
+        rotations, classes = len(model.joint_rotations), len(model.class_names)
+
+        @torch.no_grad()
+        def upright(images: np.ndarray) -> torch.Tensor:
+            preds = []
+            for i in range(0, len(images), batch):
+                x = model.tensor(images[i : i + batch]).contiguous(memory_format=torch.channels_last)
+                logits = model.model((x - model.mean) / model.std).float()
+                preds.append(logits.view(len(x), classes, rotations)[:, :, 0].argmax(1).cpu())
+            return torch.cat(preds)
+
+        out["upright"] = upright
+    return out
 
 
 def _probe_classifier(stage: StageRun, device: torch.device, batch: int) -> Classifier:
@@ -122,7 +137,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             record: dict[str, Any] = {}
             for kind in cfg.models:
                 if kind == "probe":
-                    classify = _probe_classifier(stage, stage.device, batch)
+                    classifiers = {"": _probe_classifier(stage, stage.device, batch)}
                 else:
                     path = stage.upstream(kind)
                     if not path.is_file():
@@ -130,17 +145,20 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                             f"{path} not found: run the {kind} stage first (dvc repro), or remove "
                             f"'{kind}' from robustness.models"
                         )
-                    classify = _stage_classifier(path, stage.device, batch)
-                clean = _accuracy(classify, test.images, test.labels)
-                table = {f"{n}/{s}": _accuracy(classify, *sets[n, s]) for n, s in sets}
-                corrupted = round(float(np.mean(list(table.values()))), 2)
-                # The clean figure is the stage's own test accuracy (in its metrics already).
-                metrics[kind] = {"corruption_acc": corrupted}
-                per_corruption = {
-                    n: round(float(np.mean([table[f"{n}/{s}"] for s in cfg.severities])), 2) for n in cfg.corruptions
-                }
-                record[kind] = {"clean_acc": clean, "corruption_acc": corrupted, "per_corruption": per_corruption}
-                record[kind]["per_set"] = table
+                    classifiers = _stage_classifiers(path, stage.device, batch)
+                for variant, classify in classifiers.items():
+                    name = f"{kind}_{variant}" if variant else kind  # supervised_rot_upright: joint, upright copy
+                    clean = _accuracy(classify, test.images, test.labels)
+                    table = {f"{n}/{s}": _accuracy(classify, *sets[n, s]) for n, s in sets}
+                    corrupted = round(float(np.mean(list(table.values()))), 2)
+                    # The clean figure is the stage's own test accuracy (in its metrics already).
+                    metrics[name] = {"corruption_acc": corrupted}
+                    per_corruption = {
+                        n: round(float(np.mean([table[f"{n}/{s}"] for s in cfg.severities])), 2)
+                        for n in cfg.corruptions
+                    }
+                    record[name] = {"clean_acc": clean, "corruption_acc": corrupted, "per_corruption": per_corruption}
+                    record[name]["per_set"] = table
             source = params.dataset(dataset).corruptions
             record.update(
                 corruptions=list(cfg.corruptions),

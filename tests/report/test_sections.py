@@ -247,6 +247,7 @@ def test_rotations_as_extra_supervision_beside_supervised_clean_and_corrupted(re
     robust = {
         "supervised": {"clean_acc": 71.25, "corruption_acc": 40.0},
         "supervised_rot": {"clean_acc": 73.5, "corruption_acc": 45.5},
+        "supervised_rot_upright": {"clean_acc": 69.0, "corruption_acc": 41.0},
         "probe": {"clean_acc": 68.0, "corruption_acc": 30.25},
         "corruptions": cases,
         "severities": [1, 2, 3, 4, 5],
@@ -256,13 +257,13 @@ def test_rotations_as_extra_supervision_beside_supervised_clean_and_corrupted(re
     text = "\n".join(rotation_supervision_section(ds))
     # nin supervised tests at 71.25 in the fake study: +2.25 points clean, +5.50 corrupted
     assert "| nin | joint | 3 | 3 | 71.25 | 73.50 | 2.25 | 69.00 |" in text  # epochs: 3 in the fake study
-    assert "| nin | 71.25 | 40.00 | 73.50 | 45.50 | 5.50 | 68.00 | 30.25 |" in text
+    assert "| nin | 71.25 | 40.00 | 73.50 | 45.50 | 5.50 | 41.00 | 68.00 | 30.25 |" in text
     assert "2 corruptions x 5 severities" in text and "not the published files" in text
     # Runs of different lengths are shown side by side, never as a gain.
     shorter = dataclasses.replace(ds, supervised_rot={"nin": {**joint, "epochs": 1}})
     text = "\n".join(rotation_supervision_section(shorter))
     assert "| nin | joint | 3 | 1 | 71.25 | 73.50 | epochs differ | 69.00 |" in text
-    assert "| 40.00 | 73.50 | 45.50 | epochs differ |" in text
+    assert "| 40.00 | 73.50 | 45.50 | epochs differ | 41.00 |" in text
     rows = supervised_rot_rows("cifar10", "nin", joint)
     assert [r["method"] for r in rows] == ["supervised+rot (joint)", "supervised+rot (joint, upright copy only)"]
     assert [r["test_acc"] for r in rows] == [73.5, 69.0]

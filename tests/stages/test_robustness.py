@@ -77,3 +77,16 @@ def test_unknown_corruptions_and_bad_severities_are_refused():
         parse_params({"robustness": {"corruptions": ["fog"]}})
     with pytest.raises(RotnetError, match="severities must be distinct values of 1..5"):
         parse_params({"robustness": {"severities": [0, 6]}})
+
+
+def test_a_joint_model_is_scored_aggregated_and_upright_as_its_stage_reports_it(project):
+    raw = _params(project).model_dump(mode="json")
+    raw["supervised_rot"]["mode"] = "joint"
+    raw["robustness"]["models"] = ["supervised_rot"]
+    params = parse_params(raw)
+    stage_metrics = supervised_rot.run(params, "cifar10", "nin")
+    metrics = robustness.run(params, "cifar10", "nin")
+    assert set(metrics) == {"supervised_rot", "supervised_rot_upright"}
+    record = json.loads(paths.record_file("robustness", "cifar10", "nin").read_text())
+    assert record["supervised_rot"]["clean_acc"] == stage_metrics["test_acc"]
+    assert record["supervised_rot_upright"]["clean_acc"] == stage_metrics["upright_test_acc"]

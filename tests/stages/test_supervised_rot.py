@@ -23,7 +23,7 @@ def _params(project, **section):
 
 
 @pytest.mark.parametrize("mode", ["multitask", "joint"])
-def test_each_mode_runs_as_a_stage_and_saves_a_classifier_predict_reads(project, mode):
+def test_each_mode_runs_as_a_stage_and_saves_a_classifier_predict_reads(project, mode, capsys):
     params = _params(project, mode=mode, weight=0.5)
     metrics = supervised_rot.run(params, "cifar10", "nin")
     on_disk = json.loads(paths.metrics_file("supervised_rot", "cifar10", "nin").read_text())
@@ -45,6 +45,15 @@ def test_each_mode_runs_as_a_stage_and_saves_a_classifier_predict_reads(project,
         expected = torch.softmax(torch.stack([logp[r, :, :, r] for r in range(4)]).mean(0), 1)
         torch.testing.assert_close(probs, expected, rtol=1e-4, atol=1e-5)
         assert model.joint_rotations == (0, 90, 180, 270)
+        # `rotnet predict` aggregates the same way, and says so.
+        from PIL import Image
+
+        from rotnet.inference.predict import predict
+
+        Image.fromarray(images[0]).save("a.png")
+        rows = predict(paths.model_file("supervised_rot", "cifar10", "nin"), ["a.png"], torch.device("cpu"), 4)
+        assert rows[0]["predictions"][0]["probability"] == pytest.approx(float(probs[0].max()), abs=1e-3)
+        assert "joint (class, rotation) model" in capsys.readouterr().err
 
 
 def test_cutmix_is_refused_with_the_reason(project):
