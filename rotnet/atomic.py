@@ -16,8 +16,13 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it over ``target`` on success."""
+def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` on success.
+
+    With ``overwrite=False`` an existing ``target`` is left as it is and FileExistsError is
+    raised: the file is published by a hard link, which fails if the name exists (no window
+    between a check and the write for another writer to slip into).
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -25,9 +30,23 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        os.replace(tmp_path, target)
+        if overwrite:
+            os.replace(tmp_path, target)
+        else:
+            _publish_new(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _publish_new(tmp: Path, target: Path) -> None:
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this file system (FAT, some network shares): check, then rename
+        if os.path.lexists(target):
+            raise FileExistsError(17, "File exists", str(target)) from None
+        os.replace(tmp, target)
 
 
 @contextlib.contextmanager
@@ -63,8 +82,8 @@ def torch_bytes(obj: Any) -> bytes:
     return buf.getvalue()
 
 
-def write_text(target: str | os.PathLike[str], text: str) -> None:
-    with atomic_path(target) as tmp:
+def write_text(target: str | os.PathLike[str], text: str, overwrite: bool = True) -> None:
+    with atomic_path(target, overwrite) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from rotnet import ablations
@@ -53,17 +55,30 @@ def _infer(args: argparse.Namespace) -> None:
     if args.command == "orient":
         from rotnet.inference.orient import orient
 
-        rows = orient(args.model, args.images, args.out, device, args.batch_size, args.max_pixels)
+        rows = orient(args.model, args.images, args.out, device, args.batch_size, args.max_pixels, args.overwrite)
         failed = [r for r in rows if r["error"]]
-        print(f"{len(rows) - len(failed)} upright copies in {args.out} (orientation.csv lists angles)")
+        written = {r["output"] for r in rows if r["output"]}  # one row per distinct input, each its own output
+        print(f"{len(written)} upright copies in {args.out} (orientation.csv lists angles)")
     else:
         from rotnet.atomic import write_text
         from rotnet.inference.predict import predict, render
 
+        output = Path(args.output) if args.output else None
+        # Checked before the (possibly long) run, and again by the write itself (no clobbering).
+        if output is not None and output.is_dir():
+            raise RotnetError(f"--output {output} is a folder; give a file name")
+        if output is not None and os.path.lexists(output) and not args.overwrite:
+            raise RotnetError(f"--output {output} already exists; pass --overwrite to replace it, or choose another")
         rows = predict(args.model, args.images, device, args.top_k, args.batch_size, args.max_pixels)
         text = render(rows, args.format, args.top_k)
-        if args.output:
-            write_text(args.output, text)
+        if output is not None:
+            try:
+                write_text(output, text, overwrite=args.overwrite)
+            except FileExistsError:
+                raise RotnetError(
+                    f"--output {output} appeared while predict ran; it was left as it is: "
+                    "pass --overwrite to replace it, or choose another"
+                ) from None
         else:
             sys.stdout.write(text)
         failed = [r for r in rows if "error" in r]
@@ -83,14 +98,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     pr.add_argument("images", nargs="+", help="image files or folders")
     pr.add_argument("--top-k", type=int, default=3)
     pr.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    pr.add_argument("--output", help="write there instead of the terminal")
+    pr.add_argument("--output", help="write there instead of the terminal (an existing file needs --overwrite)")
+    pr.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     pr.add_argument("--batch-size", type=int, default=256)
     pr.add_argument("--device", default="auto")
     pr.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images")
     orp = sub.add_parser("orient", help="write upright copies of photos using a RotNet model")
     orp.add_argument("model", help="a pretrain (RotNet) model.pt")
     orp.add_argument("images", nargs="+", help="image files or folders")
-    orp.add_argument("--out", required=True, help="folder for the upright copies and orientation.csv")
+    orp.add_argument(
+        "--out",
+        required=True,
+        help="folder for the upright copies and orientation.csv; it mirrors the input folders' trees "
+        "(a file argument: its name), and an image given twice is done once",
+    )
+    orp.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace upright copies or orientation.csv already in --out (without it, orient refuses "
+        "before writing anything)",
+    )
     orp.add_argument("--batch-size", type=int, default=128)
     orp.add_argument("--device", default="auto")
     orp.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images")

@@ -33,7 +33,7 @@ def predict(
             f"{len(m.joint_rotations)} rotated copies' log-probabilities, as its test did"
         )
     k = min(top_k, len(m.class_names))
-    files = expand(inputs)
+    files = distinct(expand(inputs))
     rows: list[dict[str, Any]] = []
     for good, images, errors in read_batches(files, m.mode, batch_size, max_pixels, "predict"):
         rows += [{"file": str(path), "error": err} for path, err in errors.items()]
@@ -46,6 +46,19 @@ def predict(
             rows.append({"file": str(path), "predictions": preds})
     order = {str(p): i for i, p in enumerate(files)}
     return sorted(rows, key=lambda r: order[r["file"]])
+
+
+def distinct(files: list[Path]) -> list[Path]:
+    """``files`` without repeats of one file (same resolved path: given twice, or as a file and
+    in its folder), keeping the first mention: each image gets one row."""
+    seen: set[Path] = set()
+    kept = []
+    for path in files:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            kept.append(path)
+    return kept
 
 
 def render(rows: list[dict[str, Any]], fmt: str, top_k: int) -> str:
