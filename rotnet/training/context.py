@@ -22,6 +22,7 @@ the stage folder then gets the first seed's model and the results averaged over 
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import platform
 import shutil
@@ -34,6 +35,7 @@ import torch
 
 from rotnet import paths
 from rotnet.atomic import write_bytes, write_json
+from rotnet.code_deps import ROOT, code_hash
 from rotnet.data.device import DeviceDataset
 from rotnet.data.prepared import PreparedDataset, load_prepared
 from rotnet.errors import RotnetError
@@ -243,11 +245,19 @@ class StageRun:
         return create_backbone(name, num_classes, self.in_chans, self.params.backbone_options(name))
 
     # -- training ------------------------------------------------------------------------
+    @functools.cached_property
+    def code(self) -> str:
+        """The hash of the code this stage runs (its script's import closure): a run killed
+        under one version of the training code never resumes under another."""
+        script = ROOT / "stages" / f"{self.kind}.py"
+        return code_hash(script if script.is_file() else ROOT / "rotnet" / "stages" / f"{self.kind}.py")
+
     def fingerprint(self, cfg: TrainParams, **extra: Any) -> dict[str, Any]:
-        """What a resumable checkpoint must match: the params and data this run depends on."""
+        """What a resumable checkpoint must match: the params, data and code this run depends on."""
         meta = self.prepared.meta
         return {
             "stage": self.name,
+            "code": self.code,
             "seed": self.params.seed,
             "training_seed": self.seed,
             "params": cfg.model_dump(mode="json"),

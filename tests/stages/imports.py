@@ -1,58 +1,16 @@
-"""The static import closure of a script inside this project: every project module it
-imports, directly or not, including imports inside functions (they run too, just later)."""
+"""Each stage's code deps for dvc.yaml: its script's import closure (rotnet.code_deps),
+collapsed to folders where a folder's every file is needed."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from rotnet.code_deps import import_closure, imported_modules, module_file
+
+__all__ = ["collapse", "import_closure", "imported_modules", "module_file", "python_files", "rewrite_code_deps"]
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "rotnet"
-
-
-def module_file(name: str) -> Path | None:
-    """The file of project module ``name`` (a package's __init__.py), or None."""
-    base = ROOT.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _with_parents(name: str) -> list[str]:
-    # Importing a.b.c runs a/__init__.py and a/b/__init__.py first.
-    parts = name.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Project modules that ``path`` imports anywhere in its body."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            # `from a.b import c` imports a.b, and a.b.c too when c is a submodule.
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        for name in names:
-            if name.split(".")[0] == PACKAGE:
-                found.update(m for m in _with_parents(name) if module_file(m) is not None)
-    return found
-
-
-def import_closure(script: Path) -> set[Path]:
-    """``script`` and every project file it imports, directly or not, relative to the root."""
-    seen: set[Path] = {script.resolve()}
-    todo = [script.resolve()]
-    while todo:
-        for name in imported_modules(todo.pop()):
-            file = module_file(name)
-            if file is not None and file not in seen:
-                seen.add(file)
-                todo.append(file)
-    return {p.relative_to(ROOT) for p in seen}
 
 
 def python_files(path: Path) -> set[Path]:

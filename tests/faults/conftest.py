@@ -1,0 +1,3 @@
+"""Fixtures the fault-injection tests share with the stage tests."""
+
+from tests.stages.conftest import project  # noqa: F401  (a tiny synthetic project the stages run in)

@@ -1,0 +1,76 @@
+"""Resume after a code change: a killed run never resumes under other training code.
+
+The resume fingerprint holds a hash of the stage's code (its script's import closure,
+rotnet.code_deps), beside its params and data; a mismatch is refused with the same
+message as for params, naming the way to start fresh.
+"""
+
+import pytest
+
+from rotnet.code_deps import code_hash, import_closure
+from rotnet.errors import RotnetError
+from rotnet.params import parse_params
+from rotnet.stages import supervised
+from rotnet.training import context, engine
+from tests.synthetic import TINY_TRAINING
+
+
+def _tree(root):
+    (root / "rotnet" / "sub").mkdir(parents=True)
+    (root / "stages").mkdir()
+    files = {
+        "rotnet/__init__.py": "",
+        "rotnet/sub/__init__.py": "",
+        "rotnet/sub/used.py": "X = 1\n",
+        "rotnet/unused.py": "Y = 1\n",
+        "stages/s.py": "def main():\n    from rotnet.sub import used\n",  # a deferred import counts too
+    }
+    for name, text in files.items():
+        (root / name).write_text(text)
+    return root / "stages" / "s.py"
+
+
+def test_the_hash_follows_the_code_a_script_runs_and_nothing_else(tmp_path):
+    script = _tree(tmp_path)
+    closure = {str(p) for p in import_closure(script, tmp_path)}
+    assert closure == {"stages/s.py", "rotnet/__init__.py", "rotnet/sub/__init__.py", "rotnet/sub/used.py"}
+    before = code_hash(script, tmp_path)
+    (tmp_path / "rotnet/unused.py").write_text("Y = 2\n")
+    assert code_hash(script, tmp_path) == before
+    (tmp_path / "rotnet/sub/used.py").write_text("X = 2\n")
+    assert code_hash(script, tmp_path) != before
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_run_killed_under_one_version_of_the_code_is_not_resumed_under_another(project, monkeypatch):
+    raw = project.model_dump(mode="json")
+    raw["supervised"] = {**TINY_TRAINING, "epochs": 2}
+    params = parse_params(raw)
+    real_save = engine.save_resume_state
+
+    def save_then_die(path, fingerprint, epoch, *args):
+        real_save(path, fingerprint, epoch, *args)
+        raise Killed  # killed right after the epoch-1 checkpoint
+
+    monkeypatch.setattr(engine, "save_resume_state", save_then_die)
+    with pytest.raises(Killed):
+        supervised.run(params, "cifar10", "nin")
+    monkeypatch.setattr(engine, "save_resume_state", real_save)
+    # The training code is edited: the hash of the stage's closure changes.
+    monkeypatch.setattr(context.StageRun, "code", "edited")
+    with pytest.raises(RotnetError, match=r"made with other code than the current ones.*runtime\.resume: false"):
+        supervised.run(params, "cifar10", "nin")
+    monkeypatch.undo()  # the code as it was: the same run resumes and finishes
+    metrics = supervised.run(params, "cifar10", "nin")
+    assert 0 <= metrics["test_acc"] <= 100
+
+
+def test_every_stage_checkpoint_records_its_code(project):
+    from rotnet.code_deps import ROOT
+
+    with context.StageRun(project, "supervised", "cifar10", "nin") as stage:
+        fingerprint = stage.fingerprint(project.supervised)
+    assert fingerprint["code"] == code_hash(ROOT / "stages" / "supervised.py")
