@@ -60,10 +60,11 @@ def test_a_run_killed_under_one_version_of_the_code_is_not_resumed_under_another
         supervised.run(params, "cifar10", "nin")
     monkeypatch.setattr(engine, "save_resume_state", real_save)
     # The training code is edited: the hash of the stage's closure changes.
-    monkeypatch.setattr(context.StageRun, "code", "edited")
-    with pytest.raises(RotnetError, match=r"made with other code than the current ones.*runtime\.resume: false"):
-        supervised.run(params, "cifar10", "nin")
-    monkeypatch.undo()  # the code as it was: the same run resumes and finishes
+    with pytest.MonkeyPatch.context() as edited:
+        edited.setattr(context.StageRun, "code", "edited")
+        with pytest.raises(RotnetError, match=r"made with other code than the current ones.*runtime\.resume: false"):
+            supervised.run(params, "cifar10", "nin")
+    # The code as it was: the same run resumes and finishes.
     metrics = supervised.run(params, "cifar10", "nin")
     assert 0 <= metrics["test_acc"] <= 100
 
