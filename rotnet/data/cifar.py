@@ -19,6 +19,7 @@ import numpy as np
 from rotnet.data.prepared import Split
 from rotnet.data.split import SourceSplits
 from rotnet.errors import RotnetError
+from rotnet.progress import log
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -61,6 +62,31 @@ class DownloadFailed(Exception):
     """The transfer itself failed (offline, DNS, HTTP error); callers turn it into advice."""
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def remove_stale_parts(target: Path) -> list[Path]:
+    """Delete the temporary files of downloads of ``target`` whose process is gone (killed
+    runs leave them: their cleanup never ran); a download still in progress keeps its own."""
+    removed = []
+    prefix = f".{target.name}."
+    for part in target.parent.glob(f"{prefix}*.part"):
+        pid = part.name[len(prefix) : -len(".part")]
+        if pid.isdigit() and not _alive(int(pid)):
+            part.unlink(missing_ok=True)
+            removed.append(part)
+    if removed:
+        log(f"removed {len(removed)} unfinished download(s) of {target.name} left by killed runs")
+    return removed
+
+
 def download_verified(url: str, target: Path, md5: str) -> None:
     """Download ``url`` to ``target`` only if its md5 is ``md5``; nothing else is ever left at ``target``.
 
@@ -70,6 +96,7 @@ def download_verified(url: str, target: Path, md5: str) -> None:
     # torchvision writes straight to the file it is given; download under a hidden temporary name
     # and rename after the md5 check, so an interrupted download never looks like the real file.
     partial = target.parent / f".{target.name}.{os.getpid()}.part"
+    remove_stale_parts(target)
     partial.unlink(missing_ok=True)
     try:
         try:
