@@ -112,8 +112,10 @@ def rotate_all(x: torch.Tensor, angles: Sequence[int] = ANGLES) -> tuple[torch.T
 
 
 def joint_class_scores(logits: torch.Tensor, images: int, num_classes: int, rotations: int) -> torch.Tensor:
-    """(R, B, K): copy r's log-probability of (class c, rotation r) for every class c, from the
-    joint head's logits of ``rotate_all``'s R x B copies (copy-major)."""
-    logp = torch.log_softmax(logits.float(), dim=1).view(rotations, images, num_classes, rotations)
-    r = torch.arange(rotations, device=logits.device)
+    """(copies, B, K): copy r's log-probability of (class c, rotation r) for every class c, from
+    the joint head's (K x ``rotations`` outputs) logits of the first ``copies`` angles'
+    copies, copy-major as ``rotate_all`` orders them (all R, or the upright one alone)."""
+    copies = len(logits) // images
+    logp = torch.log_softmax(logits.float(), dim=1).view(copies, images, num_classes, rotations)
+    r = torch.arange(copies, device=logits.device)
     return logp[r, :, :, r]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps
 
 EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+T = TypeVar("T")
 MAX_PIXELS = 50_000_000  # larger images are refused (decompression bombs), not decoded
 
 
@@ -29,6 +31,15 @@ def expand(inputs: Iterable[str | Path]) -> list[Path]:
         else:
             out.append(item)
     return out
+
+
+def distinct(items: Iterable[T], path: Callable[[T], Path] = Path) -> list[T]:
+    """``items`` without repeats of one file (same resolved ``path(item)``: given twice, or
+    as a file and in its folder), keeping the first mention: each image is read once."""
+    first: dict[Path, T] = {}
+    for item in items:
+        first.setdefault(path(item).resolve(), item)
+    return list(first.values())
 
 
 def open_image(path: Path, mode: str, max_pixels: int = MAX_PIXELS) -> Image.Image:

@@ -49,14 +49,17 @@ class InferenceModel:
         return torch.from_numpy(batch).to(self.device).permute(0, 3, 1, 2).float()
 
     @torch.no_grad()
-    def probabilities(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Softmax over classes for (N, H, W, C) uint8 images or a ``tensor()`` batch."""
+    def probabilities(self, images: np.ndarray | torch.Tensor, upright_only: bool = False) -> torch.Tensor:
+        """Softmax over classes for (N, H, W, C) uint8 images or a ``tensor()`` batch. A joint
+        model aggregates its rotated copies, or with ``upright_only`` reads the upright copy's
+        (class, 0) scores alone (the two figures its stage reports)."""
         x = self.tensor(images) if isinstance(images, np.ndarray) else images
         x = x.contiguous(memory_format=torch.channels_last)  # as read (NHWC), whatever turned it
         x = (x - self.mean) / self.std
         if self.joint_rotations is None:
             return torch.softmax(self.model(x).float(), dim=1).cpu()
-        rotated, _ = rotate_all(x, self.joint_rotations)
+        angles = self.joint_rotations[:1] if upright_only else self.joint_rotations
+        rotated = rotate_all(x, angles)[0] if len(angles) > 1 else x
         copies = joint_class_scores(self.model(rotated), len(x), len(self.class_names), len(self.joint_rotations))
         return torch.softmax(copies.mean(0), dim=1).cpu()
 

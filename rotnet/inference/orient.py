@@ -35,7 +35,7 @@ from PIL import Image, ImageOps
 
 from rotnet.atomic import atomic_path
 from rotnet.errors import RotnetError
-from rotnet.inference.images import MAX_PIXELS, expand, read_batches
+from rotnet.inference.images import MAX_PIXELS, distinct, expand, read_batches
 from rotnet.inference.model import load_model
 from rotnet.rotation import ANGLES, NUM_ROTATIONS, rotate
 
@@ -53,15 +53,12 @@ def plan(inputs: list[str], out_dir: str | Path) -> list[tuple[Path, Path]]:
     """(photo, its upright copy's path) per distinct photo, in argument order (see the module
     docstring). Files that do not exist are kept (their row gets the error) but claim no output."""
     out = Path(out_dir)
-    seen: set[Path] = set()
-    pairs: list[tuple[Path, Path]] = []
-    for item in map(Path, inputs):
-        for path in expand([item]):
-            key = path.resolve()
-            if key in seen:
-                continue
-            seen.add(key)
-            pairs.append((path, out / (path.relative_to(item) if item.is_dir() else path.name)))
+    mirrored = (
+        (path, out / (path.relative_to(item) if item.is_dir() else path.name))
+        for item in map(Path, inputs)
+        for path in expand([item])
+    )
+    pairs = distinct(mirrored, path=lambda pair: pair[0])
     claimed: dict[Path, Path] = {}
     for path, target in pairs:
         if not path.is_file():

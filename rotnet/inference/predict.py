@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from rotnet.inference.images import MAX_PIXELS, expand, read_batches
+from rotnet.inference.images import MAX_PIXELS, distinct, expand, read_batches
 from rotnet.inference.model import load_model
 from rotnet.progress import log
 
@@ -46,19 +46,6 @@ def predict(
             rows.append({"file": str(path), "predictions": preds})
     order = {str(p): i for i, p in enumerate(files)}
     return sorted(rows, key=lambda r: order[r["file"]])
-
-
-def distinct(files: list[Path]) -> list[Path]:
-    """``files`` without repeats of one file (same resolved path: given twice, or as a file and
-    in its folder), keeping the first mention: each image gets one row."""
-    seen: set[Path] = set()
-    kept = []
-    for path in files:
-        key = path.resolve()
-        if key not in seen:
-            seen.add(key)
-            kept.append(path)
-    return kept
 
 
 def render(rows: list[dict[str, Any]], fmt: str, top_k: int) -> str:

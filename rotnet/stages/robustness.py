@@ -41,29 +41,21 @@ SPEC = BY_NAME["robustness"]
 Classifier = Callable[[np.ndarray], torch.Tensor]  # uint8 (N, H, W, C) -> predicted classes
 
 
+def _batched(predict: Callable[[np.ndarray], torch.Tensor], batch: int) -> Classifier:
+    """A classifier running ``predict`` (class scores of a batch) over ``batch`` images at a time."""
+    return lambda images: torch.cat(
+        [predict(images[i : i + batch]).argmax(1).cpu() for i in range(0, len(images), batch)]
+    )
+
+
 def _stage_classifiers(path: Path, device: torch.device, batch: int) -> dict[str, Classifier]:
     """A supervised or supervised_rot model file, predicting as `rotnet predict` does (a
     joint model aggregates its rotated copies, as its test did); a joint model also as its
     upright copy alone (key ``upright``), as its stage reports it too."""
     model = load_model(path, ("supervised", "supervised_rot"), device, "robustness needs a classifier")
-
-    def classify(images: np.ndarray) -> torch.Tensor:
-        return torch.cat([model.probabilities(images[i : i + batch]).argmax(1) for i in range(0, len(images), batch)])
-
-    out = {"": classify}
+    out = {"": _batched(model.probabilities, batch)}
     if model.joint_rotations:
-        rotations, classes = len(model.joint_rotations), len(model.class_names)
-
-        @torch.no_grad()
-        def upright(images: np.ndarray) -> torch.Tensor:
-            preds = []
-            for i in range(0, len(images), batch):
-                x = model.tensor(images[i : i + batch]).contiguous(memory_format=torch.channels_last)
-                logits = model.model((x - model.mean) / model.std).float()
-                preds.append(logits.view(len(x), classes, rotations)[:, :, 0].argmax(1).cpu())
-            return torch.cat(preds)
-
-        out["upright"] = upright
+        out["upright"] = _batched(lambda images: model.probabilities(images, upright_only=True), batch)
     return out
 
 
@@ -86,16 +78,12 @@ def _probe_classifier(stage: StageRun, device: torch.device, batch: int) -> Clas
     std = torch.tensor(p.std, device=device).view(1, -1, 1, 1) * 255
 
     @torch.no_grad()
-    def classify(images: np.ndarray) -> torch.Tensor:
-        out = []
-        for i in range(0, len(images), batch):
-            x = torch.from_numpy(images[i : i + batch]).to(device).permute(0, 3, 1, 2).float()
-            with autocast(device, stage.params.runtime.amp):
-                feats = backbone.forward_intermediates((x - mean) / std, upto=layer)[layer]
-                out.append(head(feats).argmax(1).cpu())
-        return torch.cat(out)
+    def scores(images: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float()
+        with autocast(device, stage.params.runtime.amp):
+            return head(backbone.forward_intermediates((x - mean) / std, upto=layer)[layer])
 
-    return classify
+    return _batched(scores, batch)
 
 
 def corrupted_sets(

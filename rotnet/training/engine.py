@@ -162,11 +162,12 @@ class Engine:
                     loss = loss * share
                 loss.backward()
             total = total + loss.detach()
-            for j, o in enumerate(outputs):
-                t = targets_of(targets, o)
-                per_output[0, j] += losses[j].detach() * share
-                per_output[1, j] += (logits[o].argmax(1) == t).sum()
-                per_output[2, j] += len(t)
+            # One stacked update per micro-batch, not three small ops per output (probes have many).
+            hits = [(logits[o].argmax(1) == targets_of(targets, o)).sum() for o in outputs]
+            counts = [float(len(targets_of(targets, o))) for o in outputs]
+            per_output += torch.stack(
+                [torch.stack(losses).detach() * share, torch.stack(hits), per_output.new_tensor(counts)]
+            )
         assert isinstance(total, torch.Tensor)
         return total, per_output
 
