@@ -1,11 +1,20 @@
 """Write outputs atomically: a temporary file in the target folder, then rename.
 
-A killed stage therefore never leaves a half-written model, metrics file or dataset.
+What a kill (even ``kill -9``) at any moment leaves, for a direct run:
+- the target is the old version, intact, or the new one, complete: never a mix;
+- the temporary copy is hidden (``.<name>.rotnet-<pid>-<random>.tmp``) and never read as
+  the target; the next write in that folder deletes those of processes that are gone.
+
+A full disk (ENOSPC, or a quota) stops the write with a RotnetError that says what
+survived; the target is left as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import errno
+import glob
 import json
 import os
 import shutil
@@ -14,26 +23,111 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rotnet.errors import RotnetError
+
+TEMP_TAG = "rotnet-"  # in every temporary name: only files that carry it are ever cleaned up
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+class DiskFull(RotnetError):
+    pass
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def _temp_owner(name: str) -> int | None:
+    """The pid in a temporary name of ours (``.<target>.rotnet-<pid>-<random>.<tmp|old>``)."""
+    if not name.startswith(".") or not name.endswith((".tmp", ".old")):
+        return None
+    tag = name[:-4].rpartition(".")[2]
+    if not tag.startswith(TEMP_TAG):
+        return None
+    pid = tag[len(TEMP_TAG) :].partition("-")[0]
+    return int(pid) if pid.isdigit() else None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def remove_stale_temps(folder: Path, name: str | None = None) -> list[Path]:
+    """Delete what killed writers left in ``folder`` (of ``name`` only, when given): their
+    temporary copies and the old folders they had swapped out. A live writer keeps its own;
+    an old folder whose target is missing (killed between the two renames of the fallback
+    swap) is put back instead."""
+    removed = []
+    pattern = f".{glob.escape(name)}.{TEMP_TAG}*" if name else f".*.{TEMP_TAG}*"
+    for path in sorted(folder.glob(pattern)):
+        pid = _temp_owner(path.name)
+        if pid is None or process_alive(pid):
+            continue
+        target = folder / path.name[1:].rpartition(".")[0].rpartition(".")[0]
+        if path.name.endswith(".old") and not os.path.lexists(target):
+            os.replace(path, target)  # the swap never finished: the old version is the good one
+            continue
+        _remove(path)
+        removed.append(path)
+    return removed
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{TEMP_TAG}{os.getpid()}-"
+
+
+def _disk_full(target: Path, err: OSError) -> DiskFull:
+    kept = f"the previous {target.name} is unchanged" if target.exists() else f"no {target.name} was written"
+    return DiskFull(
+        f"no space left to write {target} ({err.strerror}); {kept}. Free space where it goes "
+        f"(df -h {target.parent}) and rerun"
+    )
+
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str], overwrite: bool = True) -> Iterator[Path]:
+def _full_disk_as_error(target: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _disk_full(target, err) from None
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str], overwrite: bool = True, clean: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success.
 
     With ``overwrite=False`` an existing ``target`` is left as it is and FileExistsError is
     raised: the file is published by a hard link, which fails if the name exists (no window
-    between a check and the write for another writer to slip into).
+    between a check and the write for another writer to slip into). ``clean=False`` skips
+    the look for killed writers' leftovers (for callers writing many files to one folder,
+    which clean it once).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if clean:
+        remove_stale_temps(target.parent, target.name)
+    with _full_disk_as_error(target):
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        if overwrite:
-            os.replace(tmp_path, target)
-        else:
-            _publish_new(tmp_path, target)
+        with _full_disk_as_error(target):
+            yield tmp_path
+            if overwrite:
+                os.replace(tmp_path, target)
+            else:
+                _publish_new(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
 
@@ -49,17 +143,49 @@ def _publish_new(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False  # this kernel or file system cannot swap
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _swap_in(tmp: Path, target: Path) -> None:
+    """Make ``tmp`` the folder ``target``, so that a kill at any moment leaves one of the two
+    whole at ``target``: one atomic swap where the system has it, else two renames whose gap
+    ``remove_stale_temps`` repairs (it puts the old folder back)."""
+    if not target.exists():
+        os.replace(tmp, target)
+        return
+    if _exchange(tmp, target):  # tmp now holds the old folder; the caller deletes it
+        return
+    old = target.parent / f"{_temp_prefix(target)}{tmp.name.rpartition('-')[2][:-4]}.old"
+    os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder beside ``target``; swap it in for ``target`` on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    remove_stale_temps(target.parent, target.name)
+    with _full_disk_as_error(target):
+        tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
     try:
-        yield tmp
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
+        with _full_disk_as_error(target):
+            yield tmp
+            _swap_in(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -72,7 +198,8 @@ def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:
 def torch_bytes(obj: Any) -> bytes:
     """``torch.save`` output that depends on ``obj`` alone. Saved to a file, the archive
     takes the file's name as its root folder, so an atomic temporary name would make two
-    identical models differ byte for byte (and DVC rerun everything downstream)."""
+    identical models differ byte for byte (and DVC rerun everything downstream). Written
+    by Python, a full disk also raises ENOSPC rather than torch's opaque RuntimeError."""
     import io
 
     import torch

@@ -80,6 +80,11 @@ def history_file(kind: str, dataset: str, backbone: str) -> Path:
     return runs_dir() / dataset / backbone / f"{kind}_history.csv"
 
 
+def stage_lock(stage: str) -> Path:
+    """The lock a stage instance (``pretrain@cifar10-nin``) holds while it writes its outputs."""
+    return CHECKPOINTS / ".locks" / f"{stage}.lock"
+
+
 def checkpoint_dir(kind: str, dataset: str, backbone: str) -> Path:
     """Resumable state of one stage instance, outside DVC's outputs (see the module doc)."""
     return CHECKPOINTS / dataset / backbone / kind

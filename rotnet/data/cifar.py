@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from rotnet.atomic import process_alive
 from rotnet.data.prepared import Split
 from rotnet.data.split import SourceSplits
 from rotnet.errors import RotnetError
@@ -62,16 +63,6 @@ class DownloadFailed(Exception):
     """The transfer itself failed (offline, DNS, HTTP error); callers turn it into advice."""
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, under another user
-        return True
-    return True
-
-
 def remove_stale_parts(target: Path) -> list[Path]:
     """Delete the temporary files of downloads of ``target`` whose process is gone (killed
     runs leave them: their cleanup never ran); a download still in progress keeps its own."""
@@ -79,7 +70,7 @@ def remove_stale_parts(target: Path) -> list[Path]:
     prefix = f".{target.name}."
     for part in target.parent.glob(f"{prefix}*.part"):
         pid = part.name[len(prefix) : -len(".part")]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             part.unlink(missing_ok=True)
             removed.append(part)
     if removed:

@@ -33,10 +33,11 @@ from typing import Any
 import torch
 from PIL import Image, ImageOps
 
-from rotnet.atomic import atomic_path
+from rotnet.atomic import atomic_path, remove_stale_temps
 from rotnet.errors import RotnetError
 from rotnet.inference.images import MAX_PIXELS, distinct, expand, read_batches
-from rotnet.inference.model import load_model
+from rotnet.inference.model import InferenceModel, load_model
+from rotnet.locks import FolderLock
 from rotnet.rotation import ANGLES, NUM_ROTATIONS, rotate
 
 
@@ -105,8 +106,22 @@ def orient(
             f"{first} already exists{more}; orient wrote nothing: choose another --out folder, "
             "or pass --overwrite to replace them"
         )
+    with FolderLock(out, "rotnet orient"):  # a second orient into the same folder stops at once
+        for folder in {table.parent, *(t.parent for _, t in pairs)}:
+            if folder.is_dir():  # once per folder, not per photo: what killed runs left there
+                remove_stale_temps(folder)
+        return _write_upright(m, pairs, existing, table, batch_size, max_pixels)
+
+
+def _write_upright(
+    m: InferenceModel,
+    pairs: list[tuple[Path, Path]],
+    existing: set[Path],
+    table: Path,
+    batch_size: int,
+    max_pixels: int,
+) -> list[dict[str, Any]]:
     targets = dict(pairs)
-    out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     for good, images, errors in read_batches([p for p, _ in pairs], m.mode, batch_size, max_pixels, "orient"):
         rows += [
@@ -145,7 +160,7 @@ def orient(
 @contextlib.contextmanager
 def _publishing(target: Path, replace: bool) -> Iterator[Path]:
     try:
-        with atomic_path(target, overwrite=replace) as tmp:
+        with atomic_path(target, overwrite=replace, clean=False) as tmp:
             yield tmp
     except FileExistsError:
         raise RotnetError(

@@ -23,7 +23,12 @@ FILES = "report_files"  # the per-dataset figures, beside report.md / report.htm
 
 def dataset_figure(dataset: str, what: str) -> str:
     """A dataset's figure, relative to the report folder: report_files/<dataset>_<what>.png."""
-    return f"{FILES}/{dataset}_{what}.png"
+    return f"{FILES}/{figure_name(dataset, what)}"
+
+
+def figure_name(dataset: str, what: str) -> str:
+    """A dataset's figure, in the report_files folder."""
+    return f"{dataset}_{what}.png"
 
 
 def pyplot():

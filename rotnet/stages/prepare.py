@@ -20,6 +20,7 @@ from rotnet.data.prepare import check_final_size, class_counts, read_source, sha
 from rotnet.data.prepared import Split, channel_stats, save_prepared
 from rotnet.data.split import first_per_class, stratified_split, take
 from rotnet.errors import RotnetError
+from rotnet.locks import StageLock
 from rotnet.params import DatasetParams, Params
 from rotnet.progress import log
 from rotnet.stages.entry import stage_main
@@ -73,13 +74,15 @@ def prepare(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> dict[str
         "channels": image_shape[-1],  # the result: cfg.channels when set, else the source's
         "skipped": {"count": len(data.skipped), "examples": data.skipped[:SKIPPED_EXAMPLES]},
     }
-    save_prepared(out_dir, splits, meta)
+    meta = save_prepared(out_dir, splits, meta)
     log(f"prepared {name} in {time.monotonic() - started:.1f}s -> {out_dir}")
     return meta
 
 
 def run(params: Params, dataset: str) -> dict[str, Any]:
-    meta = prepare(dataset, params.dataset(dataset), paths.prepared_dir(dataset), params.seed)
+    name = f"{SPEC.name}@{dataset}"
+    with StageLock(paths.stage_lock(name), name):  # one writer of data/prepared/<dataset> at a time
+        meta = prepare(dataset, params.dataset(dataset), paths.prepared_dir(dataset), params.seed)
     counts = meta["counts"]
     log(
         f"prepared {meta['description']}: {counts['train']} train, {counts['val']} val, {counts['test']} test, "

@@ -15,10 +15,12 @@ test images, the validation-chosen best classifier (for sample predictions) and 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from rotnet import paths
-from rotnet.atomic import atomic_path, write_json, write_text
+from rotnet.atomic import atomic_dir, atomic_path, write_json, write_text
 from rotnet.data.prepared import load_prepared
+from rotnet.locks import StageLock
 from rotnet.params import Params
 from rotnet.report import figures, sections
 from rotnet.report.gpu_check import latest_result
@@ -32,45 +34,41 @@ from rotnet.stages.table import BY_NAME
 SPEC = BY_NAME["report"]
 
 
-def write_dataset_figures(ds: DatasetResults) -> None:
+def write_dataset_figures(ds: DatasetResults, out: Path) -> None:
     """Training curves, the best classifier's confusion matrix and sample predictions, and
-    the few-labels curve when semisup ran."""
-    out = paths.report_dir()
+    the few-labels curve when semisup ran, into ``out`` (the report_files folder)."""
     name = ds.dataset
-    figures.training_curves(ds.histories, name, out / figures.dataset_figure(name, "curves"))
+    figures.training_curves(ds.histories, name, out / figures.figure_name(name, "curves"))
 
     best = ds.best_classifier  # chosen on validation accuracy, as everywhere in the report
     title = f"{name} {best.backbone} {best.kind} (test {best.record['test_acc']:.2f}%)"
     prepared = load_prepared(paths.prepared_dir(name))
-    target = out / figures.dataset_figure(name, "confusion")
+    target = out / figures.figure_name(name, "confusion")
     figures.confusion_matrix(best.record["test_confusion"], prepared.class_names, title, target)
     samples = predict_samples(paths.model_file(best.kind, name, best.backbone), best.kind, prepared.test)
-    target = out / figures.dataset_figure(name, "samples")
+    target = out / figures.figure_name(name, "samples")
     figures.sample_grid(samples.images, samples.true, samples.pred, prepared.class_names, title, target)
 
     if ds.semisup:
-        figures.semisup_figure(ds, out / figures.dataset_figure(name, "semisup"))
+        figures.semisup_figure(ds, out / figures.figure_name(name, "semisup"))
 
 
 def run(params: Params) -> None:
-    results = collect(params)
-    out = paths.report_dir()
-
-    write_json(paths.summary_file(), headline(results))
-    with atomic_path(out / "report.csv") as tmp:
-        results.accuracies.to_csv(tmp, index=False, float_format="%.2f")
-
-    figures.probe_plot(results.accuracies, out / figures.PROBE_FIGURE)
-    files = out / figures.FILES
-    files.mkdir(parents=True, exist_ok=True)
-    for old in files.glob("*.png"):  # figures of datasets no longer in the study
-        old.unlink()
-    for ds in results.datasets.values():
-        write_dataset_figures(ds)
-
-    text = sections.render_markdown(results, figures.PROBE_FIGURE, latest_result(), latest_smoke())
-    write_text(out / "report.md", text)
-    write_text(out / "report.html", render_html(text))
+    # One report writer at a time; every file is swapped in whole, the figure folder as
+    # one (it holds exactly this study's datasets), so a kill leaves each the old or the new.
+    with StageLock(paths.stage_lock(SPEC.name), SPEC.name):
+        results = collect(params)
+        out = paths.report_dir()
+        with atomic_dir(out / figures.FILES) as staged:
+            for ds in results.datasets.values():
+                write_dataset_figures(ds, staged)
+        figures.probe_plot(results.accuracies, out / figures.PROBE_FIGURE)
+        with atomic_path(out / "report.csv") as tmp:
+            results.accuracies.to_csv(tmp, index=False, float_format="%.2f")
+        text = sections.render_markdown(results, figures.PROBE_FIGURE, latest_result(), latest_smoke())
+        write_text(out / "report.md", text)
+        write_text(out / "report.html", render_html(text))
+        write_json(paths.summary_file(), headline(results))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -21,9 +21,7 @@ the stage folder then gets the first seed's model and the results averaged over 
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import os
 import platform
 import shutil
 from collections.abc import Iterator
@@ -39,6 +37,7 @@ from rotnet.code_deps import ROOT, code_hash
 from rotnet.data.device import DeviceDataset
 from rotnet.data.prepared import PreparedDataset, load_prepared
 from rotnet.errors import RotnetError
+from rotnet.locks import StageLock
 from rotnet.models.base import Backbone
 from rotnet.models.registry import create_backbone
 from rotnet.models.saved import load_model_file, model_state, save_model_file
@@ -72,36 +71,6 @@ def recipe(cfg: TrainParams) -> dict[str, Any]:
     }
 
 
-class StageLock:
-    """An exclusive lock file: a second run of the same stage instance fails at once,
-    naming the holder, instead of interleaving its outputs with the first's."""
-
-    def __init__(self, path: Path, what: str) -> None:
-        self.path, self.what = path, what
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RotnetError(
-                f"{self.what} is already running (pid {holder}, lock {self.path}); wait for it to finish or stop it"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
 class StageRun:
     def __init__(self, params: Params, kind: str, dataset: str, backbone: str | None = None) -> None:
         self.params, self.kind, self.dataset, self.backbone = params, kind, dataset, backbone
@@ -115,7 +84,7 @@ class StageRun:
         self.seed = self.seeds[0]  # the training seed of the run in progress (each_seed)
         self._per_seed: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.metrics: dict[str, Any] = {}  # what the metrics file holds once the stage is done
-        self._lock = StageLock(self.checkpoints / ".lock", self.name)
+        self._lock = StageLock(paths.stage_lock(self.name), self.name)
 
     # -- training seeds ------------------------------------------------------------------
     @property

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from rotnet.atomic import atomic_path
+from rotnet.atomic import torch_bytes, write_bytes
 from rotnet.errors import RotnetError
 from rotnet.progress import log
 
@@ -42,8 +42,7 @@ def save_resume_state(
 ) -> None:
     if complete:
         # A finished run needs no resume state: keep only a small marker (the outputs hold the rest).
-        with atomic_path(path) as tmp:
-            torch.save({"format": FORMAT, "fingerprint": fingerprint, "epoch": epoch, "complete": True}, tmp)
+        write_bytes(path, torch_bytes({"format": FORMAT, "fingerprint": fingerprint, "epoch": epoch, "complete": True}))
         return
     state = {
         "format": FORMAT,
@@ -58,8 +57,7 @@ def save_resume_state(
         "train_time": train_time,
         "rng": _rng_state(),
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    write_bytes(path, torch_bytes(state))  # via Python, so a full disk is a clear error
 
 
 def _differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
