@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from rotnet.atomic import atomic_dir, write_json
+from rotnet.atomic import atomic_dir, remove_stale_temps, write_json
 from rotnet.errors import RotnetError
 
 SPLITS = ("train", "val", "test")
@@ -120,6 +120,8 @@ def _check_file(path: Path, name: str, expected: dict[str, Any]) -> None:
 def load_prepared(path: str | Path) -> PreparedDataset:
     """Load and verify a prepared dataset: every array's size and sha256, and the counts."""
     path = Path(path)
+    if not path.exists() and path.parent.is_dir():
+        remove_stale_temps(path.parent, path.name)  # a writer killed mid-swap: put the old folder back
     meta_file = path / "meta.json"
     if not meta_file.is_file():
         raise RotnetError(f"no prepared dataset at {path} (missing meta.json); run the prepare stage first")

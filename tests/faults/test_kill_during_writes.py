@@ -1,0 +1,195 @@
+"""SIGKILL at the write itself, for direct runs (`python stages/...`): the prepared
+dataset, a checkpoint, a model and the report. Afterwards the old file is intact or the
+new one complete, nothing half-written is read as valid, and a rerun finishes and leaves
+no temporary behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from rotnet.data.prepared import load_prepared
+from rotnet.models.saved import load_model_file
+from tests.data.test_fashion import make_idx_folder
+from tests.faults.inject import run_faulty
+
+KILLED = -signal.SIGKILL
+
+
+def run_here(monkeypatch, root: Path, argv: list[str]) -> None:
+    """Run a stage in this process (quicker than a child), from the project ``root``."""
+    import runpy
+
+    monkeypatch.chdir(root)
+    monkeypatch.setattr("sys.argv", [argv[0], *argv[1:]])
+    runpy.run_path(str(Path(__file__).resolve().parents[2] / argv[0]), run_name="__main__")
+
+
+def leftovers(folder: Path) -> list[str]:
+    """What writers left behind in ``folder`` (temporary copies, swapped-out folders)."""
+    return sorted(p.name for p in folder.rglob("*") if ".rotnet-" in p.name)
+
+
+def files_of(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+# -- the prepared dataset --------------------------------------------------------------
+
+
+def write_params(root: Path, **sections) -> None:
+    (root / "params.yaml").write_text(yaml.safe_dump(sections))
+
+
+def prepare_project(root: Path, seed: int) -> None:
+    make_idx_folder(root / "idx", gz=False)
+    write_params(
+        root,
+        seed=seed,
+        study={"datasets": ["fashion"], "backbones": ["nin"]},
+        datasets={"fashion": {"source": "idx", "path": "idx", "val_size": 10}},
+    )
+
+
+PREPARE = ["stages/prepare.py", "--dataset", "fashion"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "match", "what"),
+    [
+        ("write", r"train_images\.npy$", "half an array written"),
+        ("publish", r"meta\.json$", "every file written, meta.json not yet renamed"),
+        ("swap", r"prepared/fashion$", "the old folder moved aside, the new one not yet in (no RENAME_EXCHANGE)"),
+        ("cleanup", r"prepared/\.fashion\.rotnet-", "the new folder in, the old one not yet deleted"),
+    ],
+)
+def test_a_prepare_killed_while_writing_leaves_the_old_or_the_new_dataset(tmp_path, mode, match, what):
+    prepare_project(tmp_path, seed=0)
+    done = run_faulty(PREPARE, tmp_path, "publish", r"^$")  # the fault never fires: a normal run
+    assert done.returncode == 0, done.stderr
+    folder = tmp_path / "data/prepared/fashion"
+    old = files_of(folder)
+
+    prepare_project(tmp_path, seed=1)  # another validation split: other arrays
+    killed = run_faulty(PREPARE, tmp_path, mode, match)
+    assert killed.returncode == KILLED, f"not killed ({what}): {killed.stderr}"
+
+    # Whatever the kill left, a reader sees one whole, verified dataset.
+    data = load_prepared(folder)
+    now = files_of(folder)
+    if mode == "cleanup":
+        assert now != old and data.meta["seed"] == 1
+    else:
+        assert now == old and data.meta["seed"] == 0, what
+
+    rerun = run_faulty(PREPARE, tmp_path, "publish", r"^$")
+    assert rerun.returncode == 0, rerun.stderr
+    assert load_prepared(folder).meta["seed"] == 1
+    assert leftovers(tmp_path / "data") == []
+
+
+# -- a checkpoint and a model ----------------------------------------------------------
+
+TRAIN = ["stages/supervised.py", "--dataset", "cifar10", "--backbone", "nin"]
+CKPT = "checkpoints/cifar10/nin/supervised/last.pt"
+MODEL = "models/cifar10/nin/supervised/model.pt"
+
+
+def training_project(root: Path, seed: int) -> None:
+    from rotnet.data.prepared import save_prepared
+    from tests.synthetic import dataset
+
+    if not (root / "data/prepared/cifar10").exists():
+        data = dataset(n_train=128, n_val=32, n_test=32)
+        splits = {"train": data.train, "val": data.val, "test": data.test}
+        save_prepared(root / "data/prepared/cifar10", splits, data.meta)
+    write_params(
+        root,
+        seed=seed,
+        study={"datasets": ["cifar10"], "backbones": ["nin"], "seeds": [seed]},
+        runtime={"device": "cpu", "checkpoint_every": 1, "eval_batch_size": 64},
+        backbones={"nin": {"width": 8}},
+        supervised={"epochs": 3, "batch_size": 32, "schedule": {"milestones": []}},
+    )
+
+
+def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(tmp_path, monkeypatch, capfd):
+    training_project(tmp_path, seed=0)
+    # The second checkpoint write (after epoch 2) dies half-way through.
+    killed = run_faulty(TRAIN, tmp_path, "write", r"/\.last\.pt\.rotnet-", nth=2)
+    assert killed.returncode == KILLED, killed.stderr
+    ckpt = torch.load(tmp_path / CKPT, weights_only=True)  # the first one, whole
+    assert ckpt["epoch"] == 1 and not ckpt["complete"]
+    assert len(leftovers(tmp_path / "checkpoints")) == 1  # the half-written copy, hidden
+
+    run_here(monkeypatch, tmp_path, TRAIN)
+    assert "resuming after epoch 1" in capfd.readouterr().err
+    assert load_model_file(tmp_path / MODEL, "supervised")["num_classes"] == 4
+    assert leftovers(tmp_path / "checkpoints") == [] and leftovers(tmp_path / "models") == []
+
+
+def test_a_run_killed_while_writing_its_model_keeps_the_old_model(tmp_path, monkeypatch):
+    training_project(tmp_path, seed=0)
+    run_here(monkeypatch, tmp_path, TRAIN)
+    old = (tmp_path / MODEL).read_bytes()
+    old_metrics = (tmp_path / "metrics/runs/cifar10/nin/supervised.json").read_bytes()
+
+    training_project(tmp_path, seed=1)  # another seed: other weights
+    killed = run_faulty(TRAIN, tmp_path, "write", r"/\.model\.pt\.rotnet-")  # half the model written
+    assert killed.returncode == KILLED, killed.stderr
+    assert (tmp_path / MODEL).read_bytes() == old
+    assert (tmp_path / "metrics/runs/cifar10/nin/supervised.json").read_bytes() == old_metrics
+
+    run_here(monkeypatch, tmp_path, TRAIN)
+    new = (tmp_path / MODEL).read_bytes()
+    assert new != old and load_model_file(tmp_path / MODEL, "supervised")["num_classes"] == 4
+    assert leftovers(tmp_path / "models") == []
+
+
+# -- the report -------------------------------------------------------------------------
+
+
+def study_project(root: Path) -> None:
+    from tests.report import study
+
+    params = study.make_params(datasets=("cifar10",))  # one dataset: all the report draws, half the time
+    study.write_study(root, params)
+    (root / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json")))
+
+
+@pytest.mark.parametrize(
+    ("mode", "match", "what"),
+    [
+        ("write", r"/\.report\.html\.rotnet-", "half the HTML written"),
+        ("write", r"report_files\.rotnet-.*/\.cifar10_samples\.png", "half a figure written, in the new figure folder"),
+    ],
+)
+def test_a_report_killed_while_writing_keeps_every_file_whole(tmp_path, monkeypatch, mode, match, what):
+    study_project(tmp_path)
+    run_here(monkeypatch, tmp_path, ["stages/report.py"])
+    metrics = tmp_path / "metrics"
+    # Mark the old outputs, to tell them from the new ones.
+    old_html = (metrics / "report.html").read_bytes() + b"<!-- old -->"
+    (metrics / "report.html").write_bytes(old_html)
+    (metrics / "report_files" / "old.png").write_bytes(b"old")
+    figures = sorted(p.name for p in (metrics / "report_files").iterdir())
+
+    killed = run_faulty(["stages/report.py"], tmp_path, mode, match)
+    assert killed.returncode == KILLED, f"not killed ({what}): {killed.stderr}"
+    assert (metrics / "report.html").read_bytes() == old_html, what
+    now = sorted(p.name for p in (metrics / "report_files").iterdir())
+    if "HTML" in what:  # the figures came first: their folder is the whole new one (without old.png)
+        assert now == [f for f in figures if f != "old.png"]
+    else:
+        assert now == figures and (metrics / "report_files" / "old.png").read_bytes() == b"old", what
+
+    run_here(monkeypatch, tmp_path, ["stages/report.py"])
+    assert (metrics / "report.html").read_bytes() != old_html
+    assert "old.png" not in {p.name for p in (metrics / "report_files").iterdir()}
+    assert leftovers(metrics) == []
+    json.loads((metrics / "summary.json").read_text())
