@@ -97,16 +97,17 @@ def orient(
     if any(out.resolve() == p.parent for p in inputs_resolved) or any(t.resolve() in inputs_resolved for _, t in pairs):
         raise RotnetError(f"--out {out} holds input images; choose another folder (inputs are never overwritten)")
     table = out / "orientation.csv"
-    outputs = [table, *(t for p, t in pairs if p.is_file())]
-    existing = {t for t in outputs if os.path.lexists(t)}
-    if existing and not overwrite:
-        first = next(t for t in outputs if t in existing)
-        more = f" (and {len(existing) - 1} more of its outputs)" if len(existing) > 1 else ""
-        raise RotnetError(
-            f"{first} already exists{more}; orient wrote nothing: choose another --out folder, "
-            "or pass --overwrite to replace them"
-        )
-    with FolderLock(out, "rotnet orient"):  # a second orient into the same folder stops at once
+    # A second orient into the same folder stops here, before it looks at what is there.
+    with FolderLock(out, "rotnet orient"):
+        outputs = [table, *(t for p, t in pairs if p.is_file())]
+        existing = {t for t in outputs if os.path.lexists(t)}
+        if existing and not overwrite:
+            first = next(t for t in outputs if t in existing)
+            more = f" (and {len(existing) - 1} more of its outputs)" if len(existing) > 1 else ""
+            raise RotnetError(
+                f"{first} already exists{more}; orient wrote nothing: choose another --out folder, "
+                "or pass --overwrite to replace them"
+            )
         for folder in {table.parent, *(t.parent for _, t in pairs)}:
             if folder.is_dir():  # once per folder, not per photo: what killed runs left there
                 remove_stale_temps(folder)

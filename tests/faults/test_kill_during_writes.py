@@ -193,3 +193,26 @@ def test_a_report_killed_while_writing_keeps_every_file_whole(tmp_path, monkeypa
     assert "old.png" not in {p.name for p in (metrics / "report_files").iterdir()}
     assert leftovers(metrics) == []
     json.loads((metrics / "summary.json").read_text())
+
+
+# -- rotnet orient ------------------------------------------------------------------------
+
+
+def test_an_orient_killed_while_writing_a_copy_leaves_whole_copies_and_a_rerun_finishes(tmp_path, capsys):
+    from tests.faults.test_name_collisions import _photos, _run
+    from tests.inference.test_orient_rotations import _rotnet_file
+
+    model = _rotnet_file(tmp_path / "rotnet.pt", [0, 90, 180, 270])
+    _photos(tmp_path / "photos", "a.png", "b.png", "c.png")
+    argv = ["orient", str(model), str(tmp_path / "photos"), "--out", str(tmp_path / "up")]
+    killed = run_faulty(["rotnet.cli", *argv], tmp_path, "write", r"up/\.b\.png\.rotnet-")
+    assert killed.returncode == KILLED, killed.stderr
+    up = tmp_path / "up"
+    assert sorted(p.name for p in up.iterdir() if ".rotnet-" not in p.name) == ["a.png"]  # whole, the only one
+    assert len(leftovers(up)) == 1  # the half-written b.png, under a hidden name
+
+    code, _, err = _run(capsys, *argv)
+    assert code == 2 and "a.png already exists" in err and "--overwrite" in err  # nothing replaced silently
+    code, _, err = _run(capsys, *argv, "--overwrite")
+    assert code == 0, err
+    assert sorted(p.name for p in up.iterdir()) == ["a.png", "b.png", "c.png", "orientation.csv"]
