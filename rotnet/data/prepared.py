@@ -102,7 +102,7 @@ def save_prepared(out_dir: str | Path, splits: dict[str, Split], meta: dict[str,
 def _damaged(path: Path, problem: str) -> RotnetError:
     return RotnetError(
         f"prepared dataset {path} is damaged: {problem}. Nothing was trained on it; rerun the prepare stage "
-        f"(dvc repro -f prepare@{path.name}, or python stages/prepare.py --dataset {path.name})"
+        f"(dvc repro -f -s prepare@{path.name}, or python stages/prepare.py --dataset {path.name})"
     )
 
 

@@ -73,7 +73,7 @@ def test_damaged_prepared_data_stops_the_stage_before_training(project, damage, 
         supervised.run(project, "cifar10", "nin")
     message = str(err.value)
     assert message.startswith(f"prepared dataset {FOLDER} is damaged: ")
-    assert "Nothing was trained on it; rerun the prepare stage (dvc repro -f prepare@cifar10" in message
+    assert "Nothing was trained on it; rerun the prepare stage (dvc repro -f -s prepare@cifar10" in message
     assert not paths.CHECKPOINTS.joinpath("cifar10").exists() and not Path("models").exists()
 
 

@@ -172,6 +172,18 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     again = _run(["dvc", "repro"], repo)
     assert _ran(again) == set()
 
+    # `dvc repro` killed while a stage runs: DVC had removed the stage's outputs first; the
+    # README's command brings back the last good version from DVC's cache.
+    html = (repo / "metrics" / "report.html").read_bytes()
+    _kill_while_running(
+        ["dvc", "repro", "--force", "--single-item", "report"], repo, gone=repo / "metrics" / "report.html"
+    )
+    assert not (repo / "metrics" / "report.html").exists()
+    _run(["dvc", "checkout", "--force", "report"], repo)
+    assert (repo / "metrics" / "report.html").read_bytes() == html
+    # The first line is the status; DVC may add a warning that it cleared the killed run's lock entry.
+    assert json.loads(_run(["dvc", "status", "--json"], repo).splitlines()[0]) == {}
+
     _commit(repo, "baseline run")
     # Editing code used by one stage family changes those stages alone.
     small_input_code = repo / "rotnet/stages/small_input.py"
@@ -209,6 +221,24 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     values = _leaves(shown)
     # At most ~120 values per dataset (the quick profile has one dataset; this pipeline two).
     assert 50 < len(values) <= 120 * len(datasets) and all(isinstance(v, (int, float, str)) for v in values)
+
+
+def _kill_while_running(cmd: list[str], cwd: Path, gone: Path, timeout: float = 120) -> None:
+    """Start ``cmd``; once ``gone`` has been removed (DVC clears a stage's outputs before
+    running it), SIGKILL it and every process it started."""
+    import os
+    import signal
+    import time
+
+    env = tools_env(PYTHONDONTWRITEBYTECODE="1")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, start_new_session=True, **quiet)
+    deadline = time.monotonic() + timeout
+    while gone.exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "the stage ended before it could be killed"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
 
 
 def _commit(repo: Path, message: str) -> None:
