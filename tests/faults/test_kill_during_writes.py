@@ -216,3 +216,24 @@ def test_an_orient_killed_while_writing_a_copy_leaves_whole_copies_and_a_rerun_f
     code, _, err = _run(capsys, *argv, "--overwrite")
     assert code == 0, err
     assert sorted(p.name for p in up.iterdir()) == ["a.png", "b.png", "c.png", "orientation.csv"]
+
+
+def test_a_predict_killed_while_writing_its_output_keeps_the_old_output(tmp_path, capsys):
+    from rotnet.models.registry import create_backbone
+    from tests.faults.test_name_collisions import _photos, _run
+    from tests.inference.test_inference import _save
+    from tests.synthetic import dataset
+
+    net = create_backbone("nin", 4, options={"width": 8})
+    model = _save(tmp_path / "sup.pt", net, "supervised", 4, dataset(16, 4, 4))
+    _photos(tmp_path, "a.png")
+    target = tmp_path / "preds.csv"
+    target.write_bytes(b"last week's predictions\n")
+    argv = ["predict", str(model), str(tmp_path / "a.png"), "--format", "csv", "--output", str(target), "--overwrite"]
+    killed = run_faulty(["rotnet.cli", *argv, "--device", "cpu"], tmp_path, "write", r"/\.preds\.csv\.rotnet-")
+    assert killed.returncode == KILLED, killed.stderr
+    assert target.read_bytes() == b"last week's predictions\n" and len(leftovers(tmp_path)) == 1
+
+    code, _, err = _run(capsys, *argv, "--device", "cpu")
+    assert code == 0, err
+    assert target.read_text().startswith("file,") and leftovers(tmp_path) == []
