@@ -224,7 +224,7 @@ def test_a_predict_killed_while_writing_its_output_keeps_the_old_output(tmp_path
     from tests.inference.test_inference import _save
     from tests.synthetic import dataset
 
-    net = create_backbone("nin", 4, options={"width": 8})
+    net = create_backbone("nin", 4, options={"width": 16})  # the width _save records
     model = _save(tmp_path / "sup.pt", net, "supervised", 4, dataset(16, 4, 4))
     _photos(tmp_path, "a.png")
     target = tmp_path / "preds.csv"
