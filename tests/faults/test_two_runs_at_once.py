@@ -76,7 +76,7 @@ def test_a_second_training_run_fails_while_the_first_writes(tmp_path, monkeypatc
 
 def test_a_second_report_fails_while_the_first_writes(tmp_path, monkeypatch, paused):
     study_project(tmp_path)
-    first, release = paused(["stages/report.py"], r"/\.report\.md\.rotnet-")
+    first, release = paused(["stages/report.py"], r"report_files\.rotnet-.*/\.cifar10_curves\.png")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(RotnetError, match=rf"report is already running \(pid {first.pid}, "):
         report.run(load_params("params.yaml"))
