@@ -81,8 +81,11 @@ def array_files() -> list[str]:
 
 
 def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_prepared(out_dir: str | Path, splits: dict[str, Split], meta: dict[str, Any]) -> dict[str, Any]:
