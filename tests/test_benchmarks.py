@@ -28,3 +28,12 @@ def test_model_only_and_plain_train_the_model_on_rotated_batches():
         assert any(not torch.equal(a, b) for a, b in zip(model.parameters(), before, strict=True)), side
         # channels-last, as the engine runs the model
         assert model.stages["block1"][0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_load_check_compares_a_checked_load_with_a_plain_one(capsys):
+    from benchmarks.load_check import main
+
+    result = main(["--scale", "0.002", "--repeats", "1"])
+    assert result["mib"] > 0 and result["checked_s"] > 0 and result["plain_s"] > 0
+    assert abs(result["ratio"] - result["checked_s"] / result["plain_s"]) < 1e-9
+    assert "ratio checked / plain" in capsys.readouterr().out
