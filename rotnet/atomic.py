@@ -43,15 +43,14 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def _temp_owner(name: str) -> int | None:
-    """The pid in a temporary name of ours (``.<target>.rotnet-<pid>-<random>.<tmp|old>``)."""
+def _temp_parts(name: str) -> tuple[str, int] | None:
+    """(target name, writer pid) of a temporary name of ours
+    (``.<target>.rotnet-<pid>-<random>.<tmp|old>``), or None for any other name."""
     if not name.startswith(".") or not name.endswith((".tmp", ".old")):
         return None
-    tag = name[:-4].rpartition(".")[2]
-    if not tag.startswith(TEMP_TAG):
-        return None
-    pid = tag[len(TEMP_TAG) :].partition("-")[0]
-    return int(pid) if pid.isdigit() else None
+    target, _, tag = name[1:-4].rpartition(".")
+    pid = tag.removeprefix(TEMP_TAG).partition("-")[0]
+    return (target, int(pid)) if tag.startswith(TEMP_TAG) and pid.isdigit() else None
 
 
 def _remove(path: Path) -> None:
@@ -69,10 +68,10 @@ def remove_stale_temps(folder: Path, name: str | None = None) -> list[Path]:
     removed = []
     pattern = f".{glob.escape(name)}.{TEMP_TAG}*" if name else f".*.{TEMP_TAG}*"
     for path in sorted(folder.glob(pattern)):
-        pid = _temp_owner(path.name)
-        if pid is None or process_alive(pid):
+        parts = _temp_parts(path.name)
+        if parts is None or process_alive(parts[1]):
             continue
-        target = folder / path.name[1:].rpartition(".")[0].rpartition(".")[0]
+        target = folder / parts[0]
         if path.name.endswith(".old") and not os.path.lexists(target):
             os.replace(path, target)  # the swap never finished: the old version is the good one
             continue
@@ -119,17 +118,16 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True, clean: b
         remove_stale_temps(target.parent, target.name)
     with _full_disk_as_error(target):
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        with _full_disk_as_error(target):
+        os.close(fd)
+        tmp_path = Path(tmp)
+        try:
             yield tmp_path
             if overwrite:
                 os.replace(tmp_path, target)
             else:
                 _publish_new(tmp_path, target)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+        finally:
+            tmp_path.unlink(missing_ok=True)
 
 
 def _publish_new(tmp: Path, target: Path) -> None:
@@ -168,7 +166,7 @@ def _swap_in(tmp: Path, target: Path) -> None:
         return
     if _exchange(tmp, target):  # tmp now holds the old folder; the caller deletes it
         return
-    old = target.parent / f"{_temp_prefix(target)}{tmp.name.rpartition('-')[2][:-4]}.old"
+    old = tmp.with_suffix(".old")  # named as a temporary of ours: a later cleanup knows it
     os.replace(target, old)
     os.replace(tmp, target)
     shutil.rmtree(old, ignore_errors=True)
@@ -182,12 +180,11 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     remove_stale_temps(target.parent, target.name)
     with _full_disk_as_error(target):
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
-    try:
-        with _full_disk_as_error(target):
+        try:
             yield tmp
             _swap_in(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_bytes(target: str | os.PathLike[str], data: bytes) -> None:

@@ -15,27 +15,18 @@ from pathlib import Path
 from rotnet.errors import RotnetError
 
 
-class StageLock:
-    """A lock file, holding the pid of the process that has it (for the message)."""
+class _Flock:
+    """An exclusive, non-blocking flock on an open file descriptor, released on exit."""
 
-    def __init__(self, path: Path, what: str) -> None:
-        self.path, self.what = path, what
-        self._fd: int | None = None
+    _fd: int | None = None
 
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    def _take(self, fd: int) -> bool:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RotnetError(
-                f"{self.what} is already running (pid {holder}, lock {self.path}); wait for it to finish or stop it"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+            return False
         self._fd = fd
+        return True
 
     def release(self) -> None:
         if self._fd is not None:
@@ -43,38 +34,47 @@ class StageLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> StageLock:
-        self.acquire()
-        return self
-
     def __exit__(self, *exc: object) -> None:
         self.release()
 
 
-class FolderLock:
+class StageLock(_Flock):
+    """A lock file, holding the pid of the process that has it (for the message)."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = path, what
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not self._take(fd):
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RotnetError(
+                f"{self.what} is already running (pid {holder}, lock {self.path}); wait for it to finish or stop it"
+            )
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+
+    def __enter__(self) -> StageLock:
+        self.acquire()
+        return self
+
+
+class FolderLock(_Flock):
     """A lock on a folder itself (no file is added to it): for outputs a user names, such
     as ``rotnet orient --out``."""
 
     def __init__(self, folder: Path, what: str) -> None:
         self.folder, self.what = folder, what
-        self._fd: int | None = None
 
     def __enter__(self) -> FolderLock:
         self.folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not self._take(fd):
             os.close(fd)
             raise RotnetError(
                 f"another {self.what} is writing to {self.folder} right now; wait for it to finish, "
                 "or choose another folder"
-            ) from None
-        self._fd = fd
+            )
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None

@@ -26,7 +26,6 @@ from rotnet.probing.heads import conv_head_layer, map_shape, with_head
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
-from rotnet.training.engine import per_class_accuracy
 from rotnet.training.tasks import FinetuneTask
 
 SPEC = BY_NAME["finetune"]
@@ -75,7 +74,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             out = result.outputs[FinetuneTask.output]
             stage.save_model(model, classes, best_epoch=out.best_epoch, init="rotnet-pretrain", cut=cut)  # type: ignore[arg-type]
             trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-            metrics, record = stage.output_results(
+            metrics, record = stage.classifier_results(
                 out,
                 result,
                 cfg,
@@ -85,8 +84,6 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 head=cfg.head if cut else "linear",
                 trainable_parameters=trainable,
                 pretrained_tensors=len(copied),
-                per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
-                test_confusion=out.test_confusion,
             )
             stage.write_results(metrics, record)
     return stage.metrics

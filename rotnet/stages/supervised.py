@@ -14,7 +14,6 @@ from rotnet.params import Params
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
-from rotnet.training.engine import per_class_accuracy
 from rotnet.training.tasks import SupervisedTask
 
 SPEC = BY_NAME["supervised"]
@@ -29,13 +28,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             result = stage.fit(SupervisedTask(model, classes), cfg)
             out = result.outputs[SupervisedTask.output]
             stage.save_model(model, classes, best_epoch=out.best_epoch)
-            metrics, record = stage.output_results(
-                out,
-                result,
-                cfg,
-                per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
-                test_confusion=out.test_confusion,
-            )
+            metrics, record = stage.classifier_results(out, result, cfg)
             stage.write_results(metrics, record)
     return stage.metrics
 

@@ -22,7 +22,6 @@ from rotnet.params import Params
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
-from rotnet.training.engine import per_class_accuracy
 from rotnet.training.tasks import JointRotationTask, MultitaskRotationTask, Task
 
 SPEC = BY_NAME["supervised_rot"]
@@ -52,15 +51,13 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             else:  # the upright copy alone, without the aggregation
                 upright = result.outputs["upright"]
                 extra.update(upright_val_acc=round(upright.val_acc, 2), upright_test_acc=round(upright.test_acc, 2))
-            metrics, record = stage.output_results(
+            metrics, record = stage.classifier_results(
                 out,
                 result,
                 cfg,
                 mode=cfg.mode,
                 weight=cfg.weight if cfg.mode == "multitask" else None,
                 rotations=angles,
-                per_class_test_acc=per_class_accuracy(out.test_confusion, stage.prepared.class_names),
-                test_confusion=out.test_confusion,
             )
             metrics.update(extra)
             record.update(extra)

@@ -45,7 +45,7 @@ from rotnet.params import Params, TrainParams
 from rotnet.progress import log
 from rotnet.seeds import over_seeds
 from rotnet.training.distributed import World, close_world, init_world
-from rotnet.training.engine import Checkpointing, Engine, FitResult, OutputResult
+from rotnet.training.engine import Checkpointing, Engine, FitResult, OutputResult, per_class_accuracy
 from rotnet.training.recorder import Recorder
 from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
 from rotnet.training.tasks import Task
@@ -344,6 +344,20 @@ class StageRun:
             "images_per_s": round(result.images_per_s, 1),
         }
         return metrics, {**metrics, "best_epoch": out.best_epoch, **details, **self.run_details(cfg, result)}
+
+    def classifier_results(
+        self, out: OutputResult, result: FitResult, cfg: TrainParams, **details: Any
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``output_results`` of a stage whose output classifies the dataset's classes: the
+        record also holds the per-class test accuracy and the test confusion matrix."""
+        return self.output_results(
+            out,
+            result,
+            cfg,
+            **details,
+            per_class_test_acc=per_class_accuracy(out.test_confusion, self.prepared.class_names),
+            test_confusion=out.test_confusion,
+        )
 
     def write_results(self, metrics: dict[str, Any], record: dict[str, Any]) -> None:
         """Metrics (results to compare across experiments) and the run record beside the model,

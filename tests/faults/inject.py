@@ -127,33 +127,29 @@ else:
 """
 
 
+def _child(argv: list[str], **fault: object) -> dict[str, object]:
+    """subprocess arguments that run ``argv`` (``stages/...`` relative to the project root)
+    with ``fault`` armed."""
+    if argv[0].startswith("stages/"):
+        argv = [str(ROOT / argv[0]), *argv[1:]]
+    spec = json.dumps({"argv": argv, **fault})
+    return {
+        "args": [sys.executable, "-c", _BOOT],
+        "env": {**os.environ, "ROTNET_FAULT": spec, "PYTHONPATH": str(ROOT)},
+        "text": True,
+    }
+
+
 def run_faulty(
     argv: list[str], cwd: Path, mode: str, match: str, nth: int = 1, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` with a fault that kills it; return the finished process (check its code)."""
-    spec = {"argv": _absolute(argv), "mode": mode, "match": match, "nth": nth}
     return subprocess.run(
-        [sys.executable, "-c", _BOOT],
-        cwd=cwd,
-        env={**os.environ, "ROTNET_FAULT": json.dumps(spec), "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        **_child(argv, mode=mode, match=match, nth=nth), cwd=cwd, capture_output=True, timeout=timeout
     )
 
 
 def start_paused(argv: list[str], cwd: Path, match: str, flag: Path) -> subprocess.Popen[str]:
     """Start ``argv`` in the background; it pauses mid-write until ``flag`` is deleted."""
-    spec = {"argv": _absolute(argv), "mode": "pause", "match": match, "flag": str(flag)}
-    return subprocess.Popen(
-        [sys.executable, "-c", _BOOT],
-        cwd=cwd,
-        env={**os.environ, "ROTNET_FAULT": json.dumps(spec), "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _absolute(argv: list[str]) -> list[str]:
-    return [str(ROOT / argv[0]), *argv[1:]] if argv[0].startswith("stages/") else argv
+    child = _child(argv, mode="pause", match=match, flag=str(flag))
+    return subprocess.Popen(**child, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

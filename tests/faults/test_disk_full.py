@@ -23,7 +23,7 @@ from rotnet.data.prepared import load_prepared
 from rotnet.models.saved import load_model_file
 from rotnet.params import load_params
 from rotnet.stages import prepare, supervised
-from tests.faults.test_kill_during_writes import (
+from tests.faults.projects import (
     CKPT,
     MODEL,
     TRAIN,

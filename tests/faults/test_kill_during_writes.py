@@ -11,28 +11,22 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from rotnet.data.prepared import load_prepared
 from rotnet.models.saved import load_model_file
-from tests.data.test_fashion import make_idx_folder
 from tests.faults.inject import run_faulty
+from tests.faults.projects import (
+    CKPT,
+    MODEL,
+    TRAIN,
+    leftovers,
+    prepare_project,
+    run_here,
+    study_project,
+    training_project,
+)
 
 KILLED = -signal.SIGKILL
-
-
-def run_here(monkeypatch, root: Path, argv: list[str]) -> None:
-    """Run a stage in this process (quicker than a child), from the project ``root``."""
-    import runpy
-
-    monkeypatch.chdir(root)
-    monkeypatch.setattr("sys.argv", [argv[0], *argv[1:]])
-    runpy.run_path(str(Path(__file__).resolve().parents[2] / argv[0]), run_name="__main__")
-
-
-def leftovers(folder: Path) -> list[str]:
-    """What writers left behind in ``folder`` (temporary copies, swapped-out folders)."""
-    return sorted(p.name for p in folder.rglob("*") if ".rotnet-" in p.name)
 
 
 def files_of(folder: Path) -> dict[str, bytes]:
@@ -40,20 +34,6 @@ def files_of(folder: Path) -> dict[str, bytes]:
 
 
 # -- the prepared dataset --------------------------------------------------------------
-
-
-def write_params(root: Path, **sections) -> None:
-    (root / "params.yaml").write_text(yaml.safe_dump(sections))
-
-
-def prepare_project(root: Path, seed: int) -> None:
-    make_idx_folder(root / "idx", gz=False)
-    write_params(
-        root,
-        seed=seed,
-        study={"datasets": ["fashion"], "backbones": ["nin"]},
-        datasets={"fashion": {"source": "idx", "path": "idx", "val_size": 10}},
-    )
 
 
 PREPARE = ["stages/prepare.py", "--dataset", "fashion"]
@@ -95,28 +75,6 @@ def test_a_prepare_killed_while_writing_leaves_the_old_or_the_new_dataset(tmp_pa
 
 # -- a checkpoint and a model ----------------------------------------------------------
 
-TRAIN = ["stages/supervised.py", "--dataset", "cifar10", "--backbone", "nin"]
-CKPT = "checkpoints/cifar10/nin/supervised/last.pt"
-MODEL = "models/cifar10/nin/supervised/model.pt"
-
-
-def training_project(root: Path, seed: int) -> None:
-    from rotnet.data.prepared import save_prepared
-    from tests.synthetic import dataset
-
-    if not (root / "data/prepared/cifar10").exists():
-        data = dataset(n_train=128, n_val=32, n_test=32)
-        splits = {"train": data.train, "val": data.val, "test": data.test}
-        save_prepared(root / "data/prepared/cifar10", splits, data.meta)
-    write_params(
-        root,
-        seed=seed,
-        study={"datasets": ["cifar10"], "backbones": ["nin"], "seeds": [seed]},
-        runtime={"device": "cpu", "checkpoint_every": 1, "eval_batch_size": 64},
-        backbones={"nin": {"width": 8}},
-        supervised={"epochs": 3, "batch_size": 32, "schedule": {"milestones": []}},
-    )
-
 
 def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_previous_one(tmp_path, monkeypatch, capfd):
     training_project(tmp_path, seed=0)
@@ -152,14 +110,6 @@ def test_a_run_killed_while_writing_its_model_keeps_the_old_model(tmp_path, monk
 
 
 # -- the report -------------------------------------------------------------------------
-
-
-def study_project(root: Path) -> None:
-    from tests.report import study
-
-    params = study.make_params(datasets=("cifar10",))  # one dataset: all the report draws, half the time
-    study.write_study(root, params)
-    (root / "params.yaml").write_text(yaml.safe_dump(params.model_dump(mode="json")))
 
 
 def test_a_report_killed_while_writing_a_figure_keeps_the_old_report(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from rotnet.errors import RotnetError
 from rotnet.params import load_params
 from rotnet.stages import prepare, report, supervised
 from tests.faults.inject import start_paused
-from tests.faults.test_kill_during_writes import MODEL, TRAIN, prepare_project, study_project, training_project
+from tests.faults.projects import MODEL, TRAIN, prepare_project, study_project, training_project
 from tests.faults.test_name_collisions import _photos, _run, rotnet_model  # noqa: F401  (a fixture)
 
 
