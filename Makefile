@@ -38,25 +38,11 @@ else
 QUICK_DATA += -S 'study.datasets=[cifar10,fashion_mnist]' $(FASHION_CUT) \
 	-S datasets.fashion_mnist.source=idx -S datasets.fashion_mnist.path=$(abspath $(FASHION))
 endif
-# Sized for 5 minutes on 2 CPU cores (README, "Quick profile"): NIN alone, narrow; RotNet
-# pretraining at 32 images a step (128 rotated samples, the batch that runs fastest per sample
-# on a CPU); EfficientNet-B0 on 200 images, upsampled to 64 rather than 128.
-QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
-	-S 'study.backbones=[nin]' -S backbones.nin.width=40 -S backbones.nin3.width=40 \
-	-S supervised.epochs=4 -S 'supervised.schedule.milestones=[3]' \
-	-S pretrain.epochs=3 -S pretrain.batch_size=32 -S 'pretrain.schedule.milestones=[2]' \
-	-S probe.epochs=3 -S 'probe.schedule.milestones=[2]' -S 'probe.head_milestones.nonlinear=[1]' \
-	-S finetune.epochs=4 -S 'finetune.schedule.milestones=[3]' \
-	-S supervised_rot.epochs=1 -S 'supervised_rot.schedule.milestones=[]' \
-	-S 'robustness.corruptions=[gaussian_noise,defocus_blur,brightness,contrast,jpeg_compression]' \
-	-S 'robustness.severities=[3]' \
-	-S small_input.epochs=1 -S small_input.train_images=200 -S small_input.schedule.warmup_epochs=0 \
-	-S backbones.efficientnet_b0_upsample.upsample_size=64 \
-	-S 'semisup.labels_per_class=[20,100]' \
-	-S semisup.scratch.epochs=4 -S 'semisup.scratch.schedule.milestones=[3]' -S semisup.scratch.epoch_size=320 \
-	-S semisup.rotnet.epochs=4 -S 'semisup.rotnet.schedule.milestones=[3]' -S semisup.rotnet.epoch_size=320
+# The quick profile itself (NIN alone, narrow, a few epochs: within 5 minutes on 2 CPU cores) is
+# profiles/quick.yaml; `rotnet profile run` turns it into `dvc exp run -S ...` (README, "Profiles").
+PROFILE := $(PY) -m rotnet.cli profile
 
-.PHONY: help install lock quick study test lint format bench gpu-check zoo-smoke zoo-test
+.PHONY: help install lock quick paper study unprofile test lint format bench gpu-check zoo-smoke zoo-test
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -75,11 +61,17 @@ lock: ## write requirements.lock from the environment (after `make test` passed 
 	$(PY) -m pip freeze --exclude-editable | sort -f >> $(LOCK)
 
 quick: install ## install, then run the whole study with the quick CPU profile (a DVC experiment; ARGS: more -S overrides)
-	dvc exp run $(QUICK) $(ARGS)
-	@echo "report: metrics/report.md"
+	$(PROFILE) run quick $(QUICK_DATA) $(ARGS)
+
+paper: install ## install, then run the paper-comparison experiment as the official code ran it (profiles/paper.yaml; wants a GPU)
+	$(PROFILE) run paper $(ARGS)
 
 study: install ## install, then run the paper-scale study (params.yaml as committed; wants a GPU)
+	$(PROFILE) check-study
 	dvc repro
+
+unprofile: ## put back the params.yaml from before the last `make quick` or `make paper`
+	$(PROFILE) restore
 
 lint: ## ruff lint and format check
 	ruff check .

@@ -212,12 +212,19 @@ def scaled(milestones: list[int], paper_epochs: int, epochs: int) -> list[int]:
 
 
 def study_params(args: argparse.Namespace, pre_epochs: int, probe_epochs: int):
-    """The committed paper-scale params.yaml, cut to NIN on CIFAR-10 and compressed epochs."""
+    """The committed paper-scale params.yaml with --profile merged in (profiles/paper.yaml:
+    the official code's init and last-epoch RotNet), cut to NIN on CIFAR-10 and compressed
+    epochs. Merged in Python, as `dvc exp run -S` would set it: the box has no dvc."""
     import yaml
 
     from rotnet.params import parse_params
+    from rotnet.profiles import load_profile, merge, profile_path
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    if args.profile:
+        path = profile_path(args.profile)
+        path = path if path.is_absolute() else ROOT / path
+        raw = merge(raw, load_profile(str(path)), str(path))
     raw["study"].update(datasets=["cifar10"], backbones=["nin"], baselines=[], seeds=[0])
     raw["runtime"].update(device=str(args.device), compile=args.study_compile == "on", resume=False)
     raw["runtime"]["checkpoint_every"] = max(pre_epochs, probe_epochs)
@@ -305,7 +312,8 @@ def phase_study(args: argparse.Namespace, rows: Path) -> None:
                 "pretrain_milestones": params.pretrain.schedule.milestones, "probe_epochs": probe_epochs,
                 "probe_milestones": params.probe.schedule.milestones,
                 "probe_head_milestones": params.probe.head_milestones,
-                "nin": params.backbone_options("nin"), "compile": params.runtime.compile})  # fmt: skip
+                "nin": params.backbone_options("nin"), "compile": params.runtime.compile,
+                "profile": args.profile, "pretrain_checkpoint": params.pretrain.checkpoint})  # fmt: skip
     log(f"plan: pretrain {pre_epochs} epochs, probes {probe_epochs} (paper: 200 and 100)")
     t1 = time.time()
     pm = pretrain.run(params, "cifar10", "nin")
@@ -734,6 +742,11 @@ def main(argv: list[str] | None = None) -> int:
         "its GPU-hours are then not the committed study's",
     )
     ap.add_argument("--width", type=int, default=None, help="NIN width (default: params.yaml's, the paper's 192)")
+    ap.add_argument(
+        "--profile",
+        default="paper",
+        help="params profile merged into params.yaml for the study part (profiles/<name>.yaml; '' for none)",
+    )
     ap.add_argument("--train-per-class", type=int, default=None, help="keep the first N train images per class")
     ap.add_argument("--val-size", type=int, default=5000, help="validation images carved from train")
     ap.add_argument(

@@ -241,6 +241,10 @@ class PretrainParams(TrainParams):
     # The angles (degrees, counter-clockwise) each image is shown at; the paper's Table 2
     # also trains on [0, 180], [90, 270] and the 8 multiples of 45 (rotnet.rotation).
     rotations: list[int] = Field(default_factory=lambda: [0, 90, 180, 270])
+    # Which weights the RotNet keeps, and so what probes, fine-tuning and semisup read:
+    # best: the epoch with the best validation rotation accuracy; last: the final epoch, as
+    # the official code's probes read (its epoch 200; profiles/paper.yaml).
+    checkpoint: Literal["best", "last"] = "best"
 
     _angles = field_validator("rotations")(classmethod(lambda cls, v: _angle_set(v)))
 
@@ -266,6 +270,10 @@ class SupervisedRotParams(TrainParams):
     weight: float = Field(1.0, ge=0)  # multitask: the rotation loss's weight (joint has one loss)
     # Every image is shown at each angle; the first must be 0 (the upright copy).
     rotations: list[int] = Field(default_factory=lambda: [0, 90, 180, 270])
+    # Which weights the RotNet keeps, and so what probes, fine-tuning and semisup read:
+    # best: the epoch with the best validation rotation accuracy; last: the final epoch, as
+    # the official code's probes read (its epoch 200; profiles/paper.yaml).
+    checkpoint: Literal["best", "last"] = "best"
 
     _angles = field_validator("rotations")(classmethod(lambda cls, v: _angle_set(v)))
 

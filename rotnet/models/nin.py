@@ -22,7 +22,9 @@ def nin_block(cin: int, width: int, k: int) -> nn.Sequential:
 
 
 class NIN(Backbone):
-    def __init__(self, num_classes: int, in_chans: int = 3, blocks: int = 4, width: int = 192) -> None:
+    def __init__(
+        self, num_classes: int, in_chans: int = 3, blocks: int = 4, width: int = 192, init: str = "kaiming"
+    ) -> None:
         super().__init__()
         self.num_classes = num_classes
         w, w160, w96 = width, width * 5 // 6, width // 2
@@ -37,14 +39,25 @@ class NIN(Backbone):
             FeatureInfo(f"block{i + 1}", w, 4) for i in range(2, blocks)
         ]
         self.head = ClassifierHead(nn.Linear(w, num_classes))
+        self.init_scheme = init
+        if init == "official":
+            # PyTorch 0.2's defaults (NinOptions.init): today's conv and linear defaults, and
+            # BatchNorm scales drawn from U(0, 1) instead of 1 (their shifts stay 0).
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    nn.init.uniform_(m.weight, 0.0, 1.0)
+            return
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         self.init_classifier(self.head.fc)
 
     def init_classifier(self, fc: nn.Linear) -> None:
-        nn.init.zeros_(fc.bias)  # weights: PyTorch's Linear init
+        if self.init_scheme == "official":
+            fc.reset_parameters()  # PyTorch's Linear init, bias included (as 0.2 drew it)
+        else:
+            nn.init.zeros_(fc.bias)  # weights: PyTorch's Linear init
 
 
 def build_nin(opts: NinOptions, num_classes: int, in_chans: int = 3) -> NIN:
-    return NIN(num_classes, in_chans, blocks=opts.blocks, width=opts.width)
+    return NIN(num_classes, in_chans, blocks=opts.blocks, width=opts.width, init=opts.init)

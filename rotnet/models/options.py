@@ -20,6 +20,12 @@ class NinOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     blocks: int = Field(4, ge=3, le=5)  # the paper studies 3, 4 and 5 blocks
     width: int = Field(192, ge=8)  # 192 in the paper; smaller widths for CPU demos
+    # kaiming: convs kaiming-normal (fan-out), BatchNorm weights 1, classifier bias 0 (modern
+    # practice). official: what the official code trained from, since its NIN never calls its
+    # own weight_initialization: PyTorch 0.2's defaults. Convs and linears U(+-1/sqrt(fan_in)),
+    # today's defaults too, but BatchNorm weights U(0, 1), as PyTorch drew them until 0.4.1
+    # (pytorch/pytorch#12259, changed to 1 by #12325 in October 2018).
+    init: Literal["kaiming", "official"] = "kaiming"
 
 
 class ResNetOptions(BaseModel):

@@ -28,8 +28,9 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         for _ in stage.each_seed():
             angles = list(cfg.rotations)  # label i = angles[i]
             model = stage.new_backbone(len(angles))
-            result = stage.fit(RotationTask(model, angles), cfg)
+            result = stage.fit(RotationTask(model, angles), cfg, keep=cfg.checkpoint)
             out = result.outputs[RotationTask.output]
+            # best_epoch: the epoch whose weights these are (the last one with checkpoint: last).
             stage.save_model(model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles)
             # images_per_s counts source images; each is seen at every angle.
             metrics, record = stage.output_results(
@@ -38,6 +39,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 cfg,
                 prefix="rotation_",
                 rotations=angles,
+                checkpoint=cfg.checkpoint,
                 per_rotation_test_acc=per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
             )
             stage.write_results(metrics, record)

@@ -27,7 +27,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -246,6 +246,7 @@ class StageRun:
         data: DeviceDataset | None = None,
         history: bool = True,
         desc: str | None = None,
+        keep: Literal["best", "last"] = "best",
         **fingerprint_extra: Any,
     ) -> FitResult:
         """Train ``task``; resumable from ``checkpoints/.../<part>.pt``. A stage that trains
@@ -276,6 +277,7 @@ class StageRun:
                 recorder,
                 checkpointing,
                 sync_bn=self.params.distributed.sync_bn,
+                keep=keep,
             )
         finally:
             if recorder is not None:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -275,9 +275,11 @@ class Engine:
         checkpointing: Checkpointing | None = None,
         sync_bn: bool = False,
         stop_after: int | None = None,
+        keep: Literal["best", "last"] = "best",
     ) -> FitResult:
         """Train ``cfg.epochs`` epochs, or only the first ``stop_after`` of them (a trial of
-        the recipe's start: the lr schedule still spans ``cfg.epochs``)."""
+        the recipe's start: the lr schedule still spans ``cfg.epochs``). ``keep``: each output
+        ends with its best validation epoch's weights, or with the last epoch's."""
         start = time.monotonic()
         last_epoch = min(cfg.epochs, stop_after or cfg.epochs)
         world = self.world
@@ -397,11 +399,16 @@ class Engine:
             more = f" (+{len(task.outputs) - 4} more)" if len(task.outputs) > 4 else ""
             if world.is_main:
                 log(f"{desc} epoch {epoch}/{cfg.epochs}: loss {row['train_loss']:.4f}, {shown}{more}")
-        for out, (_, _, state) in best.items():
-            task.restore(out, state)
+        if keep == "best":
+            for out, (_, _, state) in best.items():
+                task.restore(out, state)
         test, _ = self.evaluate(task, self.data.test)  # the only look at the test split
         outputs = {}
         for o in task.outputs:
+            if keep == "last":
+                epoch, val_acc = history[-1]["epoch"], history[-1][f"val_acc/{o}"]
+                outputs[o] = OutputResult(int(epoch), val_acc, accuracy(test[o]), test[o].tolist())
+                continue
             epoch = best[task.follows.get(o, o)][1]
             val_acc = best[o][0] if o in best else next(r[f"val_acc/{o}"] for r in history if r["epoch"] == epoch)
             outputs[o] = OutputResult(epoch, val_acc, accuracy(test[o]), test[o].tolist())

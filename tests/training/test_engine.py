@@ -52,6 +52,29 @@ def test_best_validation_epoch_weights_are_kept():
     assert accuracy(engine.evaluate(task, engine.data.val)[0]["supervised"]) == out.val_acc
 
 
+def test_keep_last_keeps_the_final_epochs_weights():
+    """keep="last" (pretrain.checkpoint: last, the official code's probes' RotNet): the model
+    ends with its last epoch's weights, whatever epoch validated best."""
+    from rotnet.training.engine import accuracy
+
+    results = {}
+    for keep in ("best", "last"):
+        torch.manual_seed(0)
+        engine = _engine()
+        task = SupervisedTask(create_backbone("nin", 4, options={"width": 16}), 4)
+        # lr 0.3 over 6 epochs: validation peaks at epoch 4 and falls by epoch 6.
+        result = engine.fit(task, _cfg(epochs=6, lr=0.3), seed=1, desc="t", keep=keep)
+        out = result.outputs["supervised"]
+        now = accuracy(engine.evaluate(task, engine.data.val)[0]["supervised"])
+        results[keep] = (out, now, result.history)
+    (best, best_now, history), (last, last_now, same_history) = results["best"], results["last"]
+    val = [r["val_acc/supervised"] for r in history]
+    assert val == [r["val_acc/supervised"] for r in same_history]  # the same training either way
+    assert best.best_epoch < 6 and val[best.best_epoch - 1] > val[-1]  # so the two must differ
+    assert last.best_epoch == 6 and last.val_acc == val[-1] == last_now
+    assert best_now == best.val_acc == max(val)
+
+
 def test_rotation_pretraining_learns_the_pretext_task():
     torch.manual_seed(0)
     result = _engine().fit(RotationTask(create_backbone("nin", 4, options={"width": 16})), _cfg(3), 1, "rot")
