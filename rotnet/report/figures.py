@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from rotnet.atomic import atomic_path
-from rotnet.report.paper import PAPER_DATASET, SEMISUP_LABELS, SEMISUP_ROTNET, SEMISUP_SCRATCH
+from rotnet.report.paper import PAPER_DATASET, SEMISUP_LABELS, SEMISUP_ROTNET, SEMISUP_SCRATCH, SEMISUP_SOURCE
 
 if TYPE_CHECKING:
     from rotnet.report.results import DatasetResults
@@ -122,7 +122,7 @@ def semisup_plot(
         ax.plot(n, [p["rotnet"]["test_acc"] for p in pts], marker="o", label=f"{backbone}: RotNet + conv head")
         ax.plot(n, [p["scratch"]["test_acc"] for p in pts], marker="s", label=f"{backbone}: from scratch")
     for label, (n, acc) in (paper or {}).items():
-        ax.plot(n, acc, "--", marker="x", label=f"paper: {label}")
+        ax.plot(n, acc, "--", marker="x", label=label)
     ax.set_xscale("log")
     ax.set_xlabel("labelled images per class")
     ax.set_ylabel("test accuracy (%)")
@@ -167,5 +167,8 @@ def semisup_figure(ds: DatasetResults, target: Path) -> None:
     """The few-labels curve of every semisup backbone, with the paper's on CIFAR-10."""
     paper = None
     if ds.dataset == PAPER_DATASET:
-        paper = {"RotNet + conv": (SEMISUP_LABELS, SEMISUP_ROTNET), "supervised": (SEMISUP_LABELS, SEMISUP_SCRATCH)}
+        paper = {
+            f"{SEMISUP_SOURCE}: RotNet + conv (frozen)": (SEMISUP_LABELS, SEMISUP_ROTNET),
+            f"{SEMISUP_SOURCE}: scratch": (SEMISUP_LABELS, SEMISUP_SCRATCH),
+        }
     semisup_plot(ds.semisup_points, paper, f"{ds.dataset}: {ds.semisup[0]['data']}", target)

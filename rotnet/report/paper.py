@@ -1,7 +1,10 @@
 """Published figures the report compares against (top-1 %, official CIFAR-10 test set).
 
 Source: Gidaris, Singh, Komodakis, "Unsupervised Representation Learning by Predicting
-Image Rotations", ICLR 2018 (Tables 1 and 2 and the CIFAR-10 comparison table).
+Image Rotations", ICLR 2018 (Tables 1 and 2 and the CIFAR-10 comparison table), except
+the few-labels figures (SEMISUP_*): the paper shows figure 5b as a plot only, and those
+are a later re-run's table of it (../shared/REFERENCE.md). The report labels each set
+with its source (PAPER_DATA, SEMISUP_SOURCE) and never calls the re-run's the paper's.
 """
 
 from __future__ import annotations
@@ -49,8 +52,11 @@ def nin_probe_figure(blocks: int, layer: str) -> float | None:
     return NIN_PROBES.get(blocks, {}).get(layer)
 
 
-# Semi-supervised (figure 5b, from a later survey's re-run): test accuracy against
-# labelled images per class, RotNet + conv head fine-tuned vs supervised from scratch.
+# Semi-supervised: the paper's figure 5b experiment, figures from a later re-run of it
+# (the paper prints no table): test accuracy against labelled images per class, the conv
+# head trained on the FROZEN RotNet's block 2 vs a 3-block NIN trained from scratch.
+SEMISUP_SOURCE = "fig. 5b re-run"  # how columns, legends and text name these figures
+SEMISUP_SOURCE_LONG = "a later re-run of the paper's figure 5b (the paper prints no table of it)"
 SEMISUP_LABELS = [20, 100, 400, 1000, 5000]
 SEMISUP_ROTNET = [64.63, 75.28, 82.84, 86.43, 91.95]
 SEMISUP_SCRATCH = [33.66, 47.26, 74.19, 83.47, 93.07]

@@ -52,6 +52,12 @@ class DatasetResults:
     small_input: Record | None = None
 
     @property
+    def data_official(self) -> bool:
+        """Whether the images are the official files (their checksum matched), from the run records."""
+        first = next(iter(self.records.values()), {}).get("supervised", {})
+        return bool(first.get("data_official", False))
+
+    @property
     def backbones(self) -> list[str]:
         return list(self.records)
 

@@ -47,7 +47,13 @@ from rotnet.seeds import over_seeds
 from rotnet.training.distributed import World, close_world, init_world
 from rotnet.training.engine import Checkpointing, Engine, FitResult, OutputResult, per_class_accuracy
 from rotnet.training.recorder import Recorder
-from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
+from rotnet.training.runtime import (
+    describe_device,
+    describe_precision,
+    resolve_device,
+    seed_everything,
+    setup_threads,
+)
 from rotnet.training.tasks import Task
 
 
@@ -321,6 +327,11 @@ class StageRun:
             "recipe": recipe(cfg),
             "epochs": cfg.epochs,
             "device": describe_device(self.device),
+            **describe_precision(self.device, self.params.runtime.amp),
+            # What the report sets beside the official protocol (rotnet.report.protocol).
+            "train_images": int(len(self.prepared.train.labels)),
+            "data_official": bool(self.prepared.meta.get("official", False)),
+            "backbone_options": self.params.backbone_options(self.backbone) if self.backbone else None,
             "processes": self.world.size,
             "host": platform.node(),
             "torch": torch.__version__,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,6 +49,15 @@ def autocast(device: torch.device, enabled: bool) -> Iterator[None]:
             yield
     else:
         yield
+
+
+def describe_precision(device: torch.device, amp: bool) -> dict[str, Any]:
+    """The arithmetic a run trained in, for its record: bf16 autocast (CUDA with runtime.amp)
+    or fp32, and on CUDA whether fp32 matmuls and convolutions may use TF32 (PyTorch's
+    defaults: matmuls no, cuDNN convolutions yes)."""
+    cuda = device.type == "cuda"
+    tf32 = {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32} if cuda else None
+    return {"precision": "bf16 autocast" if amp and cuda else "fp32", "tf32": tf32}
 
 
 def describe_device(device: torch.device) -> str:

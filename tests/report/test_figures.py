@@ -62,3 +62,18 @@ def test_semisup_figure(results, tmp_path):
     figures.semisup_figure(results.datasets["cifar10"], tmp_path / "x.png")
     _only(tmp_path, "x.png")
     _valid_png(tmp_path / "x.png")
+
+
+def test_semisup_figure_labels_the_reference_curves_as_the_re_run(results, tmp_path, monkeypatch):
+    """The few-labels reference curves are a later re-run's, not figures the paper printed."""
+    import matplotlib.axes
+
+    labels: list[str] = []
+    real = matplotlib.axes.Axes.plot
+    monkeypatch.setattr(
+        matplotlib.axes.Axes, "plot", lambda ax, *a, **k: labels.append(k.get("label")) or real(ax, *a, **k)
+    )
+    figures.semisup_figure(results.datasets["cifar10"], tmp_path / "x.png")
+    reference = [lb for lb in labels if lb and "re-run" in lb]
+    assert reference == ["fig. 5b re-run: RotNet + conv (frozen)", "fig. 5b re-run: scratch"]
+    assert not any(lb and "paper" in lb for lb in labels)
