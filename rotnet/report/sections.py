@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from rotnet.report.figures import PROBE_FIGURE, dataset_figure
 from rotnet.report import protocol
+from rotnet.report.figures import PROBE_FIGURE, dataset_figure
 from rotnet.report.gpu_check import GpuCheck, gpu_check_section
 from rotnet.report.paper import (
     COMPARISON,

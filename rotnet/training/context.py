@@ -329,7 +329,7 @@ class StageRun:
             "device": describe_device(self.device),
             **describe_precision(self.device, self.params.runtime.amp),
             # What the report sets beside the official protocol (rotnet.report.protocol).
-            "train_images": int(len(self.prepared.train.labels)),
+            "train_images": len(self.prepared.train.labels),
             "data_official": bool(self.prepared.meta.get("official", False)),
             "backbone_options": self.params.backbone_options(self.backbone) if self.backbone else None,
             "processes": self.world.size,
