@@ -156,17 +156,41 @@ def layer_table(rows: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
     return header, body
 
 
-def layer_section(backbone: str, rows: pd.DataFrame) -> list[str]:
+def layer_section(backbone: str, rows: pd.DataFrame, paper_note: str | None = None) -> list[str]:
+    """One backbone's per-layer table; ``paper_note``: where its paper columns come from and
+    what still differs from the official run (NIN on CIFAR-10)."""
     sup = _one(rows, "supervised")
+    has_paper = _probes(rows).paper_acc.notna().any()
     return [
         f"### {backbone}: probe accuracy per layer",
         "",
         table(*layer_table(rows)),
         "",
+        *([paper_note, ""] if paper_note and has_paper else []),
         f"Supervised {backbone}: val {sup.val_acc:.2f}, test {sup.test_acc:.2f} "
         f"({int(sup.epochs)} epochs, {sup.wall_time_s:.0f} s).",
         "",
     ]
+
+
+def paper_differences(ds: DatasetResults, backbone: str, kind: str, rec: Record | None = None) -> str:
+    """What still differs between a ``kind`` run of ours and the official one (protocol)."""
+    runs = ds.records.get(backbone, {})
+    return protocol.differences(
+        runs.get(kind) if rec is None else rec,
+        kind,
+        data_description=ds.data,
+        data_official=ds.data_official,
+        pretrain=runs.get("pretrain") if kind in ("probe", "finetune", "semisup") else None,
+    )
+
+
+def table1_note(ds: DatasetResults) -> str:
+    return (
+        "Paper columns: the paper's Table 1 (non-linear head on each frozen block of the 4-block RotNet) "
+        "and, for the conv head on block 2, its comparison table. What still differs from the official "
+        f"run: {paper_differences(ds, 'nin', 'probe')}."
+    )
 
 
 # --- controls: the same probes on frozen non-RotNet backbones --------------------------
@@ -318,6 +342,8 @@ def rotation_set_section(ds: DatasetResults, rows: pd.DataFrame) -> list[str]:
         "(number of rotations; 4-block NIN, non-linear head on block 2) for each set, and ours for this run's:",
         "",
         table(["rotations", "angles", f"paper ({PAPER_DATA})", f"ours, block 2 non-linear ({ds.data})"], body),
+        "",
+        f"What still differs from the official run: {paper_differences(ds, 'nin', 'probe')}.",
         "",
     ]
 
@@ -507,7 +533,12 @@ def semisup_section(ds: DatasetResults) -> list[str]:
     first = ds.semisup[0]
     rows = semisup_rows(ds)
     columns = SEMISUP + ([FINETUNED_ARM] if any("rotnet_finetune" in p for p, _ in rows) else [])
-    source = f"The '{SEMISUP_SOURCE}' columns: {SEMISUP_SOURCE_LONG}, on {PAPER_DATA.split(',')[0]}."
+    # The arms train on K images per class, so the training-set size and epochs are not differences.
+    arm = {k: v for k, v in first.items() if k not in ("train_images", "epochs")}
+    source = (
+        f"The '{SEMISUP_SOURCE}' columns: {SEMISUP_SOURCE_LONG}, on {PAPER_DATA.split(',')[0]}. What still "
+        f"differs from the official runs: {paper_differences(ds, first['backbone'], 'semisup', arm)}."
+    )
     return [
         "### Few labels: RotNet vs training from scratch (the paper's fig. 5b experiment)",
         "",
@@ -568,7 +599,8 @@ def dataset_section(ds: DatasetResults, all_rows: pd.DataFrame) -> list[str]:
     rows = all_rows[all_rows.backbone.isin(ds.records)]  # the studied backbones; baselines have no RotNet
     out += summary_section(rows)
     for backbone, g in rows.groupby("backbone", sort=False):
-        out += layer_section(str(backbone), g)
+        note = table1_note(ds) if ds.dataset == PAPER_DATASET and backbone == "nin" else None
+        out += layer_section(str(backbone), g, note)
     out += controls_section(rows)
     if ds.dataset == PAPER_DATASET:
         out += nin_vs_paper_section(ds, all_rows) + rotation_set_section(ds, rows)

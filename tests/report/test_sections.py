@@ -297,3 +297,16 @@ def test_rotations_as_extra_supervision_beside_supervised_clean_and_corrupted(re
     rows = supervised_rot_rows("cifar10", "nin", joint)
     assert [r["method"] for r in rows] == ["supervised+rot (joint)", "supervised+rot (joint, upright copy only)"]
     assert [r["test_acc"] for r in rows] == [73.5, 69.0]
+
+
+def test_every_table_beside_paper_figures_says_what_still_differs(results):
+    report = sections.render_markdown(results)
+    cifar, shapes = _section(report, "cifar10"), _section(report, "shapes")
+    differs = "What still differs from the official run: data: cifar10 (image folder images)"
+    table1 = cifar[cifar.index("### nin: probe accuracy per layer") : cifar.index("### resnet18: probe accuracy")]
+    assert "Paper columns: the paper's Table 1" in table1 and differs in table1
+    assert "reads the best-validation RotNet (epoch 4; official: the last epoch)" in table1
+    resnet = cifar[cifar.index("### resnet18: probe accuracy") :].split("###")[1]
+    assert "Paper columns" not in resnet  # no paper figure, no note
+    assert "What still differs from the official runs: data:" in cifar  # the few-labels table
+    assert "What still differs" not in shapes
