@@ -207,7 +207,9 @@ def controls_section(rows: pd.DataFrame) -> list[str]:
         "### Controls: the same probes on other frozen backbones",
         "",
         "Test accuracy of the head chosen on validation for each map (heads as in the probe stage), "
-        "and of the weighted kNN probe. The random backbone is the supervised model's initialisation.",
+        "and of the weighted kNN probe. The random backbone is the supervised model's initialisation; "
+        "probing it frozen with the probe's heads and recipe is this project's assumption of the paper's "
+        "random-init control (the official code has no config for its 72.50).",
         "",
     ]
     for backbone, g in rows.groupby("backbone", sort=False):
