@@ -241,6 +241,11 @@ class PretrainParams(TrainParams):
     # The angles (degrees, counter-clockwise) each image is shown at; the paper's Table 2
     # also trains on [0, 180], [90, 270] and the 8 multiples of 45 (rotnet.rotation).
     rotations: list[int] = Field(default_factory=lambda: [0, 90, 180, 270])
+    # The inscribed-circle mask on every copy (rotnet.rotation): auto = only when the set has
+    # a non-right angle (its corners would give the angle away); circle = always (the "4
+    # rotations + mask" control); none = never. The model file records it, so the probes,
+    # predict and orient show the model its inputs masked as it saw them.
+    mask: Literal["auto", "circle", "none"] = "auto"
 
     _angles = field_validator("rotations")(classmethod(lambda cls, v: _angle_set(v)))
 
