@@ -35,11 +35,12 @@ content being read, and both are equalised across every copy of such a set:
   (tests/test_rotation.py). 22.5 is the only offset with that property: a small one (1 to
   10 degrees) leaves the right-angle copies' centres nearly unresampled (on 512 CIFAR-10
   images the mean |Laplacian| of the eight then spreads by 1 to 10% of its mean, against
-  23% with no offset and 0.2% with 22.5, the images' own asymmetry). What remains: the odd copies' blur pattern is the mirror image of the even
-  ones' (its handedness, not its strength, differs), and the copy labelled 0 is shown
-  turned by 22.5 degrees, which is why a model file records the offset
-  (``InputView``): the probes, `rotnet predict` and `rotnet orient` show a model its
-  inputs as it saw its label-0 copy. Sets of right angles only get no offset, ever.
+  23% with no offset and 0.2% with 22.5, the images' own asymmetry). What remains: the
+  odd copies' blur pattern is the mirror image of the even ones' (its handedness, not its
+  strength, differs), and the copy labelled 0 is shown turned by 22.5 degrees, which is
+  why a model file records the offset (``InputView``): the probes, `rotnet predict` and
+  `rotnet orient` show a model its inputs as it saw its label-0 copy. Sets of right angles
+  only get no offset, ever.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from rotnet.inference.orient import orient
 from rotnet.inference.predict import predict
 from rotnet.models.registry import create_backbone
 from rotnet.models.saved import model_state, save_model_file
-from rotnet.rotation import InputView, circle_mask
+from rotnet.rotation import InputView, circle_mask, joint_class_scores, rotate_all
 from tests.synthetic import dataset, draw
 
 CPU = torch.device("cpu")
@@ -121,3 +121,22 @@ def test_predict_shows_a_rotation_trained_classifier_its_inputs_as_trained(tmp_p
     assert not torch.allclose(expected, torch.softmax(m.model(x), dim=1), atol=1e-4)  # the view matters here
     rows = predict(path, [str(photos)], CPU)
     assert len(rows) == 2 and all("predictions" in r for r in rows)
+
+
+def test_a_joint_model_on_the_eight_aggregates_copies_made_as_its_file_says(tmp_path, photos):
+    """With the fields: copies at angle + 22.5, masked (as trained now). Without them (a file
+    from before): the copies as they were made then, right angles exact."""
+    eight = list(range(0, 360, 45))
+    batch = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in sorted(photos.iterdir())])
+    fields = InputView.of(eight).record()
+    for name, extra, offset in [("new.pt", fields, 22.5), ("old.pt", {}, 0.0)]:
+        path = _rotnet_file(tmp_path / name, eight, kind="supervised_rot", classes=4 * 8, mode="joint", **extra)
+        m = load_model(path, ("supervised_rot",), CPU, "")
+        assert m.joint_rotations == tuple(eight) and len(m.class_names) == 4
+        x = (m.tensor(batch) - m.mean) / m.std
+        copies = rotate_all(x, eight, mask=True, offset=offset)[0]
+        expected = torch.softmax(joint_class_scores(m.model(copies), len(x), 4, 8).mean(0), dim=1)
+        assert torch.allclose(m.probabilities(batch), expected, atol=1e-5), name
+        upright = torch.softmax(joint_class_scores(m.model(copies[: len(x)]), len(x), 4, 8)[0], dim=1)
+        if offset:  # the upright copy alone: the label-0 copy, as the view makes it
+            assert torch.allclose(m.probabilities(batch, upright_only=True), upright, atol=1e-5)
