@@ -293,7 +293,9 @@ def rotation_set_section(ds: DatasetResults, rows: pd.DataFrame) -> list[str]:
     sets = list(ROTATION_SETS) + ([] if used in ROTATION_SETS else [used])
     # * marks a set with a 45: the paper's row, but our construction (CONSTRUCTED_SET_NOTE).
     name = {s: "/".join(map(str, s)) + (" *" if any(a % 90 for a in s) else "") for s in sets}
-    name[used] += " (this run)"
+    # A right-angle set masked (pretrain.mask: circle) is not the paper's run of that set.
+    masked_four = pre.get("mask") == "circle" and not any(a % 90 for a in used)
+    name[used] += " (this run, masked)" if masked_four else " (this run)"
     body = [[name[s], len(s), ROTATION_SETS.get(s), ours if s == used else None] for s in sets]
     return [
         f"This run's RotNet was pretrained on rotations {'/'.join(map(str, used))}. The paper's Table 2 "
