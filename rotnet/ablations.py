@@ -3,15 +3,21 @@
 ``queue`` queues one `dvc exp run --queue -S ...` per variant:
 
 - rotations (the paper's Table 2): ``pretrain.rotations`` = [0, 90, 180, 270], the eight
-  multiples of 45, [0, 180] and [90, 270], on the 4-block NIN;
+  multiples of 45, [0, 180] and [90, 270], on the 4-block NIN; beside the eight, the four
+  right angles with ``pretrain.mask=circle``: the eight are masked (rotnet.rotation), so
+  this control tells the mask's effect from the extra angles';
 - depth (Table 1): ``backbones.nin.blocks`` = 3, 4 and 5, on the four right angles.
 
 Both ablations are NIN-only, so each experiment also sets ``study.backbones=[nin]`` and
 ``study.datasets=[<dataset>]`` (``--whole-study`` keeps the workspace's study). ``show``
-reads `dvc exp show --json` (or a saved copy) and prints, for each finished experiment,
-its rotation set and NIN depth, and the non-linear probe's test accuracy on every NIN
-block (``metrics/runs/<dataset>/nin/probe.json``) beside the paper's figure for that
-variant. No torch here: `rotnet --help` stays fast.
+reads `dvc exp show --json` (or a saved copy) and prints, for each finished experiment
+that differs from its base (the params of the commit it was run from) in an ablation key
+(ABLATION_KEYS), its rotation set, mask and NIN depth, and the non-linear probe's test
+accuracy on every NIN block (``metrics/runs/<dataset>/nin/probe.json``; for a masked
+RotNet also on inputs as it saw them) beside the paper's figure for that variant, and
+what else differs from its base. Experiments that differ only elsewhere (a recipe, a
+micro-batch) are no ablation rows: one line under the table names them. No torch here:
+`rotnet --help` stays fast.
 """
 
 from __future__ import annotations
@@ -29,29 +35,59 @@ from pathlib import Path
 from typing import Any
 
 from rotnet.errors import RotnetError
-from rotnet.report.paper import DEFAULT_ROTATIONS, PAPER_DATASET, ROTATION_SETS, nin_probe_figure
+from rotnet.report.paper import (
+    CONSTRUCTED_SET_NOTE,
+    DEFAULT_ROTATIONS,
+    PAPER_DATASET,
+    ROTATION_SETS,
+    nin_probe_figure,
+)
 
 DEFAULT_BLOCKS = 4  # the paper's RotNet and the NIN backbone's default
+DEFAULT_MASK = "auto"  # pretrain.mask's default
 DEPTHS = (3, 4, 5)  # Table 1
 WHAT = ("rotations", "depth", "all")
+EIGHT = tuple(range(0, 360, 45))
+# The params an ablation varies, with the value a params.yaml without the key means.
+ABLATION_KEYS: dict[str, Any] = {
+    "pretrain.rotations": list(DEFAULT_ROTATIONS),
+    "pretrain.mask": DEFAULT_MASK,
+    "backbones.nin.blocks": DEFAULT_BLOCKS,
+}
+# What only selects which stages run (every ablation sets them): not a difference worth a word.
+SELECTION_KEYS = ("study.backbones", "study.datasets")
+SHOWN_CHANGES = 3  # other changed params named per row; the rest counted
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One ablation point: the angle set of the pretext task and the NIN depth."""
+    """One ablation point: the angle set of the pretext task, its mask, and the NIN depth."""
 
     rotations: tuple[int, ...] = DEFAULT_ROTATIONS
     blocks: int = DEFAULT_BLOCKS
+    mask: str = DEFAULT_MASK
 
     def overrides(self) -> list[str]:
-        return [f"pretrain.rotations=[{','.join(map(str, self.rotations))}]", f"backbones.nin.blocks={self.blocks}"]
+        return [
+            f"pretrain.rotations=[{','.join(map(str, self.rotations))}]",
+            f"pretrain.mask={self.mask}",
+            f"backbones.nin.blocks={self.blocks}",
+        ]
+
+
+# Table 2's sets, and the masked four beside the (masked) eight.
+ROTATION_VARIANTS = (
+    Variant(DEFAULT_ROTATIONS),
+    Variant(EIGHT),
+    Variant(DEFAULT_ROTATIONS, mask="circle"),
+    *(Variant(s) for s in ROTATION_SETS if s not in (DEFAULT_ROTATIONS, EIGHT)),
+)
 
 
 def variants(what: str) -> list[Variant]:
     """The paper's variants for one ablation, or both (the shared default point once)."""
-    rotations = [Variant(rotations=s) for s in ROTATION_SETS]
     depth = [Variant(blocks=b) for b in DEPTHS]
-    chosen = {"rotations": rotations, "depth": depth, "all": rotations + depth}[what]
+    chosen = {"rotations": list(ROTATION_VARIANTS), "depth": depth, "all": [*ROTATION_VARIANTS, *depth]}[what]
     return list(dict.fromkeys(chosen))
 
 
@@ -70,6 +106,11 @@ def queue_commands(
 # --- reading experiments ------------------------------------------------------------------
 
 
+def masked(rotations: Sequence[int], mask: str) -> bool:
+    """Whether pretrain.mask masks this set (rotnet.rotation.resolve_mask, without torch)."""
+    return any(a % 90 for a in rotations) if mask == "auto" else mask == "circle"
+
+
 @dataclass
 class Experiment:
     name: str
@@ -78,28 +119,77 @@ class Experiment:
     blocks: int
     accuracies: dict[str, float] = field(default_factory=dict)  # block -> non-linear probe test %
     baseline: bool = False
+    mask: str = DEFAULT_MASK
+    # block -> the same probe on inputs as a masked RotNet saw them (probe.json's rotnet_view)
+    view_accuracies: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)  # params.yaml, flattened to dotted keys
+    changes: dict[str, Any] | None = None  # dotted key -> value where it differs from its base; None: unknown
+
+    @property
+    def ablation(self) -> bool:
+        """Whether it varies an ablation key from its base (unknown params: shown, as before)."""
+        return self.changes is None or any(k in ABLATION_KEYS for k in self.changes)
+
+    def other_changes(self) -> dict[str, Any]:
+        return {k: v for k, v in (self.changes or {}).items() if k not in ABLATION_KEYS and k not in SELECTION_KEYS}
 
 
 def probe_metrics_path(dataset: str) -> str:
     return f"metrics/runs/{dataset}/nin/probe.json"
 
 
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists are values."""
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def differences(params: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The dotted keys where ``params`` differs from ``base`` (a key one lacks: its default
+    for an ablation key, else absent), with ``params``' value."""
+    out = {}
+    for key in sorted(params.keys() | base.keys()):
+        default = ABLATION_KEYS.get(key)
+        mine, theirs = params.get(key, default), base.get(key, default)
+        if mine != theirs:
+            out[key] = mine
+    return out
+
+
+def _block_accuracies(layers: dict[str, Any]) -> dict[str, float]:
+    return {b: float(h["nonlinear"]["test_acc"]) for b, h in layers.items() if "test_acc" in h.get("nonlinear", {})}
+
+
 def _experiment(rev: dict[str, Any], name: str, state: str, dataset: str, baseline: bool = False) -> Experiment:
     data = rev.get("data") or {}
-    params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
-    rotations = tuple((params.get("pretrain") or {}).get("rotations") or DEFAULT_ROTATIONS)
-    nin = (params.get("backbones") or {}).get("nin") or {}
+    tree = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+    params = flatten(tree)
     metrics = data.get("metrics") or {}
     probe = next((v for k, v in metrics.items() if k.replace("\\", "/") == probe_metrics_path(dataset)), {})
-    layers = (probe.get("data") or {}).get("layers") or {}
-    accs = {b: float(h["nonlinear"]["test_acc"]) for b, h in layers.items() if "test_acc" in h.get("nonlinear", {})}
+    probe = probe.get("data") or {}
     if rev.get("error") and state == "done":
         state = "failed"
-    return Experiment(name, state, rotations, int(nin.get("blocks", DEFAULT_BLOCKS)), accs, baseline)
+    return Experiment(
+        name,
+        state,
+        tuple(params.get("pretrain.rotations") or DEFAULT_ROTATIONS),
+        int(params.get("backbones.nin.blocks", DEFAULT_BLOCKS)),
+        _block_accuracies(probe.get("layers") or {}),
+        baseline,
+        str(params.get("pretrain.mask") or DEFAULT_MASK),
+        _block_accuracies((probe.get("rotnet_view") or {}).get("layers") or {}),
+        params,
+    )
 
 
 def parse_exp_show(rows: list[dict[str, Any]], dataset: str = PAPER_DATASET) -> list[Experiment]:
-    """Every baseline commit and experiment of `dvc exp show --json` (DVC 3.x), the workspace left out."""
+    """Every baseline commit and experiment of `dvc exp show --json` (DVC 3.x), the workspace
+    left out; each experiment with its differences from its commit's params."""
     if not isinstance(rows, list):
         raise RotnetError("not the output of `dvc exp show --json` (a JSON list of commits expected)")
     out = []
@@ -107,34 +197,54 @@ def parse_exp_show(rows: list[dict[str, Any]], dataset: str = PAPER_DATASET) -> 
         if commit.get("rev") == "workspace":
             continue
         name = commit.get("name") or str(commit.get("rev", ""))[:7]
-        out.append(_experiment(commit, name, "done", dataset, baseline=True))
+        base = _experiment(commit, name, "done", dataset, baseline=True)
+        out.append(base)
         for exp in commit.get("experiments") or []:
             revs = exp.get("revs") or [{}]
             state = (exp.get("executor") or {}).get("state") or "done"
             state = "done" if state == "success" else state
             exp_name = exp.get("name") or revs[0].get("name") or str(revs[0].get("rev", ""))[:7]
-            out.append(_experiment(revs[0], exp_name, state, dataset))
+            e = _experiment(revs[0], exp_name, state, dataset)
+            if e.params and base.params:
+                e.changes = differences(e.params, base.params)
+            out.append(e)
     return out
 
 
-def paper_figure(rotations: tuple[int, ...], blocks: int, block: str) -> float | None:
-    """Table 1 for the four right angles (per depth and block); Table 2 otherwise (block 2, 4 blocks)."""
+def paper_figure(rotations: tuple[int, ...], blocks: int, block: str, mask: str = DEFAULT_MASK) -> float | None:
+    """Table 1 for the four right angles (per depth and block); Table 2 otherwise (block 2, 4
+    blocks). None for a mask the paper's run of that set did not have (the masked four)."""
+    if masked(rotations, mask) != masked(rotations, DEFAULT_MASK):
+        return None
     if rotations == DEFAULT_ROTATIONS:
         return nin_probe_figure(blocks, block)
     return ROTATION_SETS.get(rotations) if blocks == 4 and block == "block2" else None
 
 
 def _order(e: Experiment) -> tuple[Any, ...]:
-    sets = list(ROTATION_SETS)
-    return (e.blocks, sets.index(e.rotations) if e.rotations in sets else len(sets), e.rotations, e.name)
+    sets = [(v.rotations, masked(v.rotations, v.mask)) for v in ROTATION_VARIANTS]
+    key = (e.rotations, masked(e.rotations, e.mask))
+    return (e.blocks, sets.index(key) if key in sets else len(sets), e.rotations, e.name)
 
 
 def _fmt(v: Any) -> str:
     return "–" if v is None else f"{v:.2f}" if isinstance(v, float) else str(v)
 
 
+def _value(v: Any) -> str:
+    return "[" + ",".join(map(str, v)) + "]" if isinstance(v, list) else str(v)
+
+
+def _brief(changes: dict[str, Any]) -> str:
+    """``key=value, ...`` for the first few, then how many more."""
+    items = [f"{k}={_value(v)}" for k, v in changes.items()]
+    more = len(items) - SHOWN_CHANGES
+    return ", ".join(items[:SHOWN_CHANGES]) + (f" (+{more} more)" if more > 0 else "") if items else "–"
+
+
 def render(experiments: list[Experiment], dataset: str = PAPER_DATASET) -> str:
-    done = sorted((e for e in experiments if e.state == "done" and e.accuracies), key=_order)
+    shown = [e for e in experiments if e.baseline or e.ablation]
+    done = sorted((e for e in shown if e.state == "done" and e.accuracies), key=_order)
     lines = [
         f"NIN, non-linear probe test accuracy per block on {dataset} ({probe_metrics_path(dataset)}), "
         + (
@@ -147,24 +257,45 @@ def render(experiments: list[Experiment], dataset: str = PAPER_DATASET) -> str:
     ]
     if done:
         blocks = sorted({b for e in done for b in e.accuracies}, key=lambda b: (len(b), b))
-        header = ["experiment", "rotations", "NIN blocks"]
-        header += [c for b in blocks for c in (f"{b} ours", f"{b} paper")]
+        views = any(e.view_accuracies for e in done)
+        header = ["experiment", "rotations", "mask", "NIN blocks"]
+        for b in blocks:
+            header += [f"{b} ours", *([f"{b} ours, masked input"] if views else []), f"{b} paper"]
+        header.append("other changes")
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for e in done:
             name = e.name + (" (baseline)" if e.baseline else "")
-            cells = [name, "/".join(map(str, e.rotations)), e.blocks]
+            angles = "/".join(map(str, e.rotations)) + (" *" if any(a % 90 for a in e.rotations) else "")
+            cells = [name, angles, "circle" if masked(e.rotations, e.mask) else "none", e.blocks]
             for b in blocks:
-                paper = paper_figure(e.rotations, e.blocks, b) if dataset == PAPER_DATASET else None
-                cells += [e.accuracies.get(b), paper]
+                paper = paper_figure(e.rotations, e.blocks, b, e.mask) if dataset == PAPER_DATASET else None
+                cells += [e.accuracies.get(b), *([e.view_accuracies.get(b)] if views else []), paper]
+            cells.append(_brief(e.other_changes()))
             lines.append("| " + " | ".join(_fmt(c) for c in cells) + " |")
+        notes = []
+        if any(any(a % 90 for a in e.rotations) for e in done):
+            notes.append(f"* {CONSTRUCTED_SET_NOTE}")
+        if views:
+            notes.append(
+                "masked input: the same probe on inputs shown as the masked RotNet saw them (masked, and "
+                'turned by the shared offset where its set has a 45); "ours" reads the images as they are.'
+            )
+        if notes:
+            lines += ["", *notes]
     else:
         lines.append(f"No finished experiment has {probe_metrics_path(dataset)} yet.")
-    pending = [e for e in experiments if e.state != "done"]
-    missing = [e for e in experiments if e.state == "done" and not e.accuracies and not e.baseline]
-    if pending or missing:
+    pending = [e for e in shown if e.state != "done"]
+    missing = [e for e in shown if e.state == "done" and not e.accuracies and not e.baseline]
+    others = [e for e in experiments if not (e.baseline or e.ablation)]
+    if pending or missing or others:
         lines.append("")
     lines += [f"- {e.name}: {e.state}" for e in pending]
     lines += [f"- {e.name}: finished, without {probe_metrics_path(dataset)}" for e in missing]
+    if others:
+        named = "; ".join(
+            f"{e.name} ({_brief(e.other_changes()) if e.other_changes() else 'no change'})" for e in others
+        )
+        lines.append(f"- not ablations (same {', '.join(ABLATION_KEYS)} as their base): {named}")
     return "\n".join(lines) + "\n"
 
 

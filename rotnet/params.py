@@ -245,6 +245,11 @@ class PretrainParams(TrainParams):
     # best: the epoch with the best validation rotation accuracy; last: the final epoch, as
     # the official code's probes read (its epoch 200; profiles/paper.yaml).
     checkpoint: Literal["best", "last"] = "best"
+    # The inscribed-circle mask on every copy (rotnet.rotation): auto = only when the set has
+    # a non-right angle (its corners would give the angle away); circle = always (the "4
+    # rotations + mask" control); none = never. The model file records it, so the probes,
+    # predict and orient show the model its inputs masked as it saw them.
+    mask: Literal["auto", "circle", "none"] = "auto"
 
     _angles = field_validator("rotations")(classmethod(lambda cls, v: _angle_set(v)))
 

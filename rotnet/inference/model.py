@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +13,8 @@ from rotnet.data.shape import pad_images
 from rotnet.errors import RotnetError
 from rotnet.inference.images import to_batch
 from rotnet.models.base import Backbone
-from rotnet.models.saved import build_model, load_model_file
-from rotnet.rotation import ANGLES, joint_class_scores, labels_of, rotate_all
+from rotnet.models.saved import build_model, input_view, load_model_file
+from rotnet.rotation import ANGLES, InputView, joint_class_scores, labels_of, rotate_all
 
 
 @dataclass
@@ -32,6 +32,10 @@ class InferenceModel:
     # A joint (class, rotation) classifier's angle set (supervised_rot, mode joint): its class
     # probabilities aggregate every rotated copy, as its test did. None otherwise.
     joint_rotations: tuple[int, ...] | None = None
+    # How the model saw its upright inputs (the mask and shared offset its file records;
+    # images as they are for files without them): every input is shown to it that way.
+    view: InputView = field(default_factory=InputView)
+    recorded_view: bool = False  # whether the file records it (joint models before it: as then)
 
     def prepare(self, images: list[Image.Image]) -> np.ndarray:
         """PIL images -> (N, H, W, C) uint8 inputs, made the way the training data was."""
@@ -57,9 +61,14 @@ class InferenceModel:
         x = x.contiguous(memory_format=torch.channels_last)  # as read (NHWC), whatever turned it
         x = (x - self.mean) / self.std
         if self.joint_rotations is None:
-            return torch.softmax(self.model(x).float(), dim=1).cpu()
+            return torch.softmax(self.model(self.view.apply(x)).float(), dim=1).cpu()
         angles = self.joint_rotations[:1] if upright_only else self.joint_rotations
-        rotated = rotate_all(x, angles)[0] if len(angles) > 1 else x
+        if len(angles) == 1:
+            rotated = self.view.apply(x)
+        elif self.recorded_view:
+            rotated = rotate_all(x, angles, self.view.mask, self.view.offset)[0]
+        else:  # a file from before the fields: its copies as rotate_all made them then
+            rotated = rotate_all(x, angles, offset=0.0)[0]
         copies = joint_class_scores(self.model(rotated), len(x), len(self.class_names), len(self.joint_rotations))
         return torch.softmax(copies.mean(0), dim=1).cpu()
 
@@ -87,4 +96,6 @@ def load_model(path: str | Path, kinds: tuple[str, ...], device: torch.device, h
         content_size=tuple((ckpt.get("preprocess") or {}).get("content_size") or ()) or None,
         rotations=rotations,
         joint_rotations=joint,
+        view=input_view(ckpt),
+        recorded_view="mask" in ckpt,
     )

@@ -6,7 +6,8 @@ averages the model over the photo at every angle j (predicting class (k + j) mod
 NUM_ROTATIONS for turn j), which is steadier than one pass. It needs a RotNet trained on
 the four right angles (``pretrain.rotations`` at its default): one trained on another set
 (2 angles, or the 45-degree eight) cannot name every right-angle turn of a photo, so it is
-refused with a message naming its set.
+refused with a message naming its set. A RotNet trained masked (``pretrain.mask: circle``,
+recorded in its model file) is shown every turned photo masked, as it was trained.
 
 Where the upright copies go: ``--out`` mirrors the inputs. A photo found in a folder
 argument keeps its path relative to that folder (``photos/x/a.jpg`` from ``photos/`` ->
@@ -38,6 +39,7 @@ from rotnet.errors import RotnetError
 from rotnet.inference.images import MAX_PIXELS, distinct, expand, read_batches
 from rotnet.inference.model import InferenceModel, load_model
 from rotnet.locks import FolderLock
+from rotnet.progress import log
 from rotnet.rotation import ANGLES, NUM_ROTATIONS, rotate
 
 
@@ -91,6 +93,8 @@ def orient(
             f"{model_path} is a RotNet trained on rotations {list(m.rotations or ())}; orient needs one trained on "
             f"the four right angles {list(ANGLES)} (pretrain.rotations, the default): pretrain one with those"
         )
+    if not m.view.identity:
+        log(f"{model_path}: shown every photo as it was trained: {m.view.describe()}")
     out = Path(out_dir)
     pairs = plan(inputs, out)
     inputs_resolved = {p.resolve() for p, _ in pairs}

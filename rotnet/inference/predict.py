@@ -32,6 +32,8 @@ def predict(
             f"{model_path}: a joint (class, rotation) model: each image's class scores average its "
             f"{len(m.joint_rotations)} rotated copies' log-probabilities, as its test did"
         )
+    if not m.view.identity:
+        log(f"{model_path}: shown every image as it was trained: {m.view.describe()}")
     k = min(top_k, len(m.class_names))
     files = distinct(expand(inputs))
     rows: list[dict[str, Any]] = []

@@ -16,6 +16,7 @@ from rotnet.atomic import torch_bytes, write_bytes
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
 from rotnet.models.registry import create_backbone
+from rotnet.rotation import InputView
 
 FORMAT = "rotnet-model-v1"
 
@@ -69,3 +70,11 @@ def build_model(ckpt: dict[str, Any]) -> Backbone:
         model = with_head(model, cut["layer"], cut["head"], ckpt["num_classes"], shape, cut["hidden"])  # type: ignore[assignment]
     model.load_state_dict(ckpt["state_dict"])
     return model
+
+
+def input_view(ckpt: dict[str, Any]) -> InputView:
+    """How the model in a loaded file saw its (label-0, upright) inputs: the ``mask`` and
+    ``rotation_offset`` fields a rotation-trained model records (pretrain, supervised_rot).
+    A file without them (made before they existed, or of images as they are) reads as
+    images as they are, which is what everything did with such files before."""
+    return InputView.from_record(ckpt) or InputView()

@@ -40,6 +40,12 @@ ROTATION_SETS: dict[tuple[int, ...], float] = {
     (90, 270): 85.52,
 }
 DEFAULT_ROTATIONS: tuple[int, ...] = (0, 90, 180, 270)  # also rotnet.rotation.ANGLES; kept torch-free here
+# A set with an angle that is not a right angle (the eight): the paper's row, our construction.
+CONSTRUCTED_SET_NOTE = (
+    "this project's construction: the official code refuses angles that are not multiples of 90; every copy "
+    "is turned by its angle + 22.5 degrees and, unless pretrain.mask is none, masked to the inscribed circle "
+    "(rotnet/rotation.py)"
+)
 
 
 def rotation_set_figure(rotations: tuple[int, ...] | list[int]) -> float | None:

@@ -18,6 +18,7 @@ from rotnet.report.figures import PROBE_FIGURE, dataset_figure
 from rotnet.report.gpu_check import GpuCheck, gpu_check_section
 from rotnet.report.paper import (
     COMPARISON,
+    CONSTRUCTED_SET_NOTE,
     DEFAULT_ROTATIONS,
     PAPER_DATA,
     PAPER_DATASET,
@@ -337,13 +338,19 @@ def rotation_set_section(ds: DatasetResults, rows: pd.DataFrame) -> list[str]:
     block2 = probes[(probes["head"] == "nonlinear") & (probes.layer == "block2")].test_acc
     ours = block2.iloc[0] if len(block2) else None
     sets = list(ROTATION_SETS) + ([] if used in ROTATION_SETS else [used])
-    name = {s: "/".join(map(str, s)) + (" (this run)" if s == used else "") for s in sets}
+    # * marks a set with a 45: the paper's row, but our construction (CONSTRUCTED_SET_NOTE).
+    name = {s: "/".join(map(str, s)) + (" *" if any(a % 90 for a in s) else "") for s in sets}
+    # A right-angle set masked (pretrain.mask: circle) is not the paper's run of that set.
+    masked_four = pre.get("mask") == "circle" and not any(a % 90 for a in used)
+    name[used] += " (this run, masked)" if masked_four else " (this run)"
     body = [[name[s], len(s), ROTATION_SETS.get(s), ours if s == used else None] for s in sets]
     return [
         f"This run's RotNet was pretrained on rotations {'/'.join(map(str, used))}. The paper's Table 2 "
         "(number of rotations; 4-block NIN, non-linear head on block 2) for each set, and ours for this run's:",
         "",
         table(["rotations", "angles", f"paper ({PAPER_DATA})", f"ours, block 2 non-linear ({ds.data})"], body),
+        "",
+        f"\\* {CONSTRUCTED_SET_NOTE}.",
         "",
         f"What still differs from the official run: {paper_differences(ds, 'nin', 'probe')}.",
         "",

@@ -1,5 +1,7 @@
 """pretrain@<dataset>-<backbone>: RotNet pretraining, predicting which rotation of
-``pretrain.rotations`` (default 0/90/180/270; rotnet.rotation) each image was shown at.
+``pretrain.rotations`` (default 0/90/180/270; rotnet.rotation) each image was shown at,
+masked as ``pretrain.mask`` says. The model file and run record name the mask and the
+shared resampling offset (``mask``, ``rotation_offset``).
 
 Reads data/prepared/<dataset>. Writes models/<dataset>/<backbone>/pretrain/{model.pt,
 run.json}, metrics/runs/<dataset>/<backbone>/pretrain{.json,_history.csv} and
@@ -28,10 +30,17 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         for _ in stage.each_seed():
             angles = list(cfg.rotations)  # label i = angles[i]
             model = stage.new_backbone(len(angles))
-            result = stage.fit(RotationTask(model, angles), cfg, keep=cfg.checkpoint)
+            task = RotationTask(model, angles, cfg.mask)
+            result = stage.fit(task, cfg, keep=cfg.checkpoint)
             out = result.outputs[RotationTask.output]
+            # The mask and the shared resampling offset go into the model file: whatever reads
+            # this RotNet (probes, predict, orient) can show it inputs as it saw them. Images
+            # as they are (the default set, unmasked) write no fields, which reads the same
+            # (rotnet.models.saved.input_view) and keeps such a file byte-identical to before.
             # best_epoch: the epoch whose weights these are (the last one with checkpoint: last).
-            stage.save_model(model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles)
+            view = task.view.record()
+            fields = {} if task.view.identity else view
+            stage.save_model(model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles, **fields)
             # images_per_s counts source images; each is seen at every angle.
             metrics, record = stage.output_results(
                 out,
@@ -40,6 +49,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 prefix="rotation_",
                 rotations=angles,
                 checkpoint=cfg.checkpoint,
+                **view,
                 per_rotation_test_acc=per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
             )
             stage.write_results(metrics, record)

@@ -6,6 +6,14 @@ all fed by one frozen backbone pass per batch. The best layer and head are chose
 validation; the test split is read once. Then the weighted kNN probe (rotnet.probing.knn)
 on every pooled map, its k and temperature chosen on validation, needs no training.
 
+A RotNet that saw its inputs otherwise than as they are (its model file records a mask or
+a shared resampling offset: ``pretrain.mask``, the 45-degree set; rotnet.rotation) is
+probed twice, each time with every head and the kNN: on the images as they are (the
+headline figures, at the usual keys: what every other row's probe reads, and the paper's
+protocol), and on the images as the RotNet saw its label-0 copies (``rotnet_view``: masked,
+turned by the offset), so that a masked RotNet is not judged only on inputs it never saw.
+The saved heads are the headline ones.
+
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/pretrain/model.pt. Writes
 models/<dataset>/<backbone>/probe/{heads.pt,run.json},
 metrics/runs/<dataset>/<backbone>/probe{.json,_history.csv} and logs.
@@ -23,10 +31,11 @@ from torch import nn
 from rotnet.data.device import DeviceDataset
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
-from rotnet.models.saved import build_model, file_sha256, load_model_file
+from rotnet.models.saved import build_model, file_sha256, input_view, load_model_file
 from rotnet.params import Params, ProbeParams, RuntimeParams
 from rotnet.probing.heads import build_head
 from rotnet.probing.knn import KnnResult, pooled_features, select_and_test
+from rotnet.rotation import InputView
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
@@ -146,6 +155,24 @@ def probe_frozen(stage: StageRun, model: Backbone, cfg: ProbeParams, **fit_args:
     return FrozenProbes(heads, layers, metrics, record, result)
 
 
+class _ViewStem(nn.Module):
+    """A backbone's stem with ``view`` applied to its input first."""
+
+    def __init__(self, view: InputView, stem: nn.Module) -> None:
+        super().__init__()
+        self.view, self.stem = view, stem
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stem(self.view.apply(x))
+
+
+def viewed(model: Backbone, view: InputView) -> Backbone:
+    """``model`` (not saved afterwards) seeing every input through ``view``: every path
+    (forward_intermediates, the kNN's features) goes through the stem."""
+    model.stem = _ViewStem(view, model.stem)
+    return model
+
+
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.recipe("probe", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
@@ -157,6 +184,22 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                     f"the pretrained model for {dataset}/{backbone} holds a '{ckpt['backbone']}'; rerun pretrain"
                 )
             probes = probe_frozen(stage, build_model(ckpt), cfg, pretrained=file_sha256(pretrained))
+            metrics, record = probes.metrics, probes.record
+            view = input_view(ckpt)
+            if not view.identity:  # see the module docstring; the headline stays the images as they are
+                stage.reseed()  # its heads start as the headline's did
+                seen = probe_frozen(
+                    stage,
+                    viewed(build_model(ckpt), view),
+                    cfg,
+                    part="rotnet_view",
+                    history=False,
+                    desc=f"probe@{backbone}-rotnet_view",
+                    pretrained=file_sha256(pretrained),
+                    view=view.record(),
+                )
+                metrics = {**metrics, "rotnet_view": seen.metrics}
+                record = {**record, "rotnet_view": {**seen.record, "view": view.record(), "shown": view.describe()}}
             stage.save(
                 stage.out_dir / "heads.pt",
                 {
@@ -167,7 +210,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                     "class_names": stage.prepared.class_names,
                 },
             )
-            stage.write_results(probes.metrics, {**probes.record, **stage.run_details(cfg, probes.result)})
+            stage.write_results(metrics, {**record, **stage.run_details(cfg, probes.result)})
     return stage.metrics
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rotnet.params import Params
+from rotnet.rotation import InputView
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
@@ -44,7 +45,9 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 head_outputs = classes * len(angles)
             result = stage.fit(task, cfg)
             out = result.outputs["supervised"]
-            stage.save_model(model, head_outputs, best_epoch=out.best_epoch, mode=cfg.mode, rotations=angles)
+            view = InputView.of(angles)  # a set with a 45: masked, turned by the shared offset
+            fields = {} if view.identity else view.record()  # for predict (rotnet.models.saved.input_view)
+            stage.save_model(model, head_outputs, best_epoch=out.best_epoch, mode=cfg.mode, rotations=angles, **fields)
             extra: dict[str, Any] = {}
             if cfg.mode == "multitask":  # the rotation head at the selected epoch
                 extra["rotation_test_acc"] = round(result.outputs["rotation"].test_acc, 2)

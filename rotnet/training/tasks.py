@@ -135,13 +135,14 @@ class RotationTask(Task):
     num_classes = rotation.NUM_ROTATIONS
     samples_per_image = rotation.NUM_ROTATIONS
 
-    def __init__(self, model: nn.Module, angles: Sequence[int] = rotation.ANGLES) -> None:
+    def __init__(self, model: nn.Module, angles: Sequence[int] = rotation.ANGLES, mask: str = "auto") -> None:
         super().__init__(model)
         self.angles = rotation.check_angles(angles)  # label i = angles[i] (pretrain.rotations)
         self.num_classes = self.samples_per_image = len(self.angles)
+        self.view = rotation.InputView.of(self.angles, mask)  # pretrain.mask; the shared offset
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        rotated, labels = rotation.rotate_all(x, self.angles)
+        rotated, labels = rotation.rotate_all(x, self.angles, self.view.mask, self.view.offset)
         return {self.output: self.net(rotated)}, labels
 
 
