@@ -29,7 +29,8 @@ endif
 #   make quick FASHION=download            the official files (needs the internet)
 #   make quick FASHION=/path/to/idx/folder  a folder with the four official IDX files
 FASHION ?=
-FASHION_CUT := -S datasets.fashion_mnist.train_per_class=250 -S datasets.fashion_mnist.val_size=500
+FASHION_CUT := -S datasets.fashion_mnist.train_per_class=250 -S datasets.fashion_mnist.val_size=500 \
+	-S datasets.fashion_mnist.keep_first_per_class=100
 ifeq ($(FASHION),)
 QUICK_DATA += -S 'study.datasets=[cifar10]'
 else ifeq ($(FASHION),download)
@@ -41,7 +42,7 @@ endif
 # Sized for 5 minutes on 2 CPU cores (README, "Quick profile"): NIN alone, narrow; RotNet
 # pretraining at 32 images a step (128 rotated samples, the batch that runs fastest per sample
 # on a CPU); EfficientNet-B0 on 200 images, upsampled to 64 rather than 128.
-QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 \
+QUICK := $(QUICK_DATA) -S datasets.cifar10.val_size=500 -S datasets.cifar10.keep_first_per_class=100 \
 	-S 'study.backbones=[nin]' -S backbones.nin.width=40 -S backbones.nin3.width=40 \
 	-S supervised.epochs=4 -S 'supervised.schedule.milestones=[3]' \
 	-S pretrain.epochs=3 -S pretrain.batch_size=32 -S 'pretrain.schedule.milestones=[2]' \
