@@ -52,7 +52,9 @@ def stratified_split(
     ``keep_first``: the validation items are drawn only from outside the first ``keep_first``
     items of each class (in index order), so those stay in train, in order: the official
     semi-supervised subsets (the first K of each class, K <= keep_first) survive the carve.
-    A class whose share does not fit outside them is refused. None or 0: drawn from every item.
+    The draw is the unreserved one with those ranks skipped, so only the validation items that
+    fell among them are replaced. A class whose share does not fit outside them is refused.
+    None or 0: drawn from every item.
     ``where`` prefixes the keys errors name (``datasets.<name>.``).
     """
     labels = np.asarray(labels)
@@ -93,8 +95,11 @@ def stratified_split(
         )
     val_parts = []
     for c, q in zip(classes, quota, strict=True):
-        members = np.flatnonzero(labels == c)[keep:]  # index order: the first `keep` stay in train
-        val_parts.append(members[rng.permutation(len(members))[:q]])
+        members = np.flatnonzero(labels == c)  # index order: members[j] is the class's item of rank j
+        # The same seeded draw as without a reservation, skipping the first `keep` ranks: a
+        # validation item outside them stays in validation, so the split moves as little as it can.
+        order = rng.permutation(len(members))
+        val_parts.append(members[order[order >= keep][:q]])
     val_idx = np.sort(np.concatenate(val_parts)) if val_parts else np.empty(0, dtype=np.int64)
     mask = np.ones(n, dtype=bool)
     mask[val_idx] = False

@@ -88,6 +88,8 @@ def test_keep_first_leaves_each_class_first_items_in_train():
     _, plain = stratified_split(labels, 40, seed=0)
     assert np.bincount(labels[val_idx], minlength=5).tolist() == np.bincount(labels[plain], minlength=5).tolist()
     assert set(first) & set(plain)  # without it, this seed's carve takes some of them
+    # Only those move: every other validation item of the plain split stays in validation.
+    assert set(plain) - set(first) <= set(val_idx)
 
 
 def test_keep_first_without_room_for_a_class_share_is_refused():
