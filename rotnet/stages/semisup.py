@@ -12,10 +12,10 @@ the official subsets where that order is the official one (the CIFAR-10 archive,
 official Fashion-MNIST files) and ``datasets.<name>.keep_first_per_class`` kept them out of
 the validation carve; the run record says which (``subset``). A K that a class cannot give
 is refused. Each epoch draws ``epoch_size`` images by cycling the labelled ones (the
-official 50,000 samples, whatever K is). Epochs are chosen on a validation set of K images per class (the
-first K of each class of the validation split): choosing on thousands of labelled
-validation images would leak labels an arm with K per class does not have. Each (K, arm)
-pair is one resumable fit.
+official 50,000 samples, whatever K is). Epochs are chosen on a validation set of K images
+per class (the first K of each class of the validation split): choosing on thousands of
+labelled validation images would leak labels an arm with K per class does not have. Each
+(K, arm) pair is one resumable fit.
 
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/pretrain/model.pt. Writes
 models/<dataset>/<backbone>/semisup/run.json and metrics/runs/<dataset>/<backbone>/semisup.json.
