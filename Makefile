@@ -29,7 +29,8 @@ endif
 #   make quick FASHION=download            the official files (needs the internet)
 #   make quick FASHION=/path/to/idx/folder  a folder with the four official IDX files
 FASHION ?=
-FASHION_CUT := -S datasets.fashion_mnist.train_per_class=250 -S datasets.fashion_mnist.val_size=500
+FASHION_CUT := -S datasets.fashion_mnist.train_per_class=250 -S datasets.fashion_mnist.val_size=500 \
+	-S datasets.fashion_mnist.keep_first_per_class=100
 ifeq ($(FASHION),)
 QUICK_DATA += -S 'study.datasets=[cifar10]'
 else ifeq ($(FASHION),download)

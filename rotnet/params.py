@@ -110,6 +110,11 @@ class DatasetParams(Strict):
     download_dir: str = "data/raw"
     val_size: int = Field(5000, ge=1)  # images carved from train, stratified by class
     train_per_class: int | None = Field(None, ge=1)  # keep only the first N train images per class
+    # The validation carve never takes the first N training images of each class (source
+    # order), so every semi-supervised subset of K <= N labels per class is exactly the first
+    # K of each class: the official subsets. Must be >= every semisup.labels_per_class when set;
+    # None: carve from every image (semisup then uses the first K the carve left).
+    keep_first_per_class: int | None = Field(None, ge=1)
     resize: int | None = Field(None, ge=8)  # resize to resize x resize; None: keep, sizes must match
     pad_to: int | None = Field(None, ge=8)  # zero-pad (centred) to pad_to x pad_to, after any resize
     # 1: grayscale, 3: RGB (gray images replicated), None: as the source is (gray only if all are).
@@ -379,7 +384,9 @@ class SemisupParams(Strict):
     the same with the RotNet blocks fine-tuned too. Epochs are chosen on a validation set of
     as many images per class as the arm was given labels, never on the full validation split."""
 
-    labels_per_class: list[int] = Field(default_factory=lambda: [20, 100, 400, 1000, 5000], min_length=1)
+    # K = 5000 (all of CIFAR-10's labels) cannot hold beside a validation carve: it is the
+    # supervised baseline (nin3) and the probe's conv head, which train on the whole split.
+    labels_per_class: list[int] = Field(default_factory=lambda: [20, 100, 400, 1000], min_length=1)
     backbones: list[str] = Field(default_factory=lambda: ["nin"], min_length=1)
     arms: list[Literal["scratch", "rotnet", "rotnet_finetune"]] = Field(
         default_factory=lambda: ["scratch", "rotnet"], min_length=1
@@ -483,6 +490,16 @@ class Params(Strict):
                 f"study.datasets names {missing}, which have no entry under 'datasets' "
                 f"(defined: {sorted(self.datasets)})"
             )
+        most = max(self.semisup.labels_per_class)
+        for d in self.study.datasets:
+            keep = self.datasets[d].keep_first_per_class
+            if keep is not None and most > keep:
+                raise ValueError(
+                    f"semisup.labels_per_class has {most}, more than datasets.{d}.keep_first_per_class ({keep}): "
+                    f"the validation carve may take some of the first {most} images of a class, so that subset "
+                    f"would not be the first {most}; raise datasets.{d}.keep_first_per_class to {most} (it moves "
+                    "the validation split of every stage) or drop that label count"
+                )
         return self
 
     def dataset(self, name: str) -> DatasetParams:

@@ -59,6 +59,11 @@ def check_md5(path: Path, name: str) -> str:
     return actual
 
 
+def is_official_cifar10(md5: str) -> bool:
+    """Whether an archive with this md5 is the official CIFAR-10 python archive."""
+    return md5 == CIFAR10_MD5
+
+
 class DownloadFailed(Exception):
     """The transfer itself failed (offline, DNS, HTTP error); callers turn it into advice."""
 

@@ -41,7 +41,7 @@ FASHION_CLASSES = [
     "Ankle boot",
 ]
 FASHION_DIR = "fashion_mnist"  # under download_dir
-DESCRIPTION = "Fashion-MNIST (official)"
+OFFICIAL = "Fashion-MNIST (official)"
 IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions (N, rows, cols)
 LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension (N)
 IMAGE_SIDE = 28
@@ -149,6 +149,20 @@ def load_idx_folder(folder: Path, name: str = "fashion_mnist") -> SourceSplits:
         class_names=list(FASHION_CLASSES),
         checksum={"algorithm": "sha256", "value": sha.hexdigest()},
     )
+
+
+def official_files(folder: Path) -> tuple[bool, str]:
+    """Whether ``folder`` holds the four official .gz files (each md5 equal to ``FASHION_MD5``'s),
+    and how that was decided. The official md5s are of the .gz files: uncompressed copies, or
+    files gzipped again, cannot be told apart from other images and are not called official."""
+    for filename, md5 in FASHION_MD5.items():
+        path = folder / filename
+        if not path.is_file():
+            return False, f"no {filename} (the official md5s are of the .gz files)"
+        actual = cifar.file_md5(path)
+        if actual != md5:
+            return False, f"{filename} has md5 {actual}, not the official {md5}"
+    return True, "the md5s of the four .gz files equal the official ones"
 
 
 def download_fashion_mnist(download_dir: Path, name: str = "fashion_mnist") -> Path:

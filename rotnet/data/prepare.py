@@ -17,24 +17,50 @@ from rotnet.errors import RotnetError
 from rotnet.params import DatasetParams
 
 OFFICIAL_CIFAR10 = "CIFAR-10 (official)"
+CIFAR10_ORDER = "the official order (data_batch_1 to data_batch_5)"
+FOLDER_ORDER = "file paths sorted within each class folder (code-point order)"
+DEFAULT_VAL_SIZE = DatasetParams.model_fields["val_size"].default
 
 
 class Source(NamedTuple):
     data: SourceSplits
     entry: dict[str, Any]  # meta['source']
-    description: str
+    provenance: dict[str, Any]  # meta['provenance']: what the data is, whether official, its order
+
+
+def provenance(what: str, official: bool, checked: str, order: str) -> dict[str, Any]:
+    """meta['provenance']: ``official`` only when the source's checksum equals the official files';
+    ``order`` is the training images' order, which the semi-supervised subsets (first K) follow."""
+    return {"what": what, "official": official, "checked": checked, "order": order}
+
+
+def _cifar_provenance(md5: str) -> dict[str, Any]:
+    # load_cifar_archive refuses any other archive; the comparison still decides the label.
+    if cifar.is_official_cifar10(md5):
+        return provenance(OFFICIAL_CIFAR10, True, f"md5 {md5} equals the official archive's", CIFAR10_ORDER)
+    return provenance(
+        "CIFAR-10 format archive", False, f"md5 {md5}, not the official {cifar.CIFAR10_MD5}", "the archive's order"
+    )
+
+
+def _idx_provenance(folder: Path, shown: str) -> dict[str, Any]:
+    official, checked = fashion.official_files(folder)
+    if official:
+        return provenance(fashion.OFFICIAL, True, checked, "the official IDX files' order")
+    return provenance(f"Fashion-MNIST format, from {shown}", False, checked, "the IDX files' order")
 
 
 def _download_cifar10(name: str, cfg: DatasetParams) -> Source:
     archive = cifar.download_cifar10(Path(cfg.download_dir), name)
     entry = {"kind": "download", "url": cifar.CIFAR10_URL, "path": str(archive)}
-    return Source(cifar.load_cifar_archive(archive, name), entry, OFFICIAL_CIFAR10)
+    data = cifar.load_cifar_archive(archive, name)
+    return Source(data, entry, _cifar_provenance(data.checksum["value"]))
 
 
 def _download_fashion_mnist(name: str, cfg: DatasetParams) -> Source:
     folder = fashion.download_fashion_mnist(Path(cfg.download_dir), name)
     entry = {"kind": "download", "url": fashion.FASHION_MIRROR, "path": str(folder)}
-    return Source(fashion.load_idx_folder(folder, name), entry, fashion.DESCRIPTION)
+    return Source(fashion.load_idx_folder(folder, name), entry, _idx_provenance(folder, str(folder)))
 
 
 # Datasets with an official download (source: download): adding one is one entry.
@@ -42,6 +68,16 @@ OFFICIAL_DOWNLOADS: dict[str, Callable[[str, DatasetParams], Source]] = {
     "cifar10": _download_cifar10,
     "fashion_mnist": _download_fashion_mnist,
 }
+
+
+def dataset_label(prov: dict[str, Any], train_per_class: int | None, val_size: int | None) -> str:
+    """meta['description'], the dataset's label wherever figures are shown: what the data is
+    (official only when checksum-checked) and every cut of it (a train cut, a validation
+    carve smaller than the default)."""
+    cuts = [f"train cut to the first {train_per_class:,} images per class"] if train_per_class else []
+    if val_size is not None and val_size < DEFAULT_VAL_SIZE:
+        cuts.append(f"validation {val_size:,} images (default {DEFAULT_VAL_SIZE:,})")
+    return "; ".join([prov["what"], *cuts])
 
 
 def shape_images(images: np.ndarray, cfg: DatasetParams) -> np.ndarray:
@@ -77,14 +113,16 @@ def check_final_size(name: str, cfg: DatasetParams, height: int, width: int) -> 
         )
 
 
-def _describe(name: str, basename: str) -> str:
-    if name == "cifar10" and "jpeg" in basename.lower():
-        return f"CIFAR-10 (JPEG copy, {basename})"
-    return f"{name} (image folder {basename})"
+def _folder_provenance(name: str, path: str) -> dict[str, Any]:
+    # No official checksum exists for an image folder: never official, whatever it holds.
+    checked = "an image folder has no official checksum"
+    if name == "cifar10" and "jpeg" in Path(path).name.lower():
+        return provenance(f"CIFAR-10 JPEG copy (image folder {path})", False, checked, FOLDER_ORDER)
+    return provenance(f"image folder {path}", False, checked, FOLDER_ORDER)
 
 
 def read_source(name: str, cfg: DatasetParams) -> Source:
-    """The source's splits, its meta['source'] entry and a human description."""
+    """The source's splits, its meta['source'] entry and its provenance."""
     if cfg.source == "download":
         if name not in OFFICIAL_DOWNLOADS:
             raise RotnetError(
@@ -96,9 +134,10 @@ def read_source(name: str, cfg: DatasetParams) -> Source:
     path = Path(cfg.path)
     entry = {"kind": cfg.source, "path": cfg.path}
     if cfg.source == "cifar-archive":
-        return Source(cifar.load_cifar_archive(path, name), entry, OFFICIAL_CIFAR10)
+        data = cifar.load_cifar_archive(path, name)
+        return Source(data, entry, _cifar_provenance(data.checksum["value"]))
     if cfg.source == "idx":
-        return Source(fashion.load_idx_folder(path, name), entry, fashion.DESCRIPTION)
+        return Source(fashion.load_idx_folder(path, name), entry, _idx_provenance(path, cfg.path))
     # Resize and convert while decoding: it is cheaper, and it is what makes folders of mixed sizes usable.
     data = load_imagefolder(
         path,
@@ -108,7 +147,7 @@ def read_source(name: str, cfg: DatasetParams) -> Source:
         skip_unreadable=cfg.skip_unreadable,
         limits=TreeLimits(cfg.max_files, cfg.max_total_mb, f"datasets.{name}"),
     )
-    return Source(data, entry, _describe(name, path.name))
+    return Source(data, entry, _folder_provenance(name, cfg.path))
 
 
 def class_counts(labels: np.ndarray, num_classes: int) -> list[int]:

@@ -40,19 +40,30 @@ def first_per_class(labels: np.ndarray, n: int) -> np.ndarray:
     return np.flatnonzero(rank < n)
 
 
-def stratified_split(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, val_size: int, seed: int, keep_first: int | None = None, where: str = ""
+) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (train_idx, val_idx), both sorted, with ``val_size`` validation items.
 
     Each class gets floor(val_size * n_class / n) validation items, and the leftover items go to
     the classes with the largest remainders (seeded tie-break), so every class is within one item
     of its exact share. A class never gives up its last training item. Deterministic for a seed.
+
+    ``keep_first``: the validation items are drawn only from outside the first ``keep_first``
+    items of each class (in index order), so those stay in train, in order: the official
+    semi-supervised subsets (the first K of each class, K <= keep_first) survive the carve.
+    The draw is the unreserved one with those ranks skipped, so only the validation items that
+    fell among them are replaced. A class whose share does not fit outside them is refused.
+    None or 0: drawn from every item.
+    ``where`` prefixes the keys errors name (``datasets.<name>.``).
     """
     labels = np.asarray(labels)
+    keep = keep_first or 0
     n = len(labels)
     if val_size < 0:
-        raise RotnetError(f"val_size must be >= 0, got {val_size}")
+        raise RotnetError(f"{where}val_size must be >= 0, got {val_size}")
     if val_size >= n:
-        raise RotnetError(f"val_size {val_size} must be smaller than the number of training images ({n})")
+        raise RotnetError(f"{where}val_size {val_size} must be smaller than the number of training images ({n})")
     rng = np.random.default_rng(seed)
     classes, counts = np.unique(labels, return_counts=True)
     # Integer arithmetic keeps the quotas exact (no float rounding differences across machines).
@@ -69,13 +80,26 @@ def stratified_split(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.n
     if leftover:
         starved = [int(c) for c, q, k in zip(classes, quota, counts, strict=True) if q + 1 >= k]
         raise RotnetError(
-            f"val_size {val_size} of {n} training images would leave class(es) {starved} with no "
-            f"training images; lower val_size (at most {n - len(classes)})"
+            f"{where}val_size {val_size} of {n} training images would leave class(es) {starved} with no "
+            f"training images; lower {where}val_size (at most {n - len(classes)})"
+        )
+    short = [(int(c), int(k)) for c, q, k in zip(classes, quota, counts, strict=True) if q > max(k - keep, 0)]
+    if short:
+        c, k = short[0]
+        fits = int((counts - quota).min())  # the largest keep_first every class has room for
+        raise RotnetError(
+            f"the validation split needs {int(quota[classes == c][0])} images of class {c}, which has {k} "
+            f"training images, and its first {keep} are kept for the semi-supervised subsets "
+            f"({where}keep_first_per_class {keep}); lower {where}keep_first_per_class to at most {fits} (and the "
+            f"largest semisup.labels_per_class with it), or lower {where}val_size"
         )
     val_parts = []
     for c, q in zip(classes, quota, strict=True):
-        members = np.flatnonzero(labels == c)
-        val_parts.append(members[rng.permutation(len(members))[:q]])
+        members = np.flatnonzero(labels == c)  # index order: members[j] is the class's item of rank j
+        # The same seeded draw as without a reservation, skipping the first `keep` ranks: a
+        # validation item outside them stays in validation, so the split moves as little as it can.
+        order = rng.permutation(len(members))
+        val_parts.append(members[order[order >= keep][:q]])
     val_idx = np.sort(np.concatenate(val_parts)) if val_parts else np.empty(0, dtype=np.int64)
     mask = np.ones(n, dtype=bool)
     mask[val_idx] = False

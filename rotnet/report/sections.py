@@ -532,8 +532,15 @@ def semisup_protocol(record: Record) -> str:
         f"Test accuracy; scratch arm: {scratch}; RotNet arm: {rotnet} (epochs cycle the labelled images). "
         "Epochs chosen on a validation set of K images per class (the official code reports the best test "
         "accuracy); "
-        f"{record['device']}."
+        f"{record['device']}.{semisup_subsets(record)}"
     )
+
+
+def semisup_subsets(record: Record) -> str:
+    """Which K labelled images per class each point trained on, as the run record says
+    (official subsets only in the source's official order); nothing for older records."""
+    subset = record.get("subset")
+    return f" Labelled images: {subset['description']}." if subset else ""
 
 
 def semisup_section(ds: DatasetResults) -> list[str]:

@@ -2,8 +2,11 @@
 
 Read the source (official download, local archive or image folder), keep the first N
 training images per class if asked, carve a stratified, seeded validation split (or use
-the source's own), convert channels, resize and pad, and save uint8 arrays with their
-metadata, atomically.
+the source's own) from outside the first ``keep_first_per_class`` images of each class
+(the semi-supervised subsets), convert channels, resize and pad, and save uint8 arrays
+with their metadata, atomically. The metadata says where the data comes from
+(``provenance``: official only when checksum-checked, and the training order) and labels
+it with every cut (``description``).
 
 Reads the source named by params (datasets.<dataset>). Writes data/prepared/<dataset>.
 """
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rotnet import paths
-from rotnet.data.prepare import check_final_size, class_counts, read_source, shape_images
+from rotnet.data.prepare import check_final_size, class_counts, dataset_label, read_source, shape_images
 from rotnet.data.prepared import Split, channel_stats, save_prepared
 from rotnet.data.split import first_per_class, stratified_split, take
 from rotnet.errors import RotnetError
@@ -33,7 +36,7 @@ SKIPPED_EXAMPLES = 10  # skipped files listed by name in meta
 def prepare(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> dict[str, Any]:
     """Prepare dataset ``name`` into ``out_dir`` (written atomically) and return the meta it wrote."""
     started = time.monotonic()
-    data, source, description = read_source(name, cfg)
+    data, source, prov = read_source(name, cfg)
     check_final_size(name, cfg, *data.train.images.shape[1:3])  # every split has the train size
     num_classes = len(data.class_names)
     train = data.train
@@ -44,9 +47,11 @@ def prepare(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> dict[str
         val_source = "folder"
     else:
         try:
-            train_idx, val_idx = stratified_split(train.labels, cfg.val_size, seed)
+            train_idx, val_idx = stratified_split(
+                train.labels, cfg.val_size, seed, cfg.keep_first_per_class, where=f"datasets.{name}."
+            )
         except RotnetError as err:
-            raise RotnetError(f"dataset '{name}': {err} (datasets.{name}.val_size)") from None
+            raise RotnetError(f"dataset '{name}': {err}") from None
         splits = {"train": take(train, train_idx), "val": take(train, val_idx), "test": data.test}
         val_source = "carved"
     splits = {k: Split(shape_images(s.images, cfg), s.labels) for k, s in splits.items()}
@@ -54,8 +59,9 @@ def prepare(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> dict[str
     mean, std = channel_stats(splits["train"].images)
     meta: dict[str, Any] = {
         "name": name,
-        "description": description,
+        "description": dataset_label(prov, cfg.train_per_class, cfg.val_size if val_source == "carved" else None),
         "source": source,
+        "provenance": prov,
         "checksum": data.checksum,
         "counts": {k: len(s.labels) for k, s in splits.items()},
         "per_class_counts": {k: class_counts(s.labels, num_classes) for k, s in splits.items()},
@@ -69,6 +75,8 @@ def prepare(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> dict[str
         "val_source": val_source,
         "val_size": cfg.val_size if val_source == "carved" else None,  # unused with a val/ folder
         "train_per_class": cfg.train_per_class,
+        # The first N train images of each class the carve left in train, in the source's order.
+        "keep_first_per_class": cfg.keep_first_per_class if val_source == "carved" else None,
         "resize": cfg.resize,
         "pad_to": cfg.pad_to,
         "channels": image_shape[-1],  # the result: cfg.channels when set, else the source's

@@ -7,11 +7,15 @@ test accuracy against the number of labelled images per class, per arm (params.s
 - ``rotnet_finetune`` (optional, not the paper's): the same, with the RotNet blocks
   up to that map fine-tuned too.
 
-Each epoch draws ``epoch_size`` images by cycling the labelled ones (the official 50,000
-samples, whatever K is). Epochs are chosen on a validation set of K images per class (the
-first K of each class of the validation split): choosing on thousands of labelled
-validation images would leak labels an arm with K per class does not have. Each (K, arm)
-pair is one resumable fit.
+The labelled images are the first K training images of each class in the source's order:
+the official subsets where that order is the official one (the CIFAR-10 archive, the
+official Fashion-MNIST files) and ``datasets.<name>.keep_first_per_class`` kept them out of
+the validation carve; the run record says which (``subset``). A K that a class cannot give
+is refused. Each epoch draws ``epoch_size`` images by cycling the labelled ones (the
+official 50,000 samples, whatever K is). Epochs are chosen on a validation set of K images
+per class (the first K of each class of the validation split): choosing on thousands of
+labelled validation images would leak labels an arm with K per class does not have. Each
+(K, arm) pair is one resumable fit.
 
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/pretrain/model.pt. Writes
 models/<dataset>/<backbone>/semisup/run.json and metrics/runs/<dataset>/<backbone>/semisup.json.
@@ -22,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from rotnet.data.prepared import PreparedDataset
@@ -44,6 +49,51 @@ def with_labels(data: PreparedDataset, per_class: int) -> PreparedDataset:
     train = take(data.train, first_per_class(data.train.labels, per_class))
     val = take(data.val, first_per_class(data.val.labels, per_class))
     return PreparedDataset(data.name, train, val, data.test, data.meta)
+
+
+def subset_rule(meta: dict[str, Any], dataset: str) -> dict[str, Any]:
+    """How the labelled subsets were chosen, from the prepared data's meta: the first K
+    training images of each class, official only in the official order and only when the
+    validation carve left them all (``datasets.<dataset>.keep_first_per_class``)."""
+    order = (meta.get("provenance") or {}).get("order")
+    if order is None:  # prepared before the meta recorded its provenance
+        return {"official": False, "description": "the first K images of each class of the prepared training split"}
+    if meta.get("val_source") == "carved" and meta.get("keep_first_per_class") is None:
+        return {
+            "official": False,
+            "order": order,
+            "description": f"the first K training images of each class that the validation carve left, in {order} "
+            f"(datasets.{dataset}.keep_first_per_class is null: not the source's first K)",
+        }
+    official = bool(meta["provenance"].get("official"))
+    prefix = "the official subsets: " if official else ""
+    return {
+        "official": official,
+        "order": order,
+        "description": f"{prefix}the first K training images of each class in {order}",
+    }
+
+
+def check_label_counts(data: PreparedDataset, labels_per_class: list[int]) -> None:
+    """Refuse a K the prepared data cannot give exactly: no point may claim K labels per class
+    with fewer, or claim the source's first K when the validation carve took some of them."""
+    most, meta = max(labels_per_class), data.meta
+    keep, carved = meta.get("keep_first_per_class"), meta.get("val_source") == "carved"
+    if carved and keep is not None and most > keep:
+        raise RotnetError(
+            f"semisup.labels_per_class has {most}, but data/prepared/{data.name} keeps only the first {keep} "
+            f"images of each class out of the validation carve; set datasets.{data.name}.keep_first_per_class "
+            f"to {most} and prepare again (it moves the validation split), or drop that label count"
+        )
+    counts = np.bincount(data.train.labels, minlength=data.num_classes)
+    fewest = int(counts.argmin())
+    if counts[fewest] < most:
+        after = " (what the validation carve left)" if carved else ""
+        raise RotnetError(
+            f"semisup.labels_per_class has {most}, but class '{data.class_names[fewest]}' of {data.name}'s training "
+            f"split has {int(counts[fewest])} images{after}; lower that label count to at most {int(counts[fewest])}. "
+            "All of a dataset's labels is the supervised baseline (study.baselines) and the probe's conv head"
+        )
 
 
 def trainable_parameters(task: Task) -> int:
@@ -70,6 +120,8 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         raise RotnetError(f"semisup.backbones names '{backbone}', which study.backbones does not pretrain")
     scratch_net = cfg.scratch_backbone(backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
+        check_label_counts(stage.prepared, cfg.labels_per_class)  # before any training
+        rule = subset_rule(stage.prepared.meta, dataset)
         for _ in stage.each_seed():
             pretrained = stage.upstream("pretrain")
             ckpt = load_model_file(pretrained, kind="pretrain")
@@ -84,7 +136,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 data = stage.device_data(subset)
                 detail: dict[str, Any] = {
                     "labels_per_class": n,
-                    "train_images": len(subset.train.labels),  # fewer than K x classes where a class has fewer
+                    "train_images": len(subset.train.labels),  # K x classes (check_label_counts)
                     "val_images": len(subset.val.labels),
                 }
                 for arm in cfg.arms:
@@ -128,6 +180,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 "conv_head_layer": layer,
                 "scratch_backbone": scratch_net,
                 "selection": "epochs chosen on a validation set of K images per class",
+                "subset": rule,  # which labelled images: the first K of each class, in which order
                 "points": details,
             }
             stage.write_results(metrics, record)

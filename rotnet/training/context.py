@@ -330,7 +330,7 @@ class StageRun:
             **describe_precision(self.device, self.params.runtime.amp),
             # What the report sets beside the official protocol (rotnet.report.protocol).
             "train_images": len(self.prepared.train.labels),
-            "data_official": bool(self.prepared.meta.get("official", False)),
+            "data_official": bool((self.prepared.meta.get("provenance") or {}).get("official", False)),
             "backbone_options": self.params.backbone_options(self.backbone) if self.backbone else None,
             "processes": self.world.size,
             "host": platform.node(),

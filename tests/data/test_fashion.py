@@ -133,7 +133,11 @@ def test_idx_folder_prepare(tmp_path):
     arrays = make_idx_folder(tmp_path / "gz", gz=True)
     make_idx_folder(tmp_path / "raw", gz=False)
     meta = prepare_dataset("fashion_mnist", idx(tmp_path / "gz"), tmp_path / "out", seed=0)
-    assert meta["description"] == "Fashion-MNIST (official)"
+    # IDX files of other images: accepted, and labelled as what they are, with the small carve.
+    folder = tmp_path / "gz"
+    assert meta["description"] == f"Fashion-MNIST format, from {folder}; validation 10 images (default 5,000)"
+    assert meta["provenance"]["official"] is False and "not the official" in meta["provenance"]["checked"]
+    assert meta["provenance"]["order"] == "the IDX files' order"
     assert meta["class_names"] == [
         "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ]  # fmt: skip
@@ -148,6 +152,35 @@ def test_idx_folder_prepare(tmp_path):
     assert all(source[k] == v for k, v in train.items())  # every kept image keeps its own label
     # The checksum covers content, not compression: the uncompressed copy agrees.
     assert prepare_dataset("fashion_mnist", idx(tmp_path / "raw"), tmp_path / "out2", 0)["checksum"] == meta["checksum"]
+
+
+def test_idx_folder_is_official_only_when_every_gz_md5_is_the_official_one(tmp_path, monkeypatch):
+    make_idx_folder(tmp_path / "gz", gz=True)
+    make_idx_folder(tmp_path / "raw", gz=False)
+    # The official table names these very files: the folder is the official data.
+    monkeypatch.setattr(fashion, "FASHION_MD5", {f: md5(tmp_path / "gz" / f) for f in fashion.FASHION_MD5})
+    meta = prepare_dataset("fashion_mnist", idx(tmp_path / "gz"), tmp_path / "out", 0)
+    assert meta["description"] == "Fashion-MNIST (official); validation 10 images (default 5,000)"
+    assert meta["provenance"] == {
+        "what": "Fashion-MNIST (official)",
+        "official": True,
+        "checked": "the md5s of the four .gz files equal the official ones",
+        "order": "the official IDX files' order",
+    }
+    # Uncompressed copies of the same data cannot be checked against the .gz md5s: not official.
+    assert fashion.official_files(tmp_path / "raw") == (
+        False,
+        "no train-images-idx3-ubyte.gz (the official md5s are of the .gz files)",
+    )
+    # One file differs from the table: not official, and the label names the folder instead.
+    write_idx(tmp_path / "gz" / "t10k-labels-idx1-ubyte.gz", np.zeros(N_TEST, np.uint8))
+    official, checked = fashion.official_files(tmp_path / "gz")
+    assert not official and checked.startswith("t10k-labels-idx1-ubyte.gz has md5 ")
+    meta = prepare_dataset("fashion_mnist", idx(tmp_path / "gz", train_per_class=3), tmp_path / "out", 0)
+    assert meta["description"] == (
+        f"Fashion-MNIST format, from {tmp_path / 'gz'}; train cut to the first 3 images per class; "
+        "validation 10 images (default 5,000)"
+    )
 
 
 def test_channels_3_replicates_gray(tmp_path):
@@ -216,7 +249,8 @@ def test_download_then_prepare(official, tmp_path, monkeypatch):
     folder = raw / "fashion_mnist"
     assert sorted(p.name for p in folder.iterdir()) == sorted(fashion.FASHION_MD5)
     assert meta["source"] == {"kind": "download", "url": fashion.FASHION_MIRROR, "path": str(folder)}
-    assert meta["description"] == "Fashion-MNIST (official)" and meta["counts"]["test"] == N_TEST
+    assert meta["description"] == "Fashion-MNIST (official); validation 10 images (default 5,000)"
+    assert meta["provenance"]["official"] is True and meta["counts"]["test"] == N_TEST
     # Verified files present: no second download.
     monkeypatch.setattr(cifar, "download_url", lambda *a: pytest.fail("must not download again"))
     assert prepare_dataset("fashion_mnist", cfg, tmp_path / "out", 0)["checksum"] == meta["checksum"]

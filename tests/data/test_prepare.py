@@ -29,6 +29,7 @@ META_KEYS = {
     "image_shape", "mean", "std", "seed", "val_size", "train_per_class", "resize",
     "pad_to", "channels", "val_source", "skipped",
 }  # fmt: skip
+OFFICIAL_ORDER = "the official order (data_batch_1 to data_batch_5)"
 MARK = (200, 100, 50)  # RGB of pixel (row 1, col 2) of the first training image
 
 
@@ -114,7 +115,8 @@ def test_cifar_archive_prepare_and_round_trip(tiny_cifar, tmp_path):
     assert meta["per_class_counts"]["test"] == [2] * 10
     assert meta["class_names"] == CIFAR_CLASSES
     assert meta["image_shape"] == [32, 32, 3]
-    assert meta["description"] == "CIFAR-10 (official)"
+    assert meta["description"] == "CIFAR-10 (official); validation 10 images (default 5,000)"
+    assert meta["provenance"]["official"] is True and meta["provenance"]["order"] == OFFICIAL_ORDER
     assert meta["source"] == {"kind": "cifar-archive", "path": str(path)}
     assert meta["checksum"] == {"algorithm": "md5", "value": md5(path)}
     ds = load_prepared(tmp_path / "out")
@@ -136,6 +138,41 @@ def test_cifar_archive_train_per_class_and_resize(tiny_cifar, tmp_path):
     assert meta["image_shape"] == [16, 16, 3]
     ds = load_prepared(tmp_path / "out")
     assert ds.test.images.shape == (20, 16, 16, 3)
+
+
+def test_semisup_subsets_are_the_first_k_of_each_class_in_the_archive_order(tmp_path, monkeypatch):
+    from rotnet.stages.semisup import with_labels
+
+    path = tmp_path / "cifar-10-python.tar.gz"
+    make_cifar_archive(path, per_batch=40)  # 20 train images per class, interleaved over 5 batches
+    monkeypatch.setattr(cifar, "CIFAR10_MD5", md5(path))
+    raw = cifar.load_cifar_archive(path)  # the archive's order (its parsing is tested above)
+    first = {c: raw.train.images[raw.train.labels == c] for c in range(10)}  # each class, in order
+    cfg = DatasetParams(source="cifar-archive", path=str(path), val_size=50, keep_first_per_class=8)
+    meta = prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
+    assert meta["keep_first_per_class"] == 8 and meta["per_class_counts"]["val"] == [5] * 10
+    assert meta["provenance"]["official"] is True and meta["provenance"]["order"] == OFFICIAL_ORDER
+    ds = load_prepared(tmp_path / "out")
+    for k in (1, 2, 5, 8):
+        subset = with_labels(ds, k).train
+        for c in range(10):
+            assert np.array_equal(subset.images[subset.labels == c], first[c][:k]), (k, c)
+    # Validation comes from outside the first 8 of each class; the test split is the archive's.
+    kept = {img.tobytes() for c in range(10) for img in first[c][:8]}
+    assert not kept & {img.tobytes() for img in ds.val.images}
+    assert np.array_equal(ds.test.images, raw.test.images) and np.array_equal(ds.test.labels, raw.test.labels)
+    # Without the reservation the same seeded carve takes some of them: the subsets would differ.
+    prepare_dataset("cifar10", cfg.model_copy(update={"keep_first_per_class": None}), tmp_path / "all", seed=0)
+    assert kept & {img.tobytes() for img in load_prepared(tmp_path / "all").val.images}
+
+
+def test_a_reservation_that_leaves_no_room_for_the_carve_is_refused(tiny_cifar, tmp_path):
+    path, _ = tiny_cifar  # 10 train images per class; val_size 20 takes 2 of each
+    cfg = DatasetParams(source="cifar-archive", path=str(path), val_size=20, keep_first_per_class=10)
+    with pytest.raises(RotnetError, match="lower datasets.cifar10.keep_first_per_class to at most 8") as err:
+        prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
+    assert "or lower datasets.cifar10.val_size" in str(err.value) and "semisup.labels_per_class" in str(err.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_cifar_archive_md5_mismatch(tmp_path):
@@ -310,7 +347,8 @@ def test_imagefolder_directory(tmp_path):
     assert meta["image_shape"] == [12, 12, 3]
     assert (meta["val_source"], meta["val_size"], meta["channels"], meta["pad_to"]) == ("carved", 3, 3, None)
     assert meta["skipped"] == {"count": 0, "examples": []}
-    assert meta["description"] == "pets (image folder pets)"
+    assert meta["description"] == f"image folder {src}; validation 3 images (default 5,000)"
+    assert meta["provenance"]["official"] is False and "sorted" in meta["provenance"]["order"]
     assert meta["source"] == {"kind": "imagefolder", "path": str(src)}
     assert meta["checksum"]["algorithm"] == "sha256" and len(meta["checksum"]["value"]) == 64
     ds = load_prepared(tmp_path / "out")
@@ -360,7 +398,7 @@ def test_imagefolder_archives_match_directory(tmp_path, kind):
         archive = tar_folder(src, tmp_path / "pets.tar.gz", top="pets-v1")
     meta = prepare_dataset("pets", imagefolder(archive), tmp_path / "from_archive", 0)
     assert meta["checksum"] == {"algorithm": "sha256", "value": hashlib.sha256(archive.read_bytes()).hexdigest()}
-    assert meta["description"] == f"pets (image folder {archive.name})"
+    assert meta["description"] == f"image folder {archive}; validation 3 images (default 5,000)"
     a, b = load_prepared(tmp_path / "from_dir"), load_prepared(tmp_path / "from_archive")
     for split in ("train", "val", "test"):
         assert np.array_equal(getattr(a, split).images, getattr(b, split).images)
@@ -386,7 +424,8 @@ def test_imagefolder_grayscale(tmp_path):
 def test_imagefolder_jpeg_cifar10_description(tmp_path):
     src = make_folder(tmp_path / "cifar10-jpeg-copy")
     meta = prepare_dataset("cifar10", imagefolder(src), tmp_path / "out", 0)
-    assert meta["description"] == "CIFAR-10 (JPEG copy, cifar10-jpeg-copy)"
+    assert meta["description"] == f"CIFAR-10 JPEG copy (image folder {src}); validation 3 images (default 5,000)"
+    assert meta["provenance"]["official"] is False  # an image folder has no official checksum
 
 
 def test_imagefolder_missing_test_folder(tmp_path):
@@ -515,7 +554,9 @@ def test_mini_cifar_jpeg_archive(mini_cifar_archive, tmp_path):
     assert meta["per_class_counts"] == {"train": [250] * 10, "val": [50] * 10, "test": [100] * 10}
     assert meta["class_names"] == CIFAR_CLASSES
     assert meta["image_shape"] == [32, 32, 3]
-    assert meta["description"] == "CIFAR-10 (JPEG copy, cifar10-jpeg-mini.tar.gz)"
+    assert meta["description"] == (
+        f"CIFAR-10 JPEG copy (image folder {mini_cifar_archive}); validation 500 images (default 5,000)"
+    )
     assert meta["checksum"] == {
         "algorithm": "sha256",
         "value": "297509edbb96971d2794f0a833819e8b9626bbf6cf911ba79c478d5067f58532",  # ../shared/datasets/README.md

@@ -77,3 +77,23 @@ def test_first_per_class_keeps_order_and_limit():
     idx = first_per_class(labels, 2)
     assert idx.tolist() == [0, 1, 2, 3, 4, 8]
     assert first_per_class(labels, 10).tolist() == list(range(len(labels)))
+
+
+def test_keep_first_leaves_each_class_first_items_in_train():
+    labels = imbalanced_labels()
+    train_idx, val_idx = stratified_split(labels, 40, seed=0, keep_first=2)
+    first = first_per_class(labels, 2)
+    assert set(first) <= set(train_idx) and len(val_idx) == 40
+    # The quotas are the same as without the reservation: only where they are drawn from moves.
+    _, plain = stratified_split(labels, 40, seed=0)
+    assert np.bincount(labels[val_idx], minlength=5).tolist() == np.bincount(labels[plain], minlength=5).tolist()
+    assert set(first) & set(plain)  # without it, this seed's carve takes some of them
+    # Only those move: every other validation item of the plain split stays in validation.
+    assert set(plain) - set(first) <= set(val_idx)
+
+
+def test_keep_first_without_room_for_a_class_share_is_refused():
+    labels = np.repeat(np.arange(3), 10)  # 10 per class, val_size 6 takes 2 of each
+    with pytest.raises(RotnetError, match="lower datasets.x.keep_first_per_class to at most 8"):
+        stratified_split(labels, 6, seed=0, keep_first=9, where="datasets.x.")
+    assert len(stratified_split(labels, 6, seed=0, keep_first=8)[1]) == 6  # the carve is then the last two

@@ -151,6 +151,41 @@ def test_semisup_table_with_paper_figures_on_cifar10(results):
     assert "![semi-supervised](report_files/shapes_semisup.png)" in shapes
 
 
+def test_semisup_protocol_says_which_subsets_and_in_which_order(results):
+    record = results.datasets["cifar10"].semisup[0]
+    assert "Labelled images" not in sections.semisup_protocol(record)  # older records: no claim either way
+    for description in (
+        "the official subsets: the first K training images of each class in the official order "
+        "(data_batch_1 to data_batch_5)",
+        "the first K training images of each class in file paths sorted within each class folder",
+    ):
+        line = sections.semisup_protocol({**record, "subset": {"official": False, "description": description}})
+        assert line.endswith(f"cpu (2 threads). Labelled images: {description}.")
+
+
+def test_dataset_heading_is_the_prepared_label_with_its_cuts(results, tmp_path, monkeypatch):
+    from rotnet.data import fashion
+    from rotnet.params import DatasetParams
+    from rotnet.stages.prepare import prepare
+    from tests.data.test_fashion import make_idx_folder, md5
+
+    # Fashion-MNIST-format files of other images, cut: the label says so, and the heading shows it.
+    make_idx_folder(tmp_path / "idx")
+    cfg = DatasetParams(source="idx", path=str(tmp_path / "idx"), val_size=10, train_per_class=3)
+    label = prepare("fashion_mnist", cfg, tmp_path / "other", 0)["description"]
+    ds = dataclasses.replace(results.datasets["shapes"], data=label)
+    heading = sections.dataset_section(ds, results.accuracies[results.accuracies.dataset == "shapes"])[0]
+    assert heading == (
+        f"## shapes: Fashion-MNIST format, from {tmp_path / 'idx'}; train cut to the first 3 images per class; "
+        "validation 10 images (default 5,000)"
+    )
+    assert "official" not in heading
+    # The same files, when the official md5 table names them, are the official data.
+    monkeypatch.setattr(fashion, "FASHION_MD5", {f: md5(tmp_path / "idx" / f) for f in fashion.FASHION_MD5})
+    label = prepare("fashion_mnist", cfg, tmp_path / "off", 0)
+    assert label["description"].startswith("Fashion-MNIST (official); train cut to the first 3 images per class")
+
+
 def test_optional_sections_left_out_without_records(results):
     ds = dataclasses.replace(results.datasets["shapes"], semisup=[], small_input=None)
     report = sections.render_markdown(StudyResults(results.accuracies, {**results.datasets, "shapes": ds}))
