@@ -13,7 +13,7 @@ def test_committed_params_are_valid_and_paper_scale():
     p = load_params(ROOT / "params.yaml")
     assert p.pretrain.epochs == 200 and p.pretrain.schedule.milestones == [60, 120, 160]
     assert p.pretrain.schedule.gamma == 0.2 and p.pretrain.optimizer.lr == 0.1
-    assert p.probe.epochs == 100 and p.backbone_options("nin") == {"blocks": 4, "width": 192}
+    assert p.probe.epochs == 100 and p.backbone_options("nin") == {"blocks": 4, "width": 192, "init": "kaiming"}
     # The official heads' own drops: non-linear 20/40/45, conv (and linear) 35/70/85.
     assert p.probe.head_milestones == {"nonlinear": [20, 40, 45]} and p.probe.schedule.milestones == [35, 70, 85]
 
