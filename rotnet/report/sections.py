@@ -226,7 +226,7 @@ def finetune_row(fine: pd.Series, epochs: int) -> list[Any]:
     paper = COMPARISON[FINETUNED[head]] if head in FINETUNED else None
     theirs = "no figure for this head"
     if paper is not None:
-        theirs = f"RotNet blocks 1-2 + fresh {_head_name(head)} head, all trained; recipe in the text, no config"
+        theirs = f"RotNet blocks 1-2 + fresh {_head_name(head)} head, all trained (no official config)"
     return [f"RotNet fine-tuned ({_head_name(head)} head)", paper, theirs, test_figure(fine), f"{ours}, our recipe"]
 
 

@@ -96,7 +96,7 @@ def test_nin_beside_the_paper_on_cifar10_only(results):
     assert "| RotNet + non-linear head (best block) | 89.06 | frozen 4-block RotNet, head 100 epochs | 68.00 |" in cifar
     assert "| RotNet + conv head (block 2) | 91.16 | frozen 4-block RotNet, head 100 epochs | 74.00 |" in cifar
     # Both fine-tuned heads beside their own paper figures, each saying the recipe is ours.
-    paper_protocol = "all trained; recipe in the text, no config"
+    paper_protocol = "all trained (no official config)"
     assert (
         f"| RotNet fine-tuned (conv head) | 92.17 | RotNet blocks 1-2 + fresh conv head, {paper_protocol} | 78.50 "
         "| RotNet up to block2 + fresh conv head, all trained, 3 epochs, our recipe |"
