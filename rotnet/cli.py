@@ -94,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sub.add_parser("stages", help="list the stages of the study (a markdown table)")
     sub.add_parser("backbones", help="list the registered backbones and their options")
     pr = sub.add_parser("predict", help="class predictions of a trained model on images or folders")
-    pr.add_argument("model", help="a supervised or finetune model.pt")
+    pr.add_argument("model", help="a supervised, supervised_rot or fine-tuned (finetune/<head>/) model.pt")
     pr.add_argument("images", nargs="+", help="image files or folders")
     pr.add_argument("--top-k", type=int, default=3)
     pr.add_argument("--format", choices=["table", "csv", "json"], default="table")

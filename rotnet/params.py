@@ -338,15 +338,40 @@ class ProbeParams(TrainParams):
 
 
 class FinetuneParams(TrainParams):
-    # Start from the RotNet weights and train them with a fresh head on the labels.
+    # Start from the RotNet weights and train them with a fresh head on the labels, once per
+    # head of `heads` (each its own model and DVC stage instance, finetune@<ds>-<bb>-<head>).
     # network: paper: the RotNet up to the conv-head map (the first of probe.conv_layers the
-    #   backbone has, block 2 for NIN, else its last map) plus a fresh `head` (conv: the
-    #   paper's 92.17; nonlinear: its 91.73), all trained;
-    # whole: the whole network with its own fresh linear classifier (`head` is not used).
+    #   backbone has, block 2 for NIN, else its last map) plus the fresh head (conv: the
+    #   paper's 92.17; nonlinear: its 91.73; linear), all trained;
+    # whole: the whole network with its own fresh linear classifier: heads must be [linear].
+    # The recipe is this project's own: no official config exists for fine-tuning.
     network: Literal["paper", "whole"] = "paper"
-    head: Literal["conv", "nonlinear", "linear"] = "conv"
+    heads: list[Literal["conv", "nonlinear", "linear"]] = Field(
+        default_factory=lambda: ["conv", "nonlinear"], min_length=1
+    )
     hidden: int = Field(200, ge=1)  # the non-linear head's width
     backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # lr of pretrained layers = scale x lr
+
+    @model_validator(mode="before")
+    @classmethod
+    def _head_renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "head" in data:
+            raise ValueError(
+                f"finetune.head was replaced by finetune.heads, a list (one fine-tuned model per head): "
+                f"write `heads: [{data['head']}]`, or the paper's two rows: `heads: [conv, nonlinear]`"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _heads_fit_network(self) -> FinetuneParams:
+        if len(set(self.heads)) != len(self.heads):
+            raise ValueError(f"heads lists a head twice: {self.heads}")
+        if self.network == "whole" and self.heads != ["linear"]:
+            raise ValueError(
+                f"network: whole trains the whole backbone under its own fresh linear classifier, so heads "
+                f"must be [linear] (got {self.heads}); the conv and nonlinear heads need network: paper"
+            )
+        return self
 
 
 class SmallInputParams(TrainParams):
@@ -565,6 +590,11 @@ def _check_recipes(params: Params, source: str) -> None:
                 )
             if not isinstance(over, dict):
                 raise RotnetError(f"{source}: {where}.{section} must be a mapping of that section's keys")
+            if section == "finetune" and "heads" in over:
+                raise RotnetError(
+                    f"{source}: {where}.finetune.heads: finetune.heads is one list for every backbone (dvc.yaml "
+                    "runs a finetune stage per head); set it in the finetune section"
+                )
             if section in used.get(name, ()):
                 params.recipe(section, name)
 

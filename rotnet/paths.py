@@ -25,6 +25,13 @@ def prepared_dir(dataset: str) -> Path:
     return DATA / "prepared" / dataset
 
 
+def variant_kind(kind: str, variant: str | None) -> str:
+    """The kind of a stage that also runs once per variant (finetune: per head, ``finetune/conv``).
+    Every function here takes it as the kind, so a variant's outputs sit one folder down:
+    models/<dataset>/<backbone>/finetune/conv/model.pt, metrics/runs/<dataset>/<backbone>/finetune/conv.json, ..."""
+    return f"{kind}/{variant}" if variant else kind
+
+
 def model_dir(kind: str, dataset: str, backbone: str) -> Path:
     return MODELS / dataset / backbone / kind
 

@@ -16,6 +16,7 @@ def test_committed_params_are_valid_and_paper_scale():
     assert p.probe.epochs == 100 and p.backbone_options("nin") == {"blocks": 4, "width": 192, "init": "kaiming"}
     # The official heads' own drops: non-linear 20/40/45, conv (and linear) 35/70/85.
     assert p.probe.head_milestones == {"nonlinear": [20, 40, 45]} and p.probe.schedule.milestones == [35, 70, 85]
+    assert p.finetune.heads == ["conv", "nonlinear"] and p.finetune.network == "paper"  # the paper's two rows
 
 
 @pytest.mark.parametrize(
@@ -52,6 +53,15 @@ def test_committed_params_are_valid_and_paper_scale():
             ["study", "both study.backbones and study.baselines"],
         ),
         ({"supervised": {"epoch": 3}}, ["supervised.epoch", "Extra inputs"]),
+        # The single head of before: the message names the key that replaced it.
+        ({"finetune": {"head": "conv"}}, ["finetune.head was replaced by finetune.heads", "heads: [conv]"]),
+        ({"finetune": {"heads": ["conv", "conv"]}}, ["finetune", "lists a head twice"]),
+        ({"finetune": {"heads": []}}, ["finetune.heads", "at least 1"]),
+        ({"finetune": {"network": "whole"}}, ["network: whole", "heads must be [linear]", "['conv', 'nonlinear']"]),
+        (
+            {"backbones": {"nin": {"recipe": {"finetune": {"head": "conv"}}}}},
+            ["backbones.nin.recipe.finetune", "finetune.head was replaced by finetune.heads"],
+        ),
     ],
 )
 def test_bad_params_name_the_key_and_the_fix(raw, words):
@@ -133,3 +143,10 @@ def test_the_papers_rotation_sets_are_valid(rotations):
 def test_rotations_default_to_the_four_right_angles():
     assert parse_params({}).pretrain.rotations == [0, 90, 180, 270]
     assert load_params(ROOT / "params.yaml").pretrain.rotations == [0, 90, 180, 270]
+
+
+def test_finetune_heads_are_one_list_for_every_backbone():
+    with pytest.raises(RotnetError, match=r"backbones.nin.recipe.finetune.heads: finetune.heads is one list"):
+        parse_params({"backbones": {"nin": {"recipe": {"finetune": {"heads": ["conv"]}}}}})
+    whole = parse_params({"finetune": {"network": "whole", "heads": ["linear"]}})
+    assert whole.finetune.heads == ["linear"]

@@ -151,7 +151,8 @@ def test_pretrain_then_finetune_and_probe_recipes_train(name, params, data):
     # From the pretrained weights: the paper's fine-tuning network and every probe head.
     cfg = params.recipe("finetune", name)
     layer = conv_head_layer(params.probe.conv_layers, rotnet.feature_names)
-    net = with_head(copy.deepcopy(rotnet), layer, cfg.head, CLASSES, map_shape(rotnet, layer, 3, (16, 16)), cfg.hidden)
+    shape = map_shape(rotnet, layer, 3, (16, 16))
+    net = with_head(copy.deepcopy(rotnet), layer, cfg.heads[0], CLASSES, shape, cfg.hidden)  # conv, the first
     check(trial(engine, FinetuneTask(net, CLASSES, cfg.backbone_lr_scale), cfg, name), "finetune")  # type: ignore[arg-type]
 
     cfg = params.recipe("probe", name)

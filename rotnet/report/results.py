@@ -19,10 +19,27 @@ from rotnet import paths
 from rotnet.errors import RotnetError
 from rotnet.models.registry import resolve_arch
 from rotnet.params import Params
-from rotnet.report.paper import COMPARISON, NIN_SUPERVISED, PAPER_DATASET, nin_probe_figure
+from rotnet.report.paper import COMPARISON, FINETUNED, NIN_SUPERVISED, PAPER_DATASET, nin_probe_figure
 
-KINDS = ("supervised", "pretrain", "probe", "finetune")  # the stages run per dataset x backbone
-CLASSIFIERS = ("supervised", "finetune")  # the stages whose model is a full classifier
+KINDS = ("supervised", "pretrain", "probe")  # the stages run per dataset x backbone, besides finetune's heads
+FINETUNE = "finetune"
+
+
+def finetune_kinds(params: Params) -> tuple[str, ...]:
+    """Where each fine-tuned model of the study is: ``finetune/<head>`` per head of finetune.heads."""
+    return tuple(paths.variant_kind(FINETUNE, h) for h in params.finetune.heads)
+
+
+def study_kinds(params: Params) -> tuple[str, ...]:
+    """Every run record of a dataset x backbone: the stages of KINDS and each fine-tuned head."""
+    return (*KINDS, *finetune_kinds(params))
+
+
+def is_classifier(kind: str) -> bool:
+    """The supervised model and each fine-tuned one are full classifiers."""
+    return kind == "supervised" or kind.startswith(f"{FINETUNE}/")
+
+
 RUN_COLUMNS = ("epochs", "wall_time_s", "images_per_s", "device")  # how each accuracy was measured
 
 Record = dict[str, Any]
@@ -32,16 +49,21 @@ Record = dict[str, Any]
 class Classifier:
     """The classifier a dataset's section shows predictions of, chosen on validation."""
 
-    kind: str
+    kind: str  # where its files are (rotnet.paths): supervised or finetune/<head>
     backbone: str
     record: Record
+
+    @property
+    def stage(self) -> str:
+        """The kind its model file records (``finetune`` for every head)."""
+        return self.kind.split("/", 1)[0]
 
 
 @dataclass(frozen=True)
 class DatasetResults:
     dataset: str
     data: str  # what the figures were measured on, e.g. "cifar10 (image folder images)"
-    records: dict[str, dict[str, Record]]  # backbone -> stage -> run record
+    records: dict[str, dict[str, Record]]  # backbone -> kind (study_kinds) -> run record
     histories: dict[str, dict[str, pd.DataFrame]]  # backbone -> stage -> per-epoch history
     semisup: list[Record] = field(default_factory=list)  # one record per semisup backbone found
     baselines: dict[str, Record] = field(default_factory=dict)  # study.baselines found: backbone -> record
@@ -63,10 +85,10 @@ class DatasetResults:
 
     @property
     def best_classifier(self) -> Classifier:
-        """Highest validation accuracy over every backbone's supervised and fine-tuned model
-        (ties go to the later stage name, then backbone name); test accuracy plays no part."""
+        """Highest validation accuracy over every backbone's supervised and fine-tuned models
+        (ties go to the later kind name, then backbone name); test accuracy plays no part."""
         _, kind, backbone = max(
-            (self.records[b][kind]["val_acc"], kind, b) for b in self.backbones for kind in CLASSIFIERS
+            (runs[kind]["val_acc"], kind, b) for b, runs in self.records.items() for kind in runs if is_classifier(kind)
         )
         return Classifier(kind, backbone, self.records[backbone][kind])
 
@@ -187,14 +209,13 @@ def paper_finetune_figure(params: Params, backbone: str, layer: str, head: str) 
     arch, opts = resolve_arch(backbone, params.backbone_options(backbone))
     if arch != "nin" or int(opts.get("blocks", 4)) != 4 or layer != "block2":
         return None
-    figures = {"conv": "RotNet + conv, fine-tuned", "nonlinear": "RotNet + non-linear, fine-tuned"}
-    return COMPARISON[figures[head]] if head in figures else None
+    return COMPARISON[FINETUNED[head]] if head in FINETUNED else None
 
 
 def accuracy_rows(params: Params, dataset: str, backbone: str, runs: dict[str, Record]) -> list[Record]:
-    """The report.csv rows of one dataset x backbone: supervised, rotation, fine-tuned, each probe
-    head and each kNN probe."""
-    sup, pre, probe, fine = (runs[k] for k in KINDS)
+    """The report.csv rows of one dataset x backbone: supervised, rotation, each fine-tuned head,
+    each probe head and each kNN probe."""
+    sup, pre, probe = (runs[k] for k in KINDS)
     paper = dataset == PAPER_DATASET  # the paper's figures are CIFAR-10's only
     base = {"dataset": dataset, "data": sup["data"], "backbone": backbone}
 
@@ -212,11 +233,12 @@ def accuracy_rows(params: Params, dataset: str, backbone: str, runs: dict[str, R
         row("supervised", sup, "supervised", "", "", (sup["val_acc"], sup["test_acc"]), nin_paper, "test_acc"),
         row("pretrain", pre, "rotation pretext", "", "rotation", rotation, None, "rotation_test_acc"),
     ]
-    # Records made before finetune.network existed fine-tuned the whole network.
-    fine_layer, fine_head = fine.get("layer", ""), fine.get("head", "linear")
-    fine_ref = paper_finetune_figure(params, backbone, fine_layer, fine_head) if paper and fine_layer else None
-    fine_acc = (fine["val_acc"], fine["test_acc"])
-    rows.append(row("finetune", fine, "rotnet finetune", fine_layer, fine_head, fine_acc, fine_ref, "test_acc"))
+    for kind in (k for k in runs if k.startswith(f"{FINETUNE}/")):  # one row per fine-tuned head
+        fine = runs[kind]
+        fine_layer, fine_head = fine["layer"], fine["head"]
+        fine_ref = paper_finetune_figure(params, backbone, fine_layer, fine_head) if paper and fine_layer else None
+        fine_acc = (fine["val_acc"], fine["test_acc"])
+        rows.append(row(kind, fine, "rotnet finetune", fine_layer, fine_head, fine_acc, fine_ref, "test_acc"))
     for layer, heads in probe["layers"].items():
         for head, res in heads.items():
             ref = paper_probe_figure(params, backbone, layer, head) if paper else None
@@ -260,14 +282,23 @@ def supervised_rot_rows(dataset: str, backbone: str, rec: Record) -> list[Record
     return rows
 
 
-def _histories(dataset: str, backbone: str) -> dict[str, pd.DataFrame]:
-    files = {k: paths.history_file(k, dataset, backbone) for k in KINDS}
+def _histories(params: Params, dataset: str, backbone: str) -> dict[str, pd.DataFrame]:
+    files = {k: paths.history_file(k, dataset, backbone) for k in study_kinds(params)}
     return {k: pd.read_csv(f) for k, f in files.items() if f.is_file()}
+
+
+def _stage_name(kind: str, dataset: str, backbone: str) -> str:
+    """The stage that writes ``kind``'s record; for a head, its DVC instance (finetune@<ds>-<bb>-conv)."""
+    stage, _, variant = kind.partition("/")
+    return f"{stage}@{dataset}-{backbone}-{variant}" if variant else kind
 
 
 def collect_dataset(params: Params, dataset: str) -> DatasetResults:
     records = {
-        b: {k: read_record(paths.record_file(k, dataset, b), k, f"{dataset}/{b}") for k in KINDS}
+        b: {
+            k: read_record(paths.record_file(k, dataset, b), _stage_name(k, dataset, b), f"{dataset}/{b}")
+            for k in study_kinds(params)
+        }
         for b in params.study.backbones
     }
     # semisup and small_input are optional sections: shown when their records exist.
@@ -283,7 +314,7 @@ def collect_dataset(params: Params, dataset: str) -> DatasetResults:
         dataset=dataset,
         data=records[params.study.backbones[0]]["supervised"]["data"],
         records=records,
-        histories={b: _histories(dataset, b) for b in params.study.backbones},
+        histories={b: _histories(params, dataset, b) for b in params.study.backbones},
         semisup=[r for r in map(_optional, semisup) if r is not None],
         small_input=_optional(paths.small_input_record(dataset)),
         baselines={b: r for b, r in baselines.items() if r is not None},
@@ -319,7 +350,7 @@ def collect(params: Params) -> StudyResults:
 
 def headline(results: StudyResults) -> dict[str, dict[str, dict[str, Any]]]:
     """The study's headline test accuracies, dataset -> backbone -> figure: supervised,
-    rotation, the validation-chosen best probe and fine-tuned. The report writes them as
+    rotation, the validation-chosen best probe and each fine-tuned head (``finetune_<head>``). The report writes them as
     one metrics file, so `dvc exp show` can show them side by side with short names. Over
     several training seeds they are means, with their std under ``std``."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
@@ -330,8 +361,9 @@ def headline(results: StudyResults) -> dict[str, dict[str, dict[str, Any]]]:
                 "supervised": (runs["supervised"], ("test_acc",)),
                 "rotation": (runs["pretrain"], ("rotation_test_acc",)),
                 "probe": (runs["probe"], ("best", "test_acc")),
-                "finetune": (runs["finetune"], ("test_acc",)),
             }
+            for kind in (k for k in runs if k.startswith(f"{FINETUNE}/")):
+                where[kind.replace("/", "_")] = (runs[kind], ("test_acc",))
             figures: dict[str, Any] = {}
             for key, (rec, at) in where.items():
                 value: Any = rec

@@ -24,6 +24,8 @@ def add_stage_args(parser: argparse.ArgumentParser, spec: StageSpec) -> None:
         parser.add_argument("--dataset", required=True, help="dataset name, a key of params.yaml's datasets")
     if spec.per_backbone:
         parser.add_argument("--backbone", required=True, help="backbone name, see `rotnet backbones`")
+    if spec.per_head:
+        parser.add_argument("--head", help="one head of finetune.heads (default: each of them in turn)")
 
 
 def torchrun_argv(cfg: DistributedParams, spec: StageSpec, args: Sequence[str]) -> list[str]:
@@ -51,7 +53,7 @@ def call_stage(spec: StageSpec, run: Callable[..., Any], args: argparse.Namespac
     params: Params = load_params(args.params)
     if spec.distributed and params.distributed.world_size > 1 and "LOCAL_RANK" not in os.environ:
         sys.exit(subprocess.call(torchrun_argv(params.distributed, spec, argv)))
-    where = {k: getattr(args, k) for k in ("dataset", "backbone") if hasattr(args, k)}
+    where = {k: getattr(args, k) for k in ("dataset", "backbone", "head") if hasattr(args, k)}
     run(params, **where)
 
 

@@ -1,7 +1,7 @@
 """Stage 'report': every run record of the study, side by side and beside the paper.
 
 Writes, under metrics/:
-- report.csv: one row per measured accuracy (supervised, rotation, fine-tuned, each probe);
+- report.csv: one row per measured accuracy (supervised, rotation, each fine-tuned head, each probe);
 - report.png: probe accuracy per feature map;
 - report_files/<dataset>_{curves,confusion,samples,semisup}.png;
 - report.md and report.html, which show all of the above;
@@ -45,7 +45,7 @@ def write_dataset_figures(ds: DatasetResults, out: Path) -> None:
     prepared = load_prepared(paths.prepared_dir(name))
     target = out / figures.figure_name(name, "confusion")
     figures.confusion_matrix(best.record["test_confusion"], prepared.class_names, title, target)
-    samples = predict_samples(paths.model_file(best.kind, name, best.backbone), best.kind, prepared.test)
+    samples = predict_samples(paths.model_file(best.kind, name, best.backbone), best.stage, prepared.test)
     target = out / figures.figure_name(name, "samples")
     figures.sample_grid(samples.images, samples.true, samples.pred, prepared.class_names, title, target)
 

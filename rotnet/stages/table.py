@@ -16,6 +16,7 @@ class StageSpec:
     help: str
     per_dataset: bool = True  # takes --dataset (a DVC matrix over study.datasets)
     per_backbone: bool = False  # takes --backbone
+    per_head: bool = False  # takes --head (a DVC matrix over finetune.heads too)
     distributed: bool = False  # may start itself under torchrun (distributed.* in params)
 
     @property
@@ -57,8 +58,9 @@ STAGES: tuple[StageSpec, ...] = (
     ),
     StageSpec(
         "finetune",
-        "train the RotNet with a fresh head on the labels (paper: blocks 1-2 + conv head)",
+        "train the RotNet with a fresh head on the labels (paper: blocks 1-2 + conv or non-linear head)",
         per_backbone=True,
+        per_head=True,
         distributed=True,
     ),
     StageSpec(
@@ -86,6 +88,7 @@ def markdown_table() -> str:
     """The table as README shows it (`rotnet stages` prints it; a test keeps README in step)."""
     lines = ["| stage | one run per | code | what it does |", "| --- | --- | --- | --- |"]
     for s in STAGES:
-        per = " x ".join(k for k, on in (("dataset", s.per_dataset), ("backbone", s.per_backbone)) if on) or "study"
+        dims = (("dataset", s.per_dataset), ("backbone", s.per_backbone), ("head", s.per_head))
+        per = " x ".join(k for k, on in dims if on) or "study"
         lines.append(f"| `{s.name}` | {per} | `rotnet/stages/{s.name}.py` | {s.help} |")
     return "\n".join(lines)

@@ -78,14 +78,20 @@ def recipe(cfg: TrainParams) -> dict[str, Any]:
 
 
 class StageRun:
-    def __init__(self, params: Params, kind: str, dataset: str, backbone: str | None = None) -> None:
+    def __init__(
+        self, params: Params, kind: str, dataset: str, backbone: str | None = None, variant: str | None = None
+    ) -> None:
         self.params, self.kind, self.dataset, self.backbone = params, kind, dataset, backbone
-        self.name = f"{kind}@{dataset}" + (f"-{backbone}" if backbone else "")
+        # A stage run per variant too (finetune: per head) writes under ``<kind>/<variant>``.
+        self.out_kind = paths.variant_kind(kind, variant)
+        self.name = f"{kind}@{dataset}" + (f"-{backbone}" if backbone else "") + (f"-{variant}" if variant else "")
         # Per-backbone stages key their files by backbone; small_input by dataset alone.
         self.checkpoints = (
-            paths.checkpoint_dir(kind, dataset, backbone) if backbone else paths.CHECKPOINTS / dataset / kind
+            paths.checkpoint_dir(self.out_kind, dataset, backbone) if backbone else paths.CHECKPOINTS / dataset / kind
         )
-        self.metrics_path = paths.metrics_file(kind, dataset, backbone) if backbone else paths.small_input_file(dataset)
+        self.metrics_path = (
+            paths.metrics_file(self.out_kind, dataset, backbone) if backbone else paths.small_input_file(dataset)
+        )
         self.seeds = list(params.study.seeds)
         self.seed = self.seeds[0]  # the training seed of the run in progress (each_seed)
         self._per_seed: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -105,7 +111,7 @@ class StageRun:
     @property
     def out_dir(self) -> Path:
         """This stage's output folder for the current seed."""
-        return self._out_dir(self.kind, self.seed)
+        return self._out_dir(self.out_kind, self.seed)
 
     def upstream(self, kind: str, name: str = "model.pt") -> Path:
         """An earlier stage's output (same dataset and backbone) made with the current seed."""
@@ -144,17 +150,17 @@ class StageRun:
                 self._write_over_seeds()
 
     def _write_seed_index(self) -> None:
-        folder = paths.seeds_dir(self.kind, self.dataset, self.backbone)
+        folder = paths.seeds_dir(self.out_kind, self.dataset, self.backbone)
         # Seeds of an earlier run that this one does not have: their models would be stale.
         for old in folder.glob("*"):
             if old.is_dir() and old.name.isdigit() and (not self.several_seeds or int(old.name) not in self.seeds):
                 shutil.rmtree(old)
-        where = {str(s): str(self._out_dir(self.kind, s)) for s in self.seeds}
+        where = {str(s): str(self._out_dir(self.out_kind, s)) for s in self.seeds}
         write_json(folder / "index.json", {"seeds": where})
 
     def _write_over_seeds(self) -> None:
-        first = self._out_dir(self.kind, self.seeds[0])
-        top = paths.stage_dir(self.kind, self.dataset, self.backbone)
+        first = self._out_dir(self.out_kind, self.seeds[0])
+        top = paths.stage_dir(self.out_kind, self.dataset, self.backbone)
         for name in ("model.pt", "heads.pt"):  # what predict, orient and later stages' users open
             if (first / name).is_file():
                 write_bytes(top / name, (first / name).read_bytes())
@@ -263,8 +269,8 @@ class StageRun:
         # Per-epoch history and TensorBoard logs: the first seed's run.
         if history and world.is_main and self.seed == self.seeds[0]:
             recorder = Recorder(
-                paths.history_file(self.kind, self.dataset, self.backbone or ""),
-                paths.logs_dir(self.kind, self.dataset, self.backbone or ""),
+                paths.history_file(self.out_kind, self.dataset, self.backbone or ""),
+                paths.logs_dir(self.out_kind, self.dataset, self.backbone or ""),
             )
         ckpt = self.checkpoints / (f"seed{self.seed}-{part}.pt" if self.several_seeds else f"{part}.pt")
         if not self.params.runtime.resume and world.is_main:

@@ -34,9 +34,10 @@ CSV_COLUMNS = [
 def test_one_row_per_accuracy_with_the_report_csv_columns(results):
     df = results.accuracies
     assert list(df.columns) == CSV_COLUMNS
-    # per dataset: supervised, rotation, finetune per backbone; NIN 4 layers x 2 heads + conv
-    # on block2; ResNet-18 4 layers x 2 heads; a kNN probe on each of the 4 layers per backbone
-    assert len(df) == 2 * (3 + 9 + 4 + 3 + 8 + 4) + 1 + 50  # + the nin3 baseline and the controls on cifar10
+    # per dataset: supervised, rotation, finetune conv and nonlinear per backbone; NIN 4 layers
+    # x 2 heads + conv on block2; ResNet-18 4 layers x 2 heads; a kNN probe on each of the 4
+    # layers per backbone
+    assert len(df) == 2 * (4 + 9 + 4 + 4 + 8 + 4) + 1 + 50  # + the nin3 baseline and the controls on cifar10
     assert list(results.datasets) == ["cifar10", "shapes"]
     rot = df[(df.dataset == "shapes") & (df.backbone == "nin") & (df.stage == "pretrain")].iloc[0]
     assert (rot.method, rot["head"], rot.val_acc, rot.test_acc) == ("rotation pretext", "rotation", 90.0, 89.5)
@@ -61,7 +62,7 @@ def test_probe_records_without_knn_still_collect(tmp_path, monkeypatch):
     del record["knn"]  # a run from before the kNN probe
     path.write_text(json.dumps(record))
     df = collect(params).accuracies
-    assert len(df) == 31 - 4
+    assert len(df) == 33 - 4
     assert set(df[df.method == "rotnet knn"].backbone) == {"resnet18"}
 
 
@@ -75,6 +76,10 @@ def test_paper_figures_only_on_cifar10_nin(results):
     assert cifar_nin.paper_acc[("probe", "block2", "nonlinear")] == 89.06
     assert cifar_nin.paper_acc[("probe", "block2", "conv")] == 91.16
     assert math.isnan(cifar_nin.paper_acc[("probe", "block2", "linear")])
+    # Both fine-tuned heads, each beside its own paper figure.
+    assert cifar_nin.paper_acc[("finetune/conv", "block2", "conv")] == 92.17
+    assert cifar_nin.paper_acc[("finetune/nonlinear", "block2", "nonlinear")] == 91.73
+    assert cifar_nin.test_acc[("finetune/nonlinear", "block2", "nonlinear")] == 79.5
     others = df[(df.dataset != "cifar10") | ~df.backbone.isin(["nin", "nin3"])]
     assert others.paper_acc.isna().all()
 
@@ -83,8 +88,8 @@ def test_dataset_results_hold_records_histories_and_optional_sections(results):
     ds = results.datasets["cifar10"]
     assert ds.data == "cifar10 (image folder images)"
     assert ds.backbones == ["nin", "resnet18"]
-    assert set(ds.records["nin"]) == {"supervised", "pretrain", "probe", "finetune"}
-    assert set(ds.histories["resnet18"]) == {"supervised", "pretrain", "probe", "finetune"}
+    kinds = {"supervised", "pretrain", "probe", "finetune/conv", "finetune/nonlinear"}
+    assert set(ds.records["nin"]) == kinds and set(ds.histories["resnet18"]) == kinds
     assert "val_acc/layer4_nonlinear" in ds.histories["resnet18"]["probe"].columns
     assert [(p["backbone"], p["labels_per_class"]) for p in ds.semisup_points] == [("nin", 20), ("nin", 100)]
     assert set(ds.small_input["choices"]) == {"efficientnet_b0", "efficientnet_b0_upsample"}
@@ -92,8 +97,9 @@ def test_dataset_results_hold_records_histories_and_optional_sections(results):
 
 def test_best_classifier_is_chosen_on_validation_not_test(results):
     best = results.datasets["cifar10"].best_classifier
-    # nin finetune has the best validation accuracy; resnet18 supervised the best test accuracy
-    assert (best.kind, best.backbone, best.record["val_acc"]) == ("finetune", "nin", 80.0)
+    # nin's fine-tuned conv head has the best validation accuracy; resnet18 supervised the best test accuracy
+    assert (best.kind, best.backbone, best.record["val_acc"]) == ("finetune/conv", "nin", 80.0)
+    assert best.stage == "finetune"  # the kind its model file records
 
 
 def test_reads_run_records_not_metrics_files(tmp_path, monkeypatch):
@@ -101,7 +107,7 @@ def test_reads_run_records_not_metrics_files(tmp_path, monkeypatch):
     study.write_study(tmp_path, params, models=False)
     monkeypatch.chdir(tmp_path)
     assert not list(paths.runs_dir().rglob("*.json"))  # only histories live under metrics/runs
-    assert len(collect(params).accuracies) == 31
+    assert len(collect(params).accuracies) == 33
 
 
 def test_missing_record_names_the_file_and_the_stage(tmp_path, monkeypatch):
@@ -159,4 +165,5 @@ def test_headline_figures_carry_their_std_over_seeds(tmp_path, monkeypatch):
     _edit_record("supervised", "nin", std={"test_acc": 0.75})
     figures = headline(collect(params))["shapes"]
     assert figures["nin"]["std"] == {"supervised": 0.75} and "std" not in figures["resnet18"]
-    assert set(figures["nin"]) == {"supervised", "rotation", "probe", "finetune", "std"}
+    assert set(figures["nin"]) == {"supervised", "rotation", "probe", "finetune_conv", "finetune_nonlinear", "std"}
+    assert (figures["nin"]["finetune_conv"], figures["nin"]["finetune_nonlinear"]) == (78.5, 79.5)

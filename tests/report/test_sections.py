@@ -34,7 +34,7 @@ def test_report_layout(results):
         "### Few labels: RotNet vs training from scratch (the paper's fig. 5b experiment)",
         "### Recipes: what each backbone ran with",
         "### Training curves (validation accuracy)",
-        "### Best classifier: nin finetune, chosen on validation",
+        "### Best classifier: nin finetune/conv, chosen on validation",
         "### Supervised vs RotNet",  # the next dataset
     ]
     assert "## Probe accuracy per layer" not in sections.render_markdown(results, figure=None)
@@ -43,13 +43,14 @@ def test_report_layout(results):
 def test_summary_table_picks_the_probe_on_validation(results):
     part = _section(sections.render_markdown(results), "cifar10")
     assert (
-        "| backbone | supervised test | rotation test | best probe (val-selected) | probe test | finetuned test "
-        "| probe − supervised | finetuned − supervised |"
+        "| backbone | supervised test | rotation test | best probe (val-selected) | probe test "
+        "| best finetuned (val-selected) | finetuned test | probe − supervised | finetuned − supervised |"
     ) in part
     # block2 nonlinear has the best validation accuracy (70); conv on block2 (test 74) and
-    # block3 nonlinear (test 72) would win on test.
-    assert "| nin | 71.25 | 89.50 | block2 (nonlinear) | 68.00 | 78.50 | -3.25 | 7.25 |" in part
-    assert "| resnet18 | 85.75 | 89.50 | layer4 (nonlinear) | 56.00 | 73.00 | -29.75 | -12.75 |" in part
+    # block3 nonlinear (test 72) would win on test. Fine-tuned: the conv head (val 80, test
+    # 78.5) over the non-linear one (val 77, test 79.5).
+    assert "| nin | 71.25 | 89.50 | block2 (nonlinear) | 68.00 | block2 (conv) | 78.50 | -3.25 | 7.25 |" in part
+    assert "| resnet18 | 85.75 | 89.50 | layer4 (nonlinear) | 56.00 | layer4 (conv) | 73.00 | -29.75 | -12.75 |" in part
 
 
 def test_per_layer_tables_with_paper_columns_on_cifar10_only(results):
@@ -82,7 +83,7 @@ def test_knn_plays_no_part_in_the_best_probe(results):
     better = df.copy()
     better.loc[better.method == "rotnet knn", "val_acc"] = 99.0  # kNN best on validation everywhere
     part = _section(sections.render_markdown(StudyResults(better, results.datasets)), "cifar10")
-    assert "| nin | 71.25 | 89.50 | block2 (nonlinear) | 68.00 | 78.50 | -3.25 | 7.25 |" in part
+    assert "| nin | 71.25 | 89.50 | block2 (nonlinear) | 68.00 | block2 (conv) | 78.50 | -3.25 | 7.25 |" in part
 
 
 def test_nin_beside_the_paper_on_cifar10_only(results):
@@ -101,13 +102,20 @@ def test_nin_beside_the_paper_on_cifar10_only(results):
     ) in cifar
     assert "| RotNet + non-linear head (best block) | 89.06 | frozen 4-block RotNet, head 100 epochs | 68.00 |" in cifar
     assert "| RotNet + conv head (block 2) | 91.16 | frozen 4-block RotNet, head 100 epochs | 74.00 |" in cifar
+    # Both fine-tuned heads beside their own paper figures, each saying the recipe is ours.
+    paper_protocol = "all trained (no official config)"
     assert (
-        "| RotNet fine-tuned (conv head) | 92.17 | RotNet blocks 1-2 + fresh conv head, all trained | 78.50 "
-        "| RotNet up to block2 + fresh conv head, all trained, 3 epochs |"
+        f"| RotNet fine-tuned (conv head) | 92.17 | RotNet blocks 1-2 + fresh conv head, {paper_protocol} | 78.50 "
+        "| RotNet up to block2 + fresh conv head, all trained, 3 epochs, our recipe |"
     ) in cifar
     rotnet = "reads the best-validation RotNet (epoch 4; official: the last epoch)"
     assert f"2 epochs (official: 100); {init}; {rotnet}; {selection} |" in cifar  # the probe rows
-    assert f"| {sections.FINETUNE_OWN}; {data}; {images}; {init}; {rotnet}; {selection} |" in cifar
+    assert f"our recipe | {data}; {images}; {init}; {rotnet}; {selection} |" in cifar  # the fine-tuned rows
+    assert (
+        f"| RotNet fine-tuned (non-linear head) | 91.73 | RotNet blocks 1-2 + fresh non-linear head, {paper_protocol} "
+        "| 79.50 | RotNet up to block2 + fresh non-linear head, all trained, 3 epochs, our recipe |"
+    ) in cifar
+    assert "recipe (params.yaml's `finetune` section, in the Recipes table) is this project's own" in cifar
     # The random-init control beside the paper's: its protocol is marked as assumed.
     assert (
         "| random init + conv head (block 2) | 72.50 | not published: no official config (assumed: frozen random "
@@ -197,7 +205,7 @@ def test_optional_sections_left_out_without_records(results):
 def test_figures_and_measurements(results):
     report = sections.render_markdown(results)
     cifar = _section(report, "cifar10")
-    epochs = "supervised 3, pretrain 4, finetune 3, probe 2, control 2, baseline 3"
+    epochs = "supervised 3, pretrain 4, finetune/conv 3, finetune/nonlinear 3, probe 2, control 2, baseline 3"
     assert f"Measured on cpu (2 threads); epochs: {epochs}." in cifar
     for what, alt in (("curves", "training curves"), ("confusion", "confusion matrix")):
         assert f"![{alt}](report_files/cifar10_{what}.png)" in cifar
@@ -206,7 +214,8 @@ def test_figures_and_measurements(results):
     assert "| dataset | backbone | stage | epochs | wall time (s) | train images/s | device |" in measured
     assert "| cifar10 | nin | supervised | 3 | 12.50 | 1234.50 | cpu (2 threads) |" in measured
     assert "| shapes | resnet18 | probe | 2 | 20.00 | 500.00 | cpu (2 threads) |" in measured
-    assert measured.count("\n| cifar10 |") == 11 and measured.count("\n| shapes |") == 8  # + controls, nin3 baseline
+    assert "| shapes | nin | finetune/nonlinear | 3 | 12.50 | 1234.50 | cpu (2 threads) |" in measured
+    assert measured.count("\n| cifar10 |") == 13 and measured.count("\n| shapes |") == 10  # + controls, nin3 baseline
 
 
 def test_rendering_touches_no_files(results, tmp_path, monkeypatch):
@@ -220,9 +229,12 @@ def test_finetune_rows_name_the_setting_that_was_run():
 
     nonlinear = sections.finetune_row(pd.Series({"layer": "block2", "head": "nonlinear", "test_acc": 80.0}), 5)
     assert nonlinear[:2] == ["RotNet fine-tuned (non-linear head)", 91.73]
-    assert nonlinear[4] == "RotNet up to block2 + fresh non-linear head, all trained, 5 epochs"
+    assert nonlinear[4] == "RotNet up to block2 + fresh non-linear head, all trained, 5 epochs, our recipe"
     whole = sections.finetune_row(pd.Series({"layer": "", "head": "linear", "test_acc": 80.0}), 5)
-    assert whole[1] == 92.17 and whole[4].endswith("(not the paper's setting)")
+    assert whole[1] == 92.17 and whole[4].endswith("(not the paper's setting), our recipe")
+    # A linear head on block 2 has no paper figure: none is borrowed from another head.
+    linear = sections.finetune_row(pd.Series({"layer": "block2", "head": "linear", "test_acc": 80.0}), 5)
+    assert linear[1:3] == [None, "no figure for this head"]
 
 
 def test_controls_table_per_map_with_the_val_chosen_head(results):
@@ -242,7 +254,8 @@ def test_figures_over_several_seeds_read_mean_plus_minus_std(results):
     df = results.accuracies.copy()
     df.loc[df.backbone == "nin", "test_std"] = 1.5
     part = _section(sections.render_markdown(StudyResults(df, results.datasets)), "cifar10")
-    assert "| nin | 71.25 ± 1.50 | 89.50 ± 1.50 | block2 (nonlinear) | 68.00 ± 1.50 | 78.50 ± 1.50 |" in part
+    seeded = "| nin | 71.25 ± 1.50 | 89.50 ± 1.50 | block2 (nonlinear) | 68.00 ± 1.50 | block2 (conv) | 78.50 ± 1.50 |"
+    assert seeded in part
     assert "| resnet18 | 85.75 | 89.50 |" in part  # one seed there: plain figures
     assert "| supervised NIN | 92.80 | 3-block NIN, 200 epochs | 69.50 |" in part
 
@@ -272,10 +285,10 @@ def test_recipe_table_shows_what_each_backbone_ran_with(results):
         "| backbone | stage | epochs | batch | optimizer | lr | weight decay | schedule | label smoothing "
         "| augmentation | micro-batch |"
     ) in part
-    # every training stage, from its run record: each studied backbone's four, the controls,
-    # the baseline, both semi-supervised arms and the small-input choices
+    # every training stage, from its run record: each studied backbone's own, both fine-tuned
+    # heads, the controls, the baseline, both semi-supervised arms and the small-input choices
     for backbone in ("nin", "resnet18"):
-        for stage in ("supervised", "pretrain", "probe", "finetune", "control"):
+        for stage in ("supervised", "pretrain", "probe", "finetune/conv", "finetune/nonlinear", "control"):
             assert f"| {backbone} | {stage} |" in part
     for row in ("| nin3 | baseline |", "| nin | semisup scratch |", "| nin | semisup rotnet |"):
         assert row in part

@@ -35,7 +35,7 @@ def test_stage_writes_every_output(fake_study):
 
     out = paths.report_dir()
     csv = pd.read_csv(out / "report.csv")
-    assert len(csv) == 2 * (3 + 9 + 4 + 3 + 8 + 4) + 1 + 50  # kNN rows; cifar10: nin3 baseline, controls
+    assert len(csv) == 2 * (4 + 9 + 4 + 4 + 8 + 4) + 1 + 50  # kNN rows; cifar10: nin3 baseline, controls
     assert "89.06" in (out / "report.csv").read_text()  # paper_acc, two decimals
     text = (out / "report.md").read_text()
     assert text == sections.render_markdown(collect(fake_study))
@@ -53,15 +53,15 @@ def test_stage_writes_every_output(fake_study):
 
 def test_sample_predictions_come_from_the_selected_model(fake_study):
     prepared = load_prepared(paths.prepared_dir("shapes"))
-    samples = predict_samples(paths.model_file("finetune", "shapes", "nin"), "finetune", prepared.test)
+    samples = predict_samples(paths.model_file("finetune/conv", "shapes", "nin"), "finetune", prepared.test)
     assert samples.images.shape == (32, study.SIZE, study.SIZE, 3)
     assert samples.true == prepared.test.labels[pick(32, 12)].tolist()
     assert len(samples.pred) == 32 and set(samples.pred) <= {0, 1, 2}
 
 
 def test_missing_record_stops_the_stage_before_writing(fake_study):
-    paths.record_file("finetune", "cifar10", "nin").unlink()
-    with pytest.raises(RotnetError, match="run the 'finetune' stage for cifar10/nin"):
+    paths.record_file("finetune/nonlinear", "cifar10", "nin").unlink()
+    with pytest.raises(RotnetError, match="run the 'finetune@cifar10-nin-nonlinear' stage for cifar10/nin"):
         report.run(fake_study)
     assert not Path("metrics/report.md").exists() and not Path("metrics/report.csv").exists()
 
@@ -77,6 +77,6 @@ def test_headline_metrics_are_the_val_selected_test_figures(fake_study):
         assert list(summary[name]) == ds.backbones
         for backbone, runs in ds.records.items():
             figures = summary[name][backbone]
-            assert set(figures) == {"supervised", "rotation", "probe", "finetune"}
+            assert set(figures) == {"supervised", "rotation", "probe", "finetune_conv", "finetune_nonlinear"}
             assert figures["probe"] == runs["probe"]["best"]["test_acc"]  # chosen on validation
             assert figures["rotation"] == runs["pretrain"]["rotation_test_acc"]

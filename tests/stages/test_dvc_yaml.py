@@ -7,6 +7,7 @@ import yaml
 
 from rotnet import paths
 from rotnet.cli import stage_runner
+from rotnet.params import FinetuneParams
 from rotnet.stages.table import STAGES
 from tests.stages.imports import ROOT, collapse, import_closure, python_files
 
@@ -14,8 +15,13 @@ DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 TRAINING = ("supervised", "pretrain", "probe", "finetune")
 
 
-def _resolve(text: str, dataset: str = "cifar10", backbone: str = "nin") -> str:
-    return text.replace("${item.dataset}", dataset).replace("${item.backbone}", backbone)
+def _resolve(text: str, dataset: str = "cifar10", backbone: str = "nin", head: str = "conv") -> str:
+    return text.replace("${item.dataset}", dataset).replace("${item.backbone}", backbone).replace("${item.head}", head)
+
+
+def _kind(kind: str) -> str:
+    """Where a training stage's outputs are for _resolve's item: finetune's per head."""
+    return paths.variant_kind(kind, "conv" if kind == "finetune" else None)
 
 
 def _names(entries: list) -> set[str]:
@@ -30,6 +36,8 @@ def test_every_stage_of_the_table_has_a_module_a_script_a_cli_runner_and_a_dvc_e
         assert stage_runner(spec.name).__module__ == spec.module
         assert ("--dataset" in DVC[spec.name]["cmd"]) == spec.per_dataset
         assert ("--backbone" in DVC[spec.name]["cmd"]) == spec.per_backbone
+        assert ("--head ${item.head}" in DVC[spec.name]["cmd"]) == spec.per_head
+        assert ("head" in DVC[spec.name].get("matrix", {})) == spec.per_head
 
 
 @pytest.mark.parametrize("spec", STAGES, ids=lambda s: s.name)
@@ -55,25 +63,25 @@ def test_outputs_match_the_package_paths():
     ds, bb = "cifar10", "nin"
     assert _resolve(DVC["prepare"]["outs"][0]) == str(paths.prepared_dir(ds))
     for kind in TRAINING:
-        st = DVC[kind]
+        st, out = DVC[kind], _kind(kind)
         outs = _names(st["outs"])
-        assert str(paths.record_file(kind, ds, bb)) in outs
-        assert str(paths.logs_dir(kind, ds, bb)) in outs
-        assert _resolve(st["metrics"][0]) == str(paths.metrics_file(kind, ds, bb))
-        assert _names(st["plots"]) == {str(paths.history_file(kind, ds, bb))}
+        assert str(paths.record_file(out, ds, bb)) in outs
+        assert str(paths.logs_dir(out, ds, bb)) in outs
+        assert _resolve(st["metrics"][0]) == str(paths.metrics_file(out, ds, bb))
+        assert _names(st["plots"]) == {str(paths.history_file(out, ds, bb))}
         # Resume state is no DVC output: a queued experiment's fresh copy must not look changed.
         assert not any(o.startswith(str(paths.CHECKPOINTS)) for o in outs)
         assert not any("persist" in str(o) for o in st["outs"])
         assert "study.seeds" in st["params"]
         assert "requirements.lock" in st["deps"]  # pinned versions: a bump reruns training
     for kind in ("supervised", "pretrain", "probe", "control", "finetune", "semisup"):
-        assert str(paths.seeds_dir(kind, ds, bb)) in _names(DVC[kind]["outs"]), kind
+        assert str(paths.seeds_dir(_kind(kind), ds, bb)) in _names(DVC[kind]["outs"]), kind
     assert str(paths.seeds_dir("supervised", ds, "nin3")) in _names(DVC["baseline"]["outs"]) | {
         _resolve(o, backbone="nin3") for o in DVC["baseline"]["outs"]
     }
     assert str(paths.seeds_dir("small_input", ds, None)) in _names(DVC["small_input"]["outs"])
     for kind in ("supervised", "pretrain", "finetune"):
-        assert str(paths.model_file(kind, ds, bb)) in _names(DVC[kind]["outs"])
+        assert str(paths.model_file(_kind(kind), ds, bb)) in _names(DVC[kind]["outs"])
     assert str(paths.probe_heads_file(ds, bb)) in _names(DVC["probe"]["outs"])
     # Later stages read the pretrained model files alone (the first seed's and every seed's),
     # never its run record (times, host).
@@ -92,3 +100,16 @@ def test_outputs_match_the_package_paths():
         str(paths.seeds_dir("small_input", ds, None)),
     }
     assert str(paths.runs_dir()) in DVC["report"]["deps"]
+
+
+def test_finetune_runs_per_head_and_depends_on_every_finetune_key_but_heads():
+    """One instance per head of finetune.heads; each depends on every other finetune key, so
+    changing the heads adds or drops instances and retrains none of the others."""
+    st = DVC["finetune"]
+    assert st["matrix"]["head"] == "${finetune.heads}"
+    listed = {p.removeprefix("finetune.") for p in st["params"] if p.startswith("finetune")}
+    assert "finetune" not in st["params"] and listed == set(FinetuneParams.model_fields) - {"heads"}
+    # DVC refuses a listed key that params.yaml lacks: the section names each of them.
+    section = yaml.safe_load((ROOT / "params.yaml").read_text())["finetune"]
+    assert set(section) == set(FinetuneParams.model_fields)
+    assert "finetune.heads" in DVC["report"]["params"]  # it reads each head's record

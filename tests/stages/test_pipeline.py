@@ -123,24 +123,26 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     expected |= {f"semisup@{d}-nin" for d in datasets} | {f"baseline@{d}-nin3" for d in datasets}
     expected |= {
         f"{k}@{d}-{b}"
-        for k in ("supervised", "supervised_rot", "pretrain", "probe", "control", "finetune", "robustness")
+        for k in ("supervised", "supervised_rot", "pretrain", "probe", "control", "robustness")
         for d in datasets
         for b in ("nin",)
     }
+    expected |= {f"finetune@{d}-nin-{head}" for d in datasets for head in ("conv", "nonlinear")}  # finetune.heads
     assert _ran(first) == expected
 
     report = (repo / "metrics" / "report.md").read_text()
     assert "## GPU check (`make gpu-check`)" in report  # the newest committed gpu-check result
     assert "| nin |" in report and "| block2 |" in report and "| block4 |" in report
     assert "89.06" in report and "91.16" in report  # paper figures for NIN block 2 (non-linear, conv)
-    assert "finetuned test" in report
+    assert "finetuned test" in report and "92.17" in report and "91.73" in report  # both fine-tuned rows
     assert "### Rotations as extra supervision, clean and corrupted" in report
     assert "2 corruptions x 1 severities (gaussian_noise, contrast)" in report
     assert "| efficientnet_b0_upsample | efficientnet_b0 | upsample x2 (32 -> 64) |" in report
     rows = (repo / "metrics" / "report.csv").read_text().splitlines()
-    # supervised, rotation, finetune, 4 layers x (2 heads + kNN), + the conv head on NIN block 2;
-    # the same heads and kNN for the random-init control; the nin3 baseline; supervised+rot
-    per_dataset = (3 + 4 * 2 + 4) + 1 + (4 * 2 + 4 + 1) + 1 + 1
+    # supervised, rotation, finetune conv and nonlinear, 4 layers x (2 heads + kNN), + the conv
+    # head on NIN block 2; the same heads and kNN for the random-init control; the nin3
+    # baseline; supervised+rot
+    per_dataset = (4 + 4 * 2 + 4) + 1 + (4 * 2 + 4 + 1) + 1 + 1
     assert len(rows) == 1 + 2 * per_dataset
     assert "| random init + conv head (block 2) | 72.50 |" in report and "3-block NIN (nin3)" in report
     # A section per dataset, each labelled with the data it was measured on.

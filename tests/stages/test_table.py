@@ -26,6 +26,7 @@ def test_every_stage_is_a_cli_command_with_its_arguments():
         )
         assert done.returncode == 0 and spec.help.split()[0] in done.stdout
         assert ("--dataset" in done.stdout) == spec.per_dataset and ("--backbone" in done.stdout) == spec.per_backbone
+        assert ("--head" in done.stdout) == spec.per_head
 
 
 def test_the_cli_does_not_import_torch_to_show_help():
