@@ -94,7 +94,8 @@ def test_gpu_check_measures_everything_in_its_box(tmp_path):
     assert study["data"].endswith("130 train / 30 val / 30 test")
     plan = study["plan"]
     assert 1 <= plan["probe_epochs"] <= plan["pretrain_epochs"] <= 200
-    assert plan["nin"] == {"blocks": 4, "width": 8}
+    assert plan["nin"] == {"blocks": 4, "width": 8, "init": "official"}  # profiles/paper.yaml, merged in Python
+    assert plan["profile"] == "paper" and plan["pretrain_checkpoint"] == "last"
     assert 0 <= study["pretrain"]["rotation_test_acc"] <= 100
     for head in ("nonlinear", "conv"):
         assert 0 <= study["probe"]["block2"][head]["test_acc"] <= 100
