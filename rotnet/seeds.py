@@ -1,12 +1,33 @@
 """Figures over training seeds (study.seeds): the mean at each figure's usual key, and the
 standard deviation beside it under ``std``, so metric names stay the same whatever the
 number of seeds and `dvc exp show` lines up a one-seed and a two-seed experiment.
+
+A choice made on validation (the probe's layer and head, the kNN's k and T, a
+semi-supervised arm's epoch) is made once for all seeds (``choose_once``): the mean ± std
+is then that one choice's, not an average of whatever each seed chose.
 """
 
 from __future__ import annotations
 
 import statistics
-from typing import Any
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+
+def choose_once(val: Sequence[Mapping[K, float]]) -> K:
+    """The candidate with the highest mean validation accuracy over training seeds (one
+    mapping per seed: candidate -> that seed's validation accuracy); on a tie, the first in
+    the first seed's order. With one seed, that seed's own best. It is given validation
+    figures only, so no test figure can enter a choice; each seed's test figure is then
+    read at the chosen candidate."""
+    if not val or not val[0]:
+        raise ValueError("choose_once needs at least one seed and one candidate")
+    keys = list(val[0])
+    if any(set(v) != set(keys) for v in val):
+        raise ValueError(f"every seed must have the same candidates; got {[sorted(map(str, v)) for v in val]}")
+    return max(keys, key=lambda k: statistics.fmean(v[k] for v in val))  # max keeps the first of equals
 
 
 def _is_number(value: Any) -> bool:
@@ -19,7 +40,9 @@ def mean_tree(values: list[Any]) -> Any:
     with '|' (e.g. a best layer that differs between seeds)."""
     first = values[0]
     if all(_is_number(v) for v in values):
-        return round(statistics.fmean(values), 2)
+        # A value every seed shares (a chosen k, epoch) stays as it is: 20, not 20.0.
+        shared = all(v == first for v in values) and isinstance(first, int)
+        return first if shared else round(statistics.fmean(values), 2)
     if isinstance(first, dict) and all(isinstance(v, dict) for v in values):
         return {k: mean_tree([v.get(k) for v in values]) for k in first}
     if isinstance(first, list) and all(isinstance(v, list) and len(v) == len(first) for v in values):

@@ -4,7 +4,9 @@ Each frozen feature map is global-average-pooled and L2-normalised; a query's k 
 training images by cosine similarity each vote for their class with weight exp(sim / T),
 and the class with the largest summed weight is predicted. Nothing is trained. Per
 feature map, k and T are chosen on the validation split (the training split is the
-memory bank); the test split is then read once, with the chosen pair.
+memory bank). The test accuracy is computed at every pair and read only at the chosen
+one: several training seeds then share one choice, made on their mean validation
+accuracy (``select``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch.nn import functional as F
 
 from rotnet.data.device import DeviceSplit
 from rotnet.models.base import Backbone
+from rotnet.seeds import choose_once
 from rotnet.training.runtime import autocast
 
 QUERY_CHUNK = 1024  # queries per similarity matrix: memory is chunk x train images
@@ -88,10 +91,81 @@ def _accuracy(pred: torch.Tensor, labels: torch.Tensor) -> float:
     return float((pred == labels).float().mean() * 100) if len(labels) else 0.0
 
 
+Pair = tuple[int, float]  # (k, temperature)
+
+
+@dataclass(frozen=True)
+class KnnGrid:
+    """One frozen backbone's weighted-kNN accuracy at every (k, T) of the grids, per pooled
+    map. The validation figures make the choice (``select``); the test figures are only read
+    at the chosen pair, so that several training seeds can share one choice."""
+
+    val: dict[str, dict[Pair, float]]
+    test: dict[str, dict[Pair, float]]
+
+
 @dataclass(frozen=True)
 class KnnResult:
     layers: dict[str, dict[str, Any]]  # layer -> {"k", "temperature", "val_acc", "test_acc"}
     best_layer: str  # the highest validation accuracy (the earliest layer on a tie)
+
+
+def _grid(
+    bank: torch.Tensor,
+    bank_labels: torch.Tensor,
+    query: torch.Tensor,
+    query_labels: torch.Tensor,
+    ks: Sequence[int],
+    temperatures: Sequence[float],
+    num_classes: int,
+) -> dict[Pair, float]:
+    # The nearest max(k) neighbours once; each smaller k reads a prefix of them.
+    sims, labels = _neighbours(bank, bank_labels, query, max(ks))
+    return {(k, t): _accuracy(_vote(sims, labels, k, t, num_classes), query_labels) for k in ks for t in temperatures}
+
+
+def knn_grid(
+    train: dict[str, torch.Tensor],
+    train_labels: torch.Tensor,
+    val: dict[str, torch.Tensor],
+    val_labels: torch.Tensor,
+    test: dict[str, torch.Tensor],
+    test_labels: torch.Tensor,
+    ks: Sequence[int],
+    temperatures: Sequence[float],
+    num_classes: int,
+) -> KnnGrid:
+    """Validation and test accuracy at every (k, T) for each layer of ``train`` (pooled
+    features, as from ``pooled_features``; the training split is the memory bank)."""
+    assert ks and temperatures, "empty k or temperature grid"  # params validation forbids it
+    args = (ks, temperatures, num_classes)
+    return KnnGrid(
+        val={layer: _grid(bank, train_labels, val[layer], val_labels, *args) for layer, bank in train.items()},
+        test={layer: _grid(bank, train_labels, test[layer], test_labels, *args) for layer, bank in train.items()},
+    )
+
+
+def select(grids: Sequence[KnnGrid]) -> list[KnnResult]:
+    """One choice for every grid (one per training seed): per map, the (k, T) with the best
+    mean validation accuracy over the grids (the first in grid order on a tie), then the
+    best map on those pairs' mean validation accuracy (the earliest on a tie). Each grid's
+    result holds its own figures at the shared choice; test plays no part in any choice."""
+    layers = list(grids[0].val)
+    pairs = {layer: choose_once([g.val[layer] for g in grids]) for layer in layers}
+    results = [
+        {
+            layer: {
+                "k": pair[0],
+                "temperature": pair[1],
+                "val_acc": round(g.val[layer][pair], 2),
+                "test_acc": round(g.test[layer][pair], 2),
+            }
+            for layer, pair in pairs.items()
+        }
+        for g in grids
+    ]
+    best_layer = choose_once([{layer: g.val[layer][pairs[layer]] for layer in layers} for g in grids])
+    return [KnnResult(r, best_layer) for r in results]
 
 
 def select_and_test(
@@ -105,27 +179,7 @@ def select_and_test(
     temperatures: Sequence[float],
     num_classes: int,
 ) -> KnnResult:
-    """For each layer of ``train`` (pooled features, as from ``pooled_features``): the (k, T)
-    of the grids with the best validation accuracy (the first in grid order on a tie), then
-    the test accuracy with that pair alone. Test plays no part in any choice."""
-    layers: dict[str, dict[str, Any]] = {}
-    for layer, bank in train.items():
-        # The nearest max(k) neighbours once; each smaller k reads a prefix of them.
-        sims, labels = _neighbours(bank, train_labels, val[layer], max(ks))
-        best: tuple[float, int, float] | None = None
-        for k in ks:
-            for t in temperatures:
-                acc = _accuracy(_vote(sims, labels, k, t, num_classes), val_labels)
-                if best is None or acc > best[0]:
-                    best = (acc, k, t)
-        assert best is not None, "empty k or temperature grid"  # params validation forbids it
-        val_acc, k, t = best
-        test_pred = knn_predict(bank, train_labels, test[layer], k, t, num_classes)
-        layers[layer] = {
-            "k": k,
-            "temperature": t,
-            "val_acc": round(val_acc, 2),
-            "test_acc": round(_accuracy(test_pred, test_labels), 2),
-        }
-    best_layer = max(layers, key=lambda name: layers[name]["val_acc"])  # max keeps the first of equals
-    return KnnResult(layers, best_layer)
+    """One backbone's kNN probe: per layer the (k, T) with the best validation accuracy,
+    and the test accuracy with that pair (``knn_grid`` then ``select`` of that grid alone)."""
+    grid = knn_grid(train, train_labels, val, val_labels, test, test_labels, ks, temperatures, num_classes)
+    return select([grid])[0]

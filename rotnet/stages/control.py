@@ -5,12 +5,16 @@ stage probes the RotNet (same heads, recipe and kNN, one frozen pass per batch):
   paper's "random init + conv head" is 72.50 on CIFAR-10;
 - ``supervised``: the supervised stage's backbone, frozen: how far labels take each map.
 
+As in the probe stage, each control's best head and kNN (k, T) are chosen once over the
+training seeds, on mean validation accuracy (rotnet.stages.probe.chosen_figures).
+
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/supervised/model.pt. Writes
 models/<dataset>/<backbone>/control/run.json and metrics/runs/<dataset>/<backbone>/control.json.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,11 +23,39 @@ from rotnet.models.saved import build_model, file_sha256
 from rotnet.params import Params
 from rotnet.progress import log
 from rotnet.stages.entry import stage_main
-from rotnet.stages.probe import probe_frozen
+from rotnet.stages.probe import FrozenProbes, chosen_figures, probe_frozen
 from rotnet.stages.table import BY_NAME
-from rotnet.training.context import StageRun
+from rotnet.training.context import SeedResults, StageRun
 
 SPEC = BY_NAME["control"]
+
+
+def choose_controls(seeds: list[SeedResults]) -> None:
+    """StageRun.each_seed's chooser: per control (``candidates``: init -> FrozenProbes), the
+    best head and the kNN choices made once over all seeds, in every seed's figures."""
+    inits = list(seeds[0].candidates)
+    chosen = {init: chosen_figures([s.candidates[init] for s in seeds]) for init in inits}
+    for i, s in enumerate(seeds):
+        metrics: dict[str, Any] = {}
+        record: dict[str, Any] = {}
+        for init in inits:
+            probe_metrics, probe_record = chosen[init][i]
+            # Results to compare: the val-chosen best head's and kNN's accuracies per control (few
+            # columns in `dvc exp show`); which map and head, and every layer's, are in the record.
+            best, knn = probe_metrics["best"], probe_record["knn_best"]
+            metrics[init] = {
+                "probe_val_acc": best["val_acc"],
+                "probe_test_acc": best["test_acc"],
+                "knn_val_acc": knn["val_acc"],
+                "knn_test_acc": knn["test_acc"],
+            }
+            record[init] = {**probe_record, "wall_time_s": round(s.candidates[init].result.wall_time_s, 2)}
+        s.metrics, s.record = metrics, {**record, **s.record}
+    for init in inits:
+        best = chosen[init][0][0]["best"]
+        tests = ", ".join(f"{m['best']['test_acc']:.2f}%" for m, _ in chosen[init])
+        where = f"{best['layer']}/{best['head']}"
+        log(f"control@{seeds[0].record['backbone']} {init}: best {where} on validation, test {tests}")
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
@@ -37,27 +69,17 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             ckpt, supervised = stage.upstream_model("supervised")
             return build_model(ckpt), {"supervised": file_sha256(supervised)}
 
-        for _ in stage.each_seed():
-            metrics: dict[str, Any] = {}
-            record: dict[str, Any] = {}
+        for _ in stage.each_seed(choose_controls):
+            probes: dict[str, FrozenProbes] = {}
             for init in params.control.inits:
                 model, source = frozen(init)
                 stage.reseed()  # every control's heads start as the probe stage's do
-                probes = probe_frozen(
+                found = probe_frozen(
                     stage, model, cfg, part=init, history=False, desc=f"control@{backbone}-{init}", init=init, **source
                 )
-                # Results to compare: the val-chosen best head's and kNN's accuracies per control (few
-                # columns in `dvc exp show`); which map and head, and every layer's, are in the record.
-                best, knn = probes.metrics["best"], probes.record["knn_best"]
-                metrics[init] = {
-                    "probe_val_acc": best["val_acc"],
-                    "probe_test_acc": best["test_acc"],
-                    "knn_val_acc": knn["val_acc"],
-                    "knn_test_acc": knn["test_acc"],
-                }
-                record[init] = {**probes.record, "wall_time_s": round(probes.result.wall_time_s, 2)}
-                log(f"control@{backbone} {init}: best {best['layer']}/{best['head']} test {best['test_acc']:.2f}%")
-            stage.write_results(metrics, {**record, "inits": list(params.control.inits), **stage.run_details(cfg)})
+                probes[init] = dataclasses.replace(found, heads={})  # figures only: the heads are not kept
+            details = {"inits": list(params.control.inits), **stage.run_details(cfg)}
+            stage.write_results({}, details, candidates=probes)
     return stage.metrics
 
 

@@ -6,7 +6,8 @@ from the clean test split by rotnet.data.corruptions (regenerated here, seeded b
 NOT the published CIFAR-10-C files), or read from the published files when
 ``datasets.<dataset>.corruptions`` names their folder. No model is trained: each one is
 evaluated once per corrupted set, as its stage saved it (the probe: the RotNet with the head
-and map its validation accuracy chose).
+and map its validation accuracy chose, one choice for every training seed). Each training
+seed's models are scored, and the figures averaged over seeds as every stage's.
 
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/{supervised,supervised_rot,
 pretrain}/model.pt and probe/heads.pt (those of ``robustness.models``). Writes
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rotnet import paths
 from rotnet.data.corruptions import CORRUPTIONS, corrupt, load_published
 from rotnet.errors import RotnetError
 from rotnet.inference.model import load_model
@@ -59,13 +61,24 @@ def _stage_classifiers(path: Path, device: torch.device, batch: int) -> dict[str
     return out
 
 
+def probe_choice(dataset: str, backbone: str) -> tuple[str, str]:
+    """The probe stage's validation-chosen (layer, head): one for every training seed, in
+    the stage folder's run record (seeds/ holds model files only)."""
+    path = paths.record_file("probe", dataset, backbone)
+    if not path.is_file():
+        raise RotnetError(
+            f"{path} not found: run the probe stage first (dvc repro), or remove 'probe' from robustness.models"
+        )
+    best = json.loads(path.read_text())["best"]
+    return best["layer"], best["head"]
+
+
 def _probe_classifier(stage: StageRun, device: torch.device, batch: int) -> Classifier:
-    """The RotNet with its validation-chosen probe head (probe stage: metrics' ``best``)."""
+    """The current seed's RotNet with its probe head at the probe stage's choice."""
     ckpt = load_model_file(stage.upstream("pretrain"), kind="pretrain")
     backbone = build_model(ckpt).eval()  # on the CPU for the dry pass of map_shape
     heads = torch.load(stage.upstream("probe", "heads.pt"), map_location="cpu", weights_only=True)
-    probe_metrics = json.loads(stage.upstream("probe", "run.json").read_text())
-    layer, kind = probe_metrics["best"]["layer"], probe_metrics["best"]["head"]
+    layer, kind = probe_choice(stage.dataset, stage.backbone or "")
     state = heads["heads"][f"{layer}/{kind}"]
     p = stage.prepared
     shape = map_shape(backbone, layer, stage.in_chans, tuple(p.train.images.shape[1:3]))

@@ -15,7 +15,10 @@ is refused. Each epoch draws ``epoch_size`` images by cycling the labelled ones 
 official 50,000 samples, whatever K is). Epochs are chosen on a validation set of K images
 per class (the first K of each class of the validation split): choosing on thousands of
 labelled validation images would leak labels an arm with K per class does not have. Each
-(K, arm) pair is one resumable fit.
+(K, arm) pair is one resumable fit. With several training seeds, each (K, arm) gets one epoch for
+all seeds, the best of the mean validation curve (``choose_epochs``), and each seed's test
+accuracy at that epoch: every epoch's test accuracy is recorded then, and only read at the
+epoch chosen on validation.
 
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/pretrain/model.pt. Writes
 models/<dataset>/<backbone>/semisup/run.json and metrics/runs/<dataset>/<backbone>/semisup.json.
@@ -24,6 +27,7 @@ models/<dataset>/<backbone>/semisup/run.json and metrics/runs/<dataset>/<backbon
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,9 +40,11 @@ from rotnet.models.saved import build_model, file_sha256, load_model_file
 from rotnet.params import Params, TrainParams
 from rotnet.probing.heads import conv_head, conv_head_layer, with_conv_head
 from rotnet.progress import log
+from rotnet.seeds import choose_once
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
-from rotnet.training.context import StageRun, recipe
+from rotnet.training.context import SeedResults, StageRun, recipe
+from rotnet.training.engine import FitResult
 from rotnet.training.tasks import ProbeTask, SupervisedTask, Task
 
 SPEC = BY_NAME["semisup"]
@@ -114,6 +120,44 @@ def arm_task(arm: str, stage: StageRun, ckpt: dict[str, Any], layer: str, scratc
     return SupervisedTask(with_conv_head(rotnet, layer, classes), classes), cfg.rotnet
 
 
+@dataclass(frozen=True)
+class Curves:
+    """One arm's fit at one K, per epoch: validation accuracy (to choose with) and the test
+    accuracy at the epochs where it was measured (to read at the choice)."""
+
+    val: dict[int, float]
+    test: dict[int, float]
+
+    @classmethod
+    def of(cls, result: FitResult, output: str) -> Curves:
+        """Every epoch's validation accuracy; every epoch's test accuracy when the fit recorded
+        it (test_each_epoch), else the test accuracy at the fit's own best epoch alone."""
+        val = {int(r["epoch"]): r[f"val_acc/{output}"] for r in result.history}
+        test = {int(r["epoch"]): r[f"test_acc/{output}"] for r in result.history if f"test_acc/{output}" in r}
+        out = result.outputs[output]
+        return cls(val, test or {out.best_epoch: out.test_acc})
+
+
+def choose_epochs(seeds: list[SeedResults]) -> None:
+    """StageRun.each_seed's chooser: per (K, arm) (``candidates``: (K, arm) -> Curves), the
+    epoch with the best mean validation accuracy over the seeds, and every seed's validation
+    and test accuracy at that epoch, in its metrics and record."""
+    for key in seeds[0].candidates:
+        n, arm = key
+        epoch = choose_once([s.candidates[key].val for s in seeds])
+        for s in seeds:
+            curves = s.candidates[key]
+            assert epoch in curves.test, "a fit records every epoch's test accuracy when several seeds share a choice"
+            figures = {"val_acc": round(curves.val[epoch], 2), "test_acc": round(curves.test[epoch], 2)}
+            s.metrics["points"].setdefault(str(n), {})[arm] = figures
+            detail = next(d for d in s.record["points"] if d["labels_per_class"] == n)
+            detail[arm] = {**figures, **detail[arm], "best_epoch": epoch}
+    for n, point in seeds[0].metrics["points"].items():
+        tests = {arm: " ".join(f"{s.metrics['points'][n][arm]['test_acc']:.2f}%" for s in seeds) for arm in point}
+        shown = ", ".join(f"{arm} {t}" for arm, t in tests.items())
+        log(f"semisup@{seeds[0].record['backbone']} {n}/class: {shown}")
+
+
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.semisup
     if backbone not in params.study.backbones:
@@ -122,14 +166,14 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
         check_label_counts(stage.prepared, cfg.labels_per_class)  # before any training
         rule = subset_rule(stage.prepared.meta, dataset)
-        for _ in stage.each_seed():
+        for _ in stage.each_seed(choose_epochs):
             pretrained = stage.upstream("pretrain")
             ckpt = load_model_file(pretrained, kind="pretrain")
             names = build_model(ckpt).feature_names
             # The conv head goes where the probes put it (block 2 for NIN), else on the last map.
             layer = conv_head_layer(params.probe.conv_layers, names)
 
-            points: dict[str, dict[str, Any]] = {}
+            curves: dict[tuple[int, str], Curves] = {}
             details: list[dict[str, Any]] = []
             for n in cfg.labels_per_class:
                 subset = with_labels(stage.prepared, n)
@@ -153,25 +197,21 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                         arm=arm,
                         pretrained=file_sha256(pretrained),
                         scratch_backbone=params.backbone_options(scratch_net) if arm == "scratch" else None,
+                        # Several seeds choose one epoch together: each epoch's test accuracy is kept
+                        # to be read at that epoch (choose_epochs); one seed reads its best epoch's.
+                        test_each_epoch=stage.several_seeds,
                     )
-                    out = result.outputs[task.outputs[0]]
-                    points.setdefault(str(n), {})[arm] = {
-                        "val_acc": round(out.val_acc, 2),
-                        "test_acc": round(out.test_acc, 2),
-                    }
+                    curves[n, arm] = Curves.of(result, task.outputs[0])
+                    # val_acc, test_acc and best_epoch come once the epoch is chosen (choose_epochs).
                     detail[arm] = {
-                        **points[str(n)][arm],
                         "network": scratch_net if arm == "scratch" else f"{backbone} up to {layer} + conv head",
                         "trainable_parameters": trainable_parameters(task),
                         "epochs": arm_cfg.epochs,
                         "steps_per_epoch": result.steps_per_epoch,
-                        "best_epoch": out.best_epoch,
                         "wall_time_s": round(result.wall_time_s, 2),
                     }
-                shown = ", ".join(f"{a} {detail[a]['test_acc']:.2f}%" for a in cfg.arms)
-                log(f"semisup@{backbone} {n}/class: {shown}")
                 details.append(detail)
-            metrics = {"points": points}
+            metrics: dict[str, Any] = {"points": {}}
             record = {
                 **stage.run_details(cfg.rotnet),
                 "epochs": {arm: (cfg.scratch if arm == "scratch" else cfg.rotnet).epochs for arm in cfg.arms},
@@ -179,11 +219,11 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 "epoch_size": {"scratch": cfg.scratch.epoch_size, "rotnet": cfg.rotnet.epoch_size},
                 "conv_head_layer": layer,
                 "scratch_backbone": scratch_net,
-                "selection": "epochs chosen on a validation set of K images per class",
+                "selection": "epochs chosen on a validation set of K images per class (over seeds: its mean)",
                 "subset": rule,  # which labelled images: the first K of each class, in which order
                 "points": details,
             }
-            stage.write_results(metrics, record)
+            stage.write_results(metrics, record, candidates=curves)
     return stage.metrics
 
 

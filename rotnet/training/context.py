@@ -16,7 +16,10 @@ the group, also when the stage failed.
 ``each_seed`` runs the body once per training seed (study.seeds): each seed reads the
 upstream outputs of the same seed (``upstream``) and writes its own; with several seeds
 the stage folder then gets the first seed's model and the results averaged over seeds
-(rotnet.seeds), and ``seeds/`` holds every seed's outputs.
+(rotnet.seeds), and ``seeds/`` holds every seed's outputs. A stage that chooses on
+validation (a probe's layer and head, an epoch) gives ``each_seed`` a ``choose`` function:
+it runs once every seed has run, and makes that choice once for all seeds
+(rotnet.seeds.choose_once), so the figures averaged are those of one fixed choice.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from __future__ import annotations
 import functools
 import platform
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -77,6 +81,21 @@ def recipe(cfg: TrainParams) -> dict[str, Any]:
     }
 
 
+@dataclass
+class SeedResults:
+    """One training seed's results, kept until every seed has run: its metrics and run
+    record, and what a choice across seeds reads (``candidates``, never written)."""
+
+    seed: int
+    metrics: dict[str, Any]
+    record: dict[str, Any]
+    candidates: Any = None
+
+
+# Fills in every seed's metrics and record with choices made once over all seeds.
+Chooser = Callable[[list[SeedResults]], None]
+
+
 class StageRun:
     def __init__(
         self, params: Params, kind: str, dataset: str, backbone: str | None = None, variant: str | None = None
@@ -94,7 +113,7 @@ class StageRun:
         )
         self.seeds = list(params.study.seeds)
         self.seed = self.seeds[0]  # the training seed of the run in progress (each_seed)
-        self._per_seed: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        self._per_seed: list[SeedResults] = []
         self.metrics: dict[str, Any] = {}  # what the metrics file holds once the stage is done
         self._lock = StageLock(paths.stage_lock(self.name), self.name)
 
@@ -134,9 +153,11 @@ class StageRun:
         """Seed every RNG with the current training seed (each model of a stage starts alike)."""
         seed_everything(self.seed)
 
-    def each_seed(self) -> Iterator[int]:
-        """Run the body once per training seed; then, with several, write the stage folder's
-        results: the first seed's model and the figures averaged over seeds."""
+    def each_seed(self, choose: Chooser | None = None) -> Iterator[int]:
+        """Run the body once per training seed; then ``choose`` (choices made once over the
+        seeds, filled into every seed's results), and write the results: with several
+        seeds, the stage folder gets the first seed's model and the figures averaged."""
+        self._per_seed = []
         for seed in self.seeds:
             self.seed = seed
             self.reseed()
@@ -145,9 +166,16 @@ class StageRun:
             yield seed
         self.seed = self.seeds[0]
         if self.world.is_main:
+            if choose is not None:
+                choose(self._per_seed)
             self._write_seed_index()
             if self.several_seeds:
                 self._write_over_seeds()
+            elif self._per_seed:
+                (one,) = self._per_seed
+                write_json(self.out_dir / "run.json", one.record)
+                write_json(self.metrics_path, one.metrics)
+                self.metrics = one.metrics
 
     def _write_seed_index(self) -> None:
         folder = paths.seeds_dir(self.out_kind, self.dataset, self.backbone)
@@ -164,8 +192,8 @@ class StageRun:
         for name in ("model.pt", "heads.pt"):  # what predict, orient and later stages' users open
             if (first / name).is_file():
                 write_bytes(top / name, (first / name).read_bytes())
-        metrics = over_seeds([m for m, _ in self._per_seed], self.seeds)
-        records = [r for _, r in self._per_seed]
+        metrics = over_seeds([r.metrics for r in self._per_seed], self.seeds)
+        records = [r.record for r in self._per_seed]
         # Each seed's own record goes in the averaged one, not in seeds/: seeds/ holds the
         # byte-stable models alone, so later stages that read it rerun only when those change.
         record = {**over_seeds(records, self.seeds), "per_seed": dict(zip(map(str, self.seeds), records, strict=True))}
@@ -259,10 +287,12 @@ class StageRun:
         history: bool = True,
         desc: str | None = None,
         keep: Literal["best", "last"] = "best",
+        test_each_epoch: bool = False,
         **fingerprint_extra: Any,
     ) -> FitResult:
         """Train ``task``; resumable from ``checkpoints/.../<part>.pt``. A stage that trains
-        several models (semisup, small_input) names each ``part`` and may give its own data."""
+        several models (semisup, small_input) names each ``part`` and may give its own data.
+        ``test_each_epoch``: the history also holds each epoch's test accuracy (Engine.fit)."""
         world = self.world
         engine = self.engine if data is None else Engine(data, self.params.runtime, self.device, world)
         recorder = None
@@ -276,6 +306,8 @@ class StageRun:
         if not self.params.runtime.resume and world.is_main:
             ckpt.unlink(missing_ok=True)
         world.barrier()
+        if test_each_epoch:  # a checkpoint's history must hold the test figures too
+            fingerprint_extra["test_each_epoch"] = True
         checkpointing = Checkpointing(
             ckpt, self.params.runtime.checkpoint_every, self.fingerprint(cfg, part=part, **fingerprint_extra)
         )
@@ -290,6 +322,7 @@ class StageRun:
                 checkpointing,
                 sync_bn=self.params.distributed.sync_bn,
                 keep=keep,
+                test_each_epoch=test_each_epoch,
             )
         finally:
             if recorder is not None:
@@ -378,14 +411,9 @@ class StageRun:
             test_confusion=out.test_confusion,
         )
 
-    def write_results(self, metrics: dict[str, Any], record: dict[str, Any]) -> None:
+    def write_results(self, metrics: dict[str, Any], record: dict[str, Any], candidates: Any = None) -> None:
         """Metrics (results to compare across experiments) and the run record beside the model,
-        of the current seed; with several seeds, the averages follow once every seed ran."""
-        if not self.world.is_main:
-            return
-        if self.several_seeds:
-            self._per_seed.append((metrics, record))
-        else:
-            write_json(self.out_dir / "run.json", record)
-            write_json(self.metrics_path, metrics)
-            self.metrics = metrics
+        of the current seed, written once every seed has run (each_seed), after the choices
+        made over seeds from each seed's ``candidates``."""
+        if self.world.is_main:
+            self._per_seed.append(SeedResults(self.seed, metrics, record, candidates))

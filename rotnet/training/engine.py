@@ -2,7 +2,10 @@
 
 Per epoch: batches from the on-device dataset, ready to train on (rotnet.data.device);
 one optimizer step per batch; a validation pass. Each output keeps the weights of its best validation
-epoch; the test split is evaluated once, at the end, with those weights.
+epoch; the test split is evaluated once, at the end, with those weights. ``test_each_epoch``
+also records each epoch's test accuracy in the history, for a choice of epoch made later on
+validation figures alone (one epoch for several training seeds, rotnet.seeds.choose_once):
+nothing here reads it, and evaluation draws no random numbers, so training is unchanged.
 """
 
 from __future__ import annotations
@@ -276,6 +279,7 @@ class Engine:
         sync_bn: bool = False,
         stop_after: int | None = None,
         keep: Literal["best", "last"] = "best",
+        test_each_epoch: bool = False,
     ) -> FitResult:
         """Train ``cfg.epochs`` epochs, or only the first ``stop_after`` of them (a trial of
         the recipe's start: the lr schedule still spans ``cfg.epochs``). ``keep``: each output
@@ -360,6 +364,7 @@ class Engine:
                     f"{kept}. Lower the learning rate (optimizer.lr) or check the data"
                 )
             val, val_loss = self.evaluate(task, self.data.val)
+            test_now = self.evaluate(task, self.data.test)[0] if test_each_epoch else {}
             schedule.after_epoch(val_loss)
             row: dict[str, float] = {
                 "epoch": epoch,
@@ -374,6 +379,8 @@ class Engine:
                     row[f"train_loss/{out}"] = float(output_loss[i])
             for out in task.outputs:
                 row[f"val_acc/{out}"] = accuracy(val[out])
+                if test_now:  # recorded only: the best epoch below is chosen on validation
+                    row[f"test_acc/{out}"] = accuracy(test_now[out])
                 if out in task.follows:
                     continue  # its weights are those of the output it follows
                 if out not in best or row[f"val_acc/{out}"] > best[out][0]:

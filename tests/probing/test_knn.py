@@ -131,3 +131,28 @@ def test_bad_knn_grids_name_the_key(probe, words):
 def test_default_grids():
     p = parse_params({}).probe
     assert p.knn_k == [10, 20, 50, 100, 200] and p.knn_temperature == [0.05, 0.07, 0.1, 0.2]
+
+
+def test_several_seeds_share_one_k_and_t_and_one_best_map_chosen_on_mean_validation():
+    """Per seed the grid's best pair differs; the shared choice is the mean's, and each seed
+    reports its own test figure at that pair, whatever its test figures elsewhere."""
+    from rotnet.probing.knn import KnnGrid, select
+
+    pairs = [(10, 0.1), (20, 0.1), (50, 0.1)]
+
+    def grid(val_a, test_a, val_b):
+        return KnnGrid(
+            val={"a": dict(zip(pairs, val_a, strict=True)), "b": dict(zip(pairs, val_b, strict=True))},
+            test={"a": dict(zip(pairs, test_a, strict=True)), "b": {p: 0.0 for p in pairs}},
+        )
+
+    seeds = [grid([90, 80, 50], [10, 60, 99], [85, 10, 10]), grid([50, 80, 90], [99, 64, 10], [85, 10, 10])]
+    alone = [select([g])[0] for g in seeds]
+    assert [r.layers["a"]["k"] for r in alone] == [10, 50]  # each seed alone: its own best pair
+    assert [r.best_layer for r in alone] == ["a", "a"]
+    shared = select(seeds)
+    assert [(r.layers["a"]["k"], r.layers["a"]["temperature"]) for r in shared] == [(20, 0.1), (20, 0.1)]
+    assert [r.layers["a"]["val_acc"] for r in shared] == [80.0, 80.0]
+    assert [r.layers["a"]["test_acc"] for r in shared] == [60.0, 64.0]  # each seed's test at (20, 0.1)
+    # Each seed alone prefers map a (90 > 85); over seeds map a's shared pair gives 80, map b's 85.
+    assert [r.layers["b"]["k"] for r in shared] == [10, 10] and [r.best_layer for r in shared] == ["b", "b"]

@@ -18,6 +18,7 @@ from tests.conftest import tools_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASSES = ["cat", "dog", "ship"]
+SEEDS = (0, 1)
 
 pytestmark = pytest.mark.usefixtures("needs_dvc")
 
@@ -55,6 +56,7 @@ def _tiny_params(data: Path, fashion: Path) -> dict:
     # cover the others), two datasets: an image folder and Fashion-MNIST's IDX files.
     params["study"]["backbones"] = ["nin"]
     params["study"]["datasets"] = ["cifar10", "fashion_mnist"]
+    params["study"]["seeds"] = list(SEEDS)  # every stage with several training seeds
     params["datasets"]["fashion_mnist"].update(source="idx", path=str(fashion), val_size=30, keep_first_per_class=4)
     params["runtime"].update(device="cpu", eval_batch_size=128)
     params["datasets"]["cifar10"].update(source="imagefolder", path=str(data), val_size=30, keep_first_per_class=4)
@@ -68,11 +70,13 @@ def _tiny_params(data: Path, fashion: Path) -> dict:
     params["robustness"].update(corruptions=["gaussian_noise", "contrast"], severities=[5])
     params["probe"]["head_milestones"] = {"nonlinear": [1]}
     params["control"]["inits"] = ["random"]  # the supervised control runs in tests/stages/test_stage_runs.py
-    params["backbones"]["efficientnet_b0"] = {"small_input": "stride"}
+    # A quarter of B0's channels: its full width costs as much as the rest of a seed's DAG.
+    params["backbones"]["efficientnet_b0"] = {"small_input": "stride", "width_multiplier": 0.25}
     params["backbones"]["efficientnet_b0_upsample"] = {
         "arch": "efficientnet_b0",
         "small_input": "upsample",
         "upsample_size": 64,
+        "width_multiplier": 0.25,
     }
     params["small_input"].update(epochs=1, batch_size=30)
     params["semisup"]["labels_per_class"] = [4]
@@ -171,7 +175,8 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     assert record["wall_time_s"] > 0 and record["layers"]["block2"]["conv"]["best_epoch"] >= 1
     assert (repo / "models/cifar10/nin/supervised_rot/model.pt").is_file()
     assert list((repo / "logs/cifar10/nin/pretrain").glob("events.out.tfevents.*"))
-    assert (repo / "checkpoints/cifar10/nin/pretrain/last.pt").is_file()  # resume state, outside DVC's outputs
+    assert (repo / "checkpoints/cifar10/nin/pretrain/seed0-last.pt").is_file()  # resume state, outside DVC's outputs
+    _check_every_stage_ran_every_seed(repo, datasets)
 
     again = _run(["dvc", "repro"], repo)
     assert _ran(again) == set()
@@ -222,9 +227,54 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     assert any(k.startswith("points.3.") for k in changed) and all("acc" in k for k in changed), changed
 
     shown = json.loads(_run(["dvc", "metrics", "show", "--json"], repo))
-    values = _leaves(shown)
-    # At most ~120 values per dataset (the quick profile has one dataset; this pipeline two).
+    values = _leaves(shown, skip=("std", "seeds"))
+    # At most ~120 values per dataset (the quick profile has one dataset; this pipeline two),
+    # and with several seeds at most one std beside each.
     assert 50 < len(values) <= 120 * len(datasets) and all(isinstance(v, (int, float, str)) for v in values)
+    assert len(values) < len(_leaves(shown, skip=("seeds",))) <= 2 * len(values)
+
+
+def _check_every_stage_ran_every_seed(repo: Path, datasets: tuple[str, ...]) -> None:
+    """Each stage of each dataset ran once per seed, and every choice on validation is one for
+    all seeds: its figures over seeds are a fixed choice's, never a mix of choices."""
+    seeds = [str(s) for s in SEEDS]
+    for d in datasets:
+        folders = [repo / "models" / d / "small_input"] + [
+            repo / "models" / d / b / k
+            for b, kinds in (
+                ("nin", ("supervised", "supervised_rot", "pretrain", "probe", "control", "finetune", "semisup")),
+                ("nin", ("robustness",)),
+                ("nin3", ("supervised",)),
+            )
+            for k in kinds
+        ]
+        for folder in folders:
+            record = json.loads((folder / "run.json").read_text())
+            assert list(record["per_seed"]) == seeds and record["seeds"] == list(SEEDS), folder
+            assert [record["per_seed"][s]["training_seed"] for s in seeds] == list(SEEDS), folder
+            assert set(json.loads((folder / "seeds" / "index.json").read_text())["seeds"]) == set(seeds), folder
+        models = repo / "models" / d / "nin"
+        for kind in ("supervised", "supervised_rot", "pretrain", "finetune"):
+            assert all((models / kind / "seeds" / s / "model.pt").is_file() for s in seeds), kind
+        probe = json.loads((models / "probe/run.json").read_text())
+        control = json.loads((models / "control/run.json").read_text())["per_seed"]
+        semisup = json.loads((models / "semisup/run.json").read_text())["per_seed"]
+        robust = json.loads((models / "robustness/run.json").read_text())["per_seed"]
+        per_seed = probe["per_seed"]
+        # One (layer, head), one kNN (k, T) per map and one semisup epoch per (K, arm) for all seeds.
+        assert len({(per_seed[s]["best"]["layer"], per_seed[s]["best"]["head"]) for s in seeds}) == 1
+        assert probe["best"]["layer"] == per_seed["0"]["best"]["layer"]  # not joined as "a|b"
+        for layer in per_seed["0"]["knn"]:
+            assert len({(per_seed[s]["knn"][layer]["k"], per_seed[s]["knn"][layer]["temperature"]) for s in seeds}) == 1
+        assert len({control[s]["random"]["best"]["layer"] + control[s]["random"]["best"]["head"] for s in seeds}) == 1
+        epochs = {
+            tuple(a["best_epoch"] for a in (p["scratch"], p["rotnet"])) for s in seeds for p in semisup[s]["points"]
+        }
+        assert len(epochs) == 1
+        assert probe["best"]["test_acc"] == pytest.approx(
+            sum(per_seed[s]["best"]["test_acc"] for s in seeds) / 2, abs=0.01
+        )
+        assert [robust[s]["probe"]["clean_acc"] for s in seeds] == [per_seed[s]["best"]["test_acc"] for s in seeds]
 
 
 def _kill_while_running(cmd: list[str], cwd: Path, gone: Path, timeout: float = 120) -> None:
@@ -263,11 +313,12 @@ def _wait_for_queue(repo: Path, timeout: float = 300) -> None:
     raise AssertionError(f"the queued experiment did not finish in {timeout} s")
 
 
-def _leaves(tree) -> list:
+def _leaves(tree, skip: tuple[str, ...] = ()) -> list:
+    """Every value of a JSON tree, except those under the keys ``skip``."""
     if isinstance(tree, dict):
-        return [leaf for v in tree.values() for leaf in _leaves(v)]
+        return [leaf for k, v in tree.items() if k not in skip for leaf in _leaves(v, skip)]
     if isinstance(tree, list):
-        return [leaf for v in tree for leaf in _leaves(v)]
+        return [leaf for v in tree for leaf in _leaves(v, skip)]
     return [tree]
 
 

@@ -7,7 +7,8 @@ import torch
 
 from rotnet import paths
 from rotnet.params import parse_params
-from rotnet.stages import pretrain, probe, supervised
+from rotnet.seeds import choose_once
+from rotnet.stages import pretrain, probe, robustness, supervised
 from rotnet.stages.probe import knn_probe
 
 
@@ -134,6 +135,23 @@ def test_several_seeds_write_each_seeds_models_and_the_figures_averaged(project)
     assert [per_seed[s]["training_seed"] for s in ("0", "3")] == [0, 3]
     tests = [per_seed[s]["best"]["test_acc"] for s in ("0", "3")]
     assert record["best"]["test_acc"] == pytest.approx(sum(tests) / 2, abs=0.01)
+    # One (layer, head) for both seeds, the best on their mean validation accuracy.
+    chosen = {(per_seed[s]["best"]["layer"], per_seed[s]["best"]["head"]) for s in ("0", "3")}
+    val = [
+        {(layer, h): r["val_acc"] for layer, hs in per_seed[s]["layers"].items() for h, r in hs.items()} for s in "03"
+    ]
+    assert chosen == {choose_once(val)} and "|" not in record["best"]["layer"]
+    # Robustness scores each seed's RotNet with that probe head (seeds/ holds no run record).
+    params = two.model_copy(
+        update={
+            "robustness": two.robustness.model_copy(
+                update={"models": ["probe"], "corruptions": ["contrast"], "severities": [5]}
+            )
+        }
+    )
+    scored = robustness.run(params, "cifar10", "nin")
+    clean = json.loads(paths.record_file("robustness", "cifar10", "nin").read_text())["per_seed"]
+    assert [clean[s]["probe"]["clean_acc"] for s in ("0", "3")] == tests and "std" in scored
     index = json.loads((paths.seeds_dir("probe", "cifar10", "nin") / "index.json").read_text())
     assert set(index["seeds"]) == {"0", "3"}
     # Back to one seed: outputs where they always were; seeds/ holds only its index, the

@@ -191,3 +191,22 @@ def test_compile_compiles_the_model_for_training_steps_and_evaluates_eager(monke
     # rotation: the model once per step; probe: the frozen features and the heads per step
     assert len(compiled_calls) == steps * (1 if kind == "rotation" else 2)
     assert result.outputs[task.outputs[0]].test_acc >= 0
+
+
+def test_test_each_epoch_records_test_figures_and_changes_no_training():
+    """Each epoch's test accuracy is recorded, for a choice made later on validation; the
+    fit is otherwise the same, and its best epoch's test figure is the one recorded then."""
+
+    def run(**kw):
+        torch.manual_seed(0)
+        return _engine().fit(SupervisedTask(create_backbone("nin", 4, options={"width": 16}), 4), _cfg(3), 1, "d", **kw)
+
+    plain, each = run(), run(test_each_epoch=True)
+    assert all("test_acc/supervised" not in r for r in plain.history)
+    assert [r["val_acc/supervised"] for r in each.history] == [r["val_acc/supervised"] for r in plain.history]
+    out = each.outputs["supervised"]
+    assert (out.best_epoch, out.test_confusion) == (
+        plain.outputs["supervised"].best_epoch,
+        plain.outputs["supervised"].test_confusion,
+    )
+    assert each.history[out.best_epoch - 1]["test_acc/supervised"] == out.test_acc

@@ -1,0 +1,102 @@
+"""Choices on validation made once over training seeds (rotnet.seeds.choose_once): the probe's
+(layer, head), the kNN's (k, T) and map, the controls', and each semi-supervised arm's epoch.
+Planted per-seed figures where each seed alone would choose differently from their mean."""
+
+import pytest
+
+from rotnet.probing.knn import KnnGrid
+from rotnet.seeds import over_seeds
+from rotnet.stages.control import choose_controls
+from rotnet.stages.probe import FrozenProbes, choose_probes, chosen_figures
+from rotnet.stages.semisup import Curves, choose_epochs
+from rotnet.training.context import SeedResults
+from rotnet.training.engine import FitResult, OutputResult
+
+LAYERS = {"block1/linear": "block1", "block2/conv": "block2", "block2/linear": "block2"}
+
+
+def _probes(figures: dict[str, tuple[float, float]], knn_val: list[float], knn_test: list[float]) -> FrozenProbes:
+    """Heads' (val, test) by output, and a kNN grid of two pairs on block1 (block2 at 0)."""
+    outputs = {o: OutputResult(3, val, test, [[1]]) for o, (val, test) in figures.items()}
+    result = FitResult(outputs, [], 4, train_time_s=1.0, train_images=100, wall_time_s=2.0)
+    pairs = [(10, 0.1), (20, 0.1)]
+    knn = KnnGrid(
+        val={"block1": dict(zip(pairs, knn_val, strict=True)), "block2": {p: 0.0 for p in pairs}},
+        test={"block1": dict(zip(pairs, knn_test, strict=True)), "block2": {p: 0.0 for p in pairs}},
+    )
+    return FrozenProbes({}, LAYERS, result, knn, {"linear": [1]})
+
+
+# Alone, seed 0 chooses block1/linear and k=10, seed 1 block2/linear and k=20; over both
+# seeds the mean validation accuracy chooses block2/conv (80 against 70) and k=20 (70 > 65).
+SEED0 = _probes({"block1/linear": (90, 70), "block2/conv": (80, 75), "block2/linear": (50, 99)}, [90, 80], [5, 60])
+SEED1 = _probes({"block1/linear": (50, 99), "block2/conv": (80, 79), "block2/linear": (90, 60)}, [40, 60], [95, 64])
+
+
+def test_the_probe_choice_is_one_for_all_seeds_and_its_mean_and_std_are_that_choices():
+    assert [chosen_figures([p])[0][0]["best"]["layer"] for p in (SEED0, SEED1)] == ["block1", "block2"]
+    both = chosen_figures([SEED0, SEED1])
+    bests = [metrics["best"] for metrics, _ in both]
+    assert bests == [
+        {"layer": "block2", "head": "conv", "val_acc": 80.0, "test_acc": 75.0},
+        {"layer": "block2", "head": "conv", "val_acc": 80.0, "test_acc": 79.0},
+    ]
+    knn = [record["knn"]["block1"] for _, record in both]
+    assert [(r["k"], r["val_acc"], r["test_acc"]) for r in knn] == [(20, 80.0, 60.0), (20, 60.0, 64.0)]
+    assert {record["knn_best"]["layer"] for _, record in both} == {"block1"}
+    # The figures over seeds: the fixed choice's mean, and its std beside it.
+    merged = over_seeds([metrics for metrics, _ in both], [0, 1])
+    assert merged["best"] == {"layer": "block2", "head": "conv", "val_acc": 80.0, "test_acc": 77.0}
+    assert merged["std"]["best"]["test_acc"] == pytest.approx(2.83, abs=0.01)  # sample std of 75, 79
+    assert merged["knn"]["block1"]["test_acc"] == 62.0
+
+
+def test_the_probe_stage_chooser_fills_every_seeds_results_before_its_run_details():
+    seeds = [SeedResults(0, {}, {"host": "h"}, SEED0), SeedResults(1, {}, {"host": "h"}, SEED1)]
+    choose_probes(seeds)
+    assert [s.metrics["best"]["test_acc"] for s in seeds] == [75.0, 79.0]
+    assert list(seeds[0].record)[-1] == "host" and seeds[1].record["layers"]["block2"]["conv"]["best_epoch"] == 3
+
+
+def test_each_control_is_chosen_once_over_seeds():
+    seeds = [
+        SeedResults(s, {}, {"backbone": "nin"}, {"random": p, "supervised": p}) for s, p in enumerate((SEED0, SEED1))
+    ]
+    choose_controls(seeds)
+    assert [s.metrics["random"]["probe_test_acc"] for s in seeds] == [75.0, 79.0]
+    assert [s.metrics["supervised"]["knn_test_acc"] for s in seeds] == [60.0, 64.0]
+    assert seeds[1].record["random"]["best"]["layer"] == "block2" and seeds[1].record["random"]["wall_time_s"] == 2.0
+
+
+def _semisup_seed(seed: int, curves: Curves) -> SeedResults:
+    record = {"backbone": "nin", "points": [{"labels_per_class": 4, "rotnet": {"network": "nin + conv head"}}]}
+    return SeedResults(seed, {"points": {}}, record, {(4, "rotnet"): curves})
+
+
+def test_one_semisup_epoch_for_all_seeds_on_the_mean_validation_curve():
+    # Alone, seed 0 chooses epoch 2 and seed 1 epoch 3; the mean curve (50, 59, 58.5) epoch 2.
+    # The test figures at the epochs not chosen (90, 10) are never reported.
+    seeds = [
+        _semisup_seed(0, Curves({1: 50.0, 2: 60.0, 3: 55.0}, {1: 40.0, 2: 45.0, 3: 90.0})),
+        _semisup_seed(1, Curves({1: 50.0, 2: 58.0, 3: 62.0}, {1: 41.0, 2: 47.0, 3: 10.0})),
+    ]
+    choose_epochs(seeds)
+    assert [s.metrics["points"]["4"]["rotnet"] for s in seeds] == [
+        {"val_acc": 60.0, "test_acc": 45.0},
+        {"val_acc": 58.0, "test_acc": 47.0},
+    ]
+    details = [s.record["points"][0]["rotnet"] for s in seeds]
+    assert [(d["best_epoch"], d["network"]) for d in details] == [(2, "nin + conv head")] * 2
+    merged = over_seeds([s.metrics for s in seeds], [0, 1])
+    assert merged["points"]["4"]["rotnet"]["test_acc"] == 46.0
+    assert merged["std"]["points"]["4"]["rotnet"]["test_acc"] == pytest.approx(1.41, abs=0.01)
+
+
+def test_one_seed_reads_its_own_best_epochs_test_figure():
+    result = FitResult({"rotnet": OutputResult(2, 60.0, 45.0, [[1]])}, [], 3, 1.0, 10, 1.0)
+    result.history = [{"epoch": e, "val_acc/rotnet": v} for e, v in ((1, 50.0), (2, 60.0), (3, 55.0))]
+    curves = Curves.of(result, "rotnet")
+    assert curves.test == {2: 45.0}  # the fit's own test pass, at its best validation epoch
+    seeds = [_semisup_seed(0, curves)]
+    choose_epochs(seeds)
+    assert seeds[0].metrics["points"]["4"]["rotnet"] == {"val_acc": 60.0, "test_acc": 45.0}
