@@ -7,7 +7,7 @@ import pytest
 from rotnet.probing.knn import KnnGrid
 from rotnet.seeds import over_seeds
 from rotnet.stages.control import choose_controls
-from rotnet.stages.probe import FrozenProbes, choose_probes, chosen_figures
+from rotnet.stages.probe import FrozenProbes, ProbeCandidates, choose_probes, chosen_figures
 from rotnet.stages.semisup import Curves, choose_epochs
 from rotnet.training.context import SeedResults
 from rotnet.training.engine import FitResult, OutputResult
@@ -52,10 +52,24 @@ def test_the_probe_choice_is_one_for_all_seeds_and_its_mean_and_std_are_that_cho
 
 
 def test_the_probe_stage_chooser_fills_every_seeds_results_before_its_run_details():
-    seeds = [SeedResults(0, {}, {"host": "h"}, SEED0), SeedResults(1, {}, {"host": "h"}, SEED1)]
+    seeds = [SeedResults(s, {}, {"host": "h"}, ProbeCandidates(p)) for s, p in ((0, SEED0), (1, SEED1))]
     choose_probes(seeds)
     assert [s.metrics["best"]["test_acc"] for s in seeds] == [75.0, 79.0]
     assert list(seeds[0].record)[-1] == "host" and seeds[1].record["layers"]["block2"]["conv"]["best_epoch"] == 3
+
+
+def test_a_masked_rotnets_own_view_is_chosen_over_seeds_apart_from_the_headline():
+    from rotnet.rotation import InputView
+
+    view = InputView(mask=True, offset=0.0)
+    # The view's probings are the headline's with the seeds swapped: the same mean choice.
+    pairs = ((0, SEED0, SEED1), (1, SEED1, SEED0))
+    seeds = [SeedResults(s, {}, {"host": "h"}, ProbeCandidates(p, seen, view)) for s, p, seen in pairs]
+    choose_probes(seeds)
+    assert [s.metrics["best"]["test_acc"] for s in seeds] == [75.0, 79.0]
+    assert [s.metrics["rotnet_view"]["best"]["test_acc"] for s in seeds] == [79.0, 75.0]
+    assert seeds[0].record["rotnet_view"]["view"] == view.record() and "shown" in seeds[0].record["rotnet_view"]
+    assert list(seeds[0].record)[-1] == "host"
 
 
 def test_each_control_is_chosen_once_over_seeds():
