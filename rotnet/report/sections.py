@@ -501,8 +501,10 @@ def rotation_supervision_section(ds: DatasetResults) -> list[str]:
         out += [
             "",
             f"Corrupted: mean test accuracy over {n} corruptions x {k} severities ({', '.join(first['corruptions'])}); "
-            f"{first['source']}. Regenerated sets follow CIFAR-10-C's published severity constants but are "
-            "not the published files: compare them with each other, not with published CIFAR-10-C figures.",
+            f"{first['source']}. Regenerated sets follow CIFAR-10-C's published generator (its constants, "
+            "and for the blurs, brightness, contrast, pixelate and JPEG its functions' pixels, truncation "
+            "included: tests/data/fixtures) but are not the published files (the noises draw other random "
+            "streams): compare them with each other, not with published CIFAR-10-C figures.",
             "",
         ]
     return out
