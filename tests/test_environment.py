@@ -42,7 +42,7 @@ def test_make_installs_into_its_own_environment_with_the_lock():
         out = subprocess.run(["make", "-n", "install"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
         assert pip not in out.stdout
     quick = subprocess.run(["make", "-n", "quick"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
-    assert "dvc exp run" in quick.stdout
+    assert "rotnet.cli profile run quick" in quick.stdout  # dvc exp run with profiles/quick.yaml
     # dvc, and the `python` of dvc.yaml's commands, come from the environment's bin/.
     shown = subprocess.run(
         ["make", "-s", "--eval=show-path: ; @echo $$PATH", "show-path"],

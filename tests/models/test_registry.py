@@ -49,13 +49,13 @@ def test_option_errors_name_the_source_and_the_valid_options():
     with pytest.raises(RotnetError) as err:
         validate_backbone_options("nin", {"width": 2}, source="my.yaml")
     assert "invalid options for backbone 'nin' in my.yaml (backbones.nin): width:" in str(err.value)
-    assert str(err.value).endswith("Valid options: arch, blocks, width")
+    assert str(err.value).endswith("Valid options: arch, blocks, width, init")
 
 
 def test_describe_lists_every_backbone_with_its_defaults():
     lines = describe_backbones().splitlines()
     assert [line.split(":")[0] for line in lines] == list_backbones()
-    assert "nin: blocks=4, width=192" in lines
+    assert "nin: blocks=4, width=192, init='kaiming'" in lines
     assert "resnet50: width=64" in lines
     effnet = (
         "small_input='stride', upsample_size=128, width_multiplier=1.0, drop_rate=0.2, drop_path_rate=0.0, "

@@ -165,7 +165,7 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     semisup = json.loads((repo / "metrics/runs/cifar10/nin/semisup.json").read_text())
     assert list(semisup["points"]) == ["4"]
     assert all(0 <= p[arm]["test_acc"] <= 100 for p in semisup["points"].values() for arm in ("scratch", "rotnet"))
-    assert "| nin | 4 |" in report and "paper RotNet" in report
+    assert "| nin | 4 |" in report and "fig. 5b re-run RotNet" in report
     probe = json.loads((repo / "metrics/runs/cifar10/nin/probe.json").read_text())
     assert set(probe["layers"]) == {"block1", "block2", "block3", "block4"}
     # Metrics hold results; how the run went is in the run record beside the model.
@@ -242,7 +242,8 @@ def _check_every_stage_ran_every_seed(repo: Path, datasets: tuple[str, ...]) -> 
         folders = [repo / "models" / d / "small_input"] + [
             repo / "models" / d / b / k
             for b, kinds in (
-                ("nin", ("supervised", "supervised_rot", "pretrain", "probe", "control", "finetune", "semisup")),
+                ("nin", ("supervised", "supervised_rot", "pretrain", "probe", "control", "semisup")),
+                ("nin", ("finetune/conv", "finetune/nonlinear")),  # one instance per finetune.heads
                 ("nin", ("robustness",)),
                 ("nin3", ("supervised",)),
             )
@@ -254,7 +255,7 @@ def _check_every_stage_ran_every_seed(repo: Path, datasets: tuple[str, ...]) -> 
             assert [record["per_seed"][s]["training_seed"] for s in seeds] == list(SEEDS), folder
             assert set(json.loads((folder / "seeds" / "index.json").read_text())["seeds"]) == set(seeds), folder
         models = repo / "models" / d / "nin"
-        for kind in ("supervised", "supervised_rot", "pretrain", "finetune"):
+        for kind in ("supervised", "supervised_rot", "pretrain", "finetune/conv", "finetune/nonlinear"):
             assert all((models / kind / "seeds" / s / "model.pt").is_file() for s in seeds), kind
         probe = json.loads((models / "probe/run.json").read_text())
         control = json.loads((models / "control/run.json").read_text())["per_seed"]
