@@ -16,7 +16,7 @@ Record = dict[str, Any]
 OFFICIAL_TRAIN_IMAGES = 50_000  # CIFAR-10's training set; the official code carves nothing off
 OFFICIAL_BATCH = 128
 # The official epochs of each run behind a paper figure (config/ of the official code).
-OFFICIAL_EPOCHS = {"supervised": 200, "pretrain": 200, "probe": 100}
+OFFICIAL_EPOCHS = {"supervised": 200, "pretrain": 200, "probe": 100, "control": 100}
 SELECTION = "epochs chosen on validation, test read once (official: best test accuracy over epochs)"
 
 
@@ -80,23 +80,31 @@ def data(description: str, official: bool) -> list[str]:
     return [] if official else [f"data: {description} (official: the CIFAR-10 download)"]
 
 
-def differences(
-    rec: Record | None,
+def difference_list(
+    rec: Record,
     kind: str,
     *,
     data_description: str,
     data_official: bool,
     pretrain: Record | None = None,
     extra: tuple[str, ...] = (),
-) -> str:
+) -> list[str]:
     """Every way the run behind ``rec`` (a ``kind`` stage: supervised, pretrain, probe,
-    finetune) differs from the official one, as one '; '-joined cell."""
-    if rec is None:
-        return "–"
+    control, finetune, semisup) differs from the official one. ``pretrain``: the RotNet it
+    read (probe, finetune, semisup), whose initialisation and epoch are then the ones named."""
     items = [*extra, *data(data_description, data_official), *training_images(rec), *epochs(rec, kind)]
-    items += init(rec if kind in ("supervised", "pretrain") else (pretrain or rec))
-    if kind in ("probe", "finetune"):
-        items += rotnet_epoch(pretrain)
+    items += init(pretrain if pretrain is not None else rec)
+    items += rotnet_epoch(pretrain)
     items += precision(rec)
     items.append(SELECTION)
-    return "; ".join(dict.fromkeys(items))
+    return list(dict.fromkeys(items))
+
+
+def differences(rec: Record | None, kind: str, **kwargs: Any) -> str:
+    """``difference_list`` as one '; '-joined cell ('–' without a record)."""
+    return "–" if rec is None else "; ".join(difference_list(rec, kind, **kwargs))
+
+
+def common(lists: list[list[str]]) -> list[str]:
+    """The items every list has, in the first list's order."""
+    return [x for x in lists[0] if all(x in other for other in lists[1:])] if lists else []

@@ -276,9 +276,11 @@ def nin_vs_paper_section(ds: DatasetResults, rows: pd.DataFrame) -> list[str]:
     recs = ds.records["nin"]
     official = ds.data_official
 
-    def differs(rec: Record | None, kind: str, *extra: str) -> str:
+    def differs(rec: Record | None, kind: str, *extra: str) -> list[str]:
+        if rec is None:
+            return ["(no run record)"]
         pre = recs.get("pretrain") if kind in ("probe", "finetune") else None
-        return protocol.differences(
+        return protocol.difference_list(
             rec, kind, data_description=ds.data, data_official=official, pretrain=pre, extra=extra
         )
 
@@ -332,17 +334,23 @@ def nin_vs_paper_section(ds: DatasetResults, rows: pd.DataFrame) -> list[str]:
                 "not published: no official config (assumed: frozen random 4-block NIN, head 100 epochs)",
                 test_figure(random_conv.iloc[0]),
                 f"frozen random NIN (seeded), head {probe} epochs",
-                differs(ds.controls.get("nin"), "probe", RANDOM_ASSUMED),
+                differs(ds.controls.get("nin"), "control", RANDOM_ASSUMED),
             ],
         )
+    # What every row shares is said once under the table; each row's cell has the rest.
+    shared = protocol.common([row[-1] for row in body])
+    for row in body:
+        row[-1] = "; ".join(x for x in row[-1] if x not in shared) or "only what every row shares (below)"
     header = ["method", f"paper ({PAPER_DATA})", "paper's protocol", f"ours ({ds.data})", "our protocol"]
     return [
         "### NIN beside the paper",
         "",
-        table([*header, "what still differs from the official run"], body),
+        table([*header, "what else differs from the official run"], body),
+        "",
+        f"What every row above still differs in from the official run: {'; '.join(shared) or 'nothing'}.",
         "",
         "Every figure in the paper column is one the paper printed (its CIFAR-10 comparison table). "
-        "The last column lists each way our run departs from the official code's run behind it "
+        "The last column lists each other way our run departs from the official code's run behind it "
         "(`make paper` runs the official protocol wherever it can: profiles/paper.yaml).",
         "",
         FINETUNE_RECIPE_NOTE,

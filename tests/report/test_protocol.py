@@ -65,3 +65,8 @@ def test_records_from_before_say_what_they_do_not_know():
 
 def test_extra_notes_come_first():
     assert _diff(PAPER_EXACT, extra=("protocol assumed",)).startswith("protocol assumed; ")
+
+
+def test_what_every_row_shares_is_found_once():
+    assert protocol.common([["a", "b", "c"], ["c", "a"], ["a", "x", "c"]]) == ["a", "c"]
+    assert protocol.common([]) == []
