@@ -383,6 +383,8 @@ class StageRun:
             )
             if "micro_batch" in result.extra:  # images per micro-batch, as run (after auto)
                 details["micro_batch"] = result.extra["micro_batch"]
+            if "segments" in result.extra:  # fit() calls the run took (1: never resumed; None: unknown)
+                details["segments"] = result.extra["segments"]
         return details
 
     def output_results(

@@ -29,7 +29,7 @@ from rotnet.progress import log, progress
 from rotnet.training import memory
 from rotnet.training.distributed import World, check_batch
 from rotnet.training.optim import build_optimizer, build_schedule
-from rotnet.training.resume import load_resume_state, save_resume_state
+from rotnet.training.resume import Counts, load_resume_state, save_resume_state
 from rotnet.training.runtime import autocast
 from rotnet.training.tasks import Task, targets_of
 
@@ -53,12 +53,20 @@ class Checkpointing:
 
 @dataclass
 class FitResult:
+    """What fit() trained and how fast. A resumed run reports the whole run, over all its
+    segments (the fit() calls it took, ``extra["segments"]``): the time and images of the
+    epochs its checkpoints kept. Work a kill threw away after the last checkpoint is redone,
+    not counted; each later segment's start-up (sizing, compiling, loading) is counted.
+    ``extra["segments"]`` is None when the run resumed from a checkpoint written before the
+    counts were saved: its wall time then covers the last segment only (images and train
+    time are whole all the same)."""
+
     outputs: dict[str, OutputResult]
     history: list[dict[str, float]]
     epochs: int
-    train_time_s: float  # optimizer steps only, validation excluded
-    train_images: int  # source images seen in training (before any rotation copies)
-    wall_time_s: float
+    train_time_s: float  # optimizer steps only, validation excluded; all segments
+    train_images: int  # source images seen in training (before any rotation copies); all segments
+    wall_time_s: float  # the sum of the segments' wall times (each killed one up to its last checkpoint)
     steps_per_epoch: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -305,13 +313,22 @@ class Engine:
         schedule = build_schedule(optimizer, cfg.schedule, cfg.epochs, steps)
         best: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = {}
         history: list[dict[str, float]] = []
-        train_time = 0.0
+        epoch_images = steps * cfg.batch_size
+        # The run's counts over all segments (Counts): this segment adds to what its checkpoint held.
+        train_time, train_images, wall_before, segments = 0.0, 0, 0.0, 1
         first_epoch = 1
         loops = (task, optimizer, schedule)
         if checkpointing is not None:
             resumed = load_resume_state(checkpointing.path, checkpointing.fingerprint, desc, *loops)
             if resumed is not None:
-                first_epoch, best, history, train_time = resumed
+                first_epoch, best, history, was = resumed.next_epoch, resumed.best, resumed.history, resumed.counts
+                train_time = was.train_time
+                # An older checkpoint's images are known all the same: its fingerprint fixes steps and batch.
+                train_images = epoch_images * (first_epoch - 1) if was.train_images is None else was.train_images
+                wall_before = was.wall_time
+                segments = None if was.segments is None else was.segments + 1
+                if was.wall_time is None and world.is_main:
+                    log(f"{desc}: {checkpointing.path} predates whole-run times; wall time covers this segment only")
                 for row in history:
                     if on_epoch:
                         on_epoch(row)  # the history file and logs hold every epoch, resumed or not
@@ -349,6 +366,7 @@ class Engine:
             _sync(self.device)
             epoch_time = time.monotonic() - t0
             train_time += epoch_time
+            train_images += epoch_images
             # Every process learns the totals, and so agrees on NaN stops and best epochs.
             bad = world.all_reduce(first_bad, op="max")
             world.all_reduce(per_output)
@@ -385,8 +403,8 @@ class Engine:
                     continue  # its weights are those of the output it follows
                 if out not in best or row[f"val_acc/{out}"] > best[out][0]:
                     best[out] = (row[f"val_acc/{out}"], epoch, task.snapshot(out))
-            row["images_per_s"] = steps * cfg.batch_size / max(epoch_time, 1e-9)
-            row["time_s"] = time.monotonic() - start
+            row["images_per_s"] = epoch_images / max(epoch_time, 1e-9)
+            row["time_s"] = (wall_before or 0.0) + time.monotonic() - start  # since the run's start
             history.append(row)
             if on_epoch:
                 on_epoch(row)
@@ -399,7 +417,7 @@ class Engine:
                     epoch == cfg.epochs,
                     best,
                     history,
-                    train_time,
+                    Counts(train_time, train_images, None if wall_before is None else row["time_s"], segments),
                     *loops,
                 )
             shown = ", ".join(f"val {o} {row[f'val_acc/{o}']:.2f}%" for o in task.outputs[:4])
@@ -424,8 +442,8 @@ class Engine:
             history=history,
             epochs=last_epoch,
             train_time_s=train_time,
-            train_images=steps * cfg.batch_size * (last_epoch - first_epoch + 1),
-            wall_time_s=time.monotonic() - start,
+            train_images=train_images,
+            wall_time_s=(wall_before or 0.0) + time.monotonic() - start,
             steps_per_epoch=steps,
-            extra={"micro_batch": micro or cfg.batch_size // world.size},
+            extra={"micro_batch": micro or cfg.batch_size // world.size, "segments": segments},
         )

@@ -3,10 +3,15 @@
 Saved atomically every few epochs. A run resumes only from an unfinished checkpoint made
 with the same params and data; any other mismatch stops with a message saying how to
 start fresh, never silently.
+
+The state also carries the run's counts so far (images trained, wall time, segments: the
+fit() calls the run took), so that a resumed run reports the whole run. A checkpoint
+written before they were saved still resumes: its counts come back as None (unknown).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,24 @@ from rotnet.progress import log
 
 FORMAT = "rotnet-resume-v1"
 Best = dict[str, tuple[float, int, dict[str, torch.Tensor]]]
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What a run has done up to a checkpoint, over all its segments so far."""
+
+    train_time: float  # seconds of optimizer steps
+    train_images: int | None = None  # None: a checkpoint from before these were saved
+    wall_time: float | None = None  # seconds from each segment's start to its last checkpoint
+    segments: int | None = None  # fit() calls, this one included (1: never resumed)
+
+
+@dataclass(frozen=True)
+class Resumed:
+    next_epoch: int
+    best: Best
+    history: list[dict[str, float]]
+    counts: Counts
 
 
 def _rng_state() -> dict[str, Any]:
@@ -35,7 +58,7 @@ def save_resume_state(
     complete: bool,
     best: Best,
     history: list[dict[str, float]],
-    train_time: float,
+    counts: Counts,
     task: Any,
     optimizer: torch.optim.Optimizer,
     schedule: Any,
@@ -54,7 +77,10 @@ def save_resume_state(
         "schedule": schedule.state_dict(),
         "best": {o: {"val_acc": v, "epoch": e, "state": st} for o, (v, e, st) in best.items()},
         "history": history,
-        "train_time": train_time,
+        "train_time": counts.train_time,  # the name older checkpoints used
+        "train_images": counts.train_images,
+        "wall_time": counts.wall_time,
+        "segments": counts.segments,
         "rng": _rng_state(),
     }
     write_bytes(path, torch_bytes(state))  # via Python, so a full disk is a clear error
@@ -72,8 +98,8 @@ def load_resume_state(
     task: Any,
     optimizer: torch.optim.Optimizer,
     schedule: Any,
-) -> tuple[int, Best, list[dict[str, float]], float] | None:
-    """Restore an unfinished run; return (next epoch, best, history, train time) or None."""
+) -> Resumed | None:
+    """Restore an unfinished run and return what fit() continues from, or None (nothing to resume)."""
     if not path.is_file():
         return None
     fresh = f"to start fresh, delete it (rm {path}) or set runtime.resume: false"
@@ -102,4 +128,5 @@ def load_resume_state(
         torch.cuda.set_rng_state_all(rng["cuda"])
     best = {o: (b["val_acc"], b["epoch"], b["state"]) for o, b in ckpt["best"].items()}
     log(f"{desc}: resuming after epoch {ckpt['epoch']} from {path}")
-    return ckpt["epoch"] + 1, best, list(ckpt["history"]), float(ckpt["train_time"])
+    counts = Counts(float(ckpt["train_time"]), ckpt.get("train_images"), ckpt.get("wall_time"), ckpt.get("segments"))
+    return Resumed(ckpt["epoch"] + 1, best, list(ckpt["history"]), counts)

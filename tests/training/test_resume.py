@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 
@@ -37,16 +39,56 @@ def _stop_after(epoch):
     return hook
 
 
+EPOCH_IMAGES = 256  # 8 steps of 32 (tests.synthetic's train split)
+
+
+def _timed_fit(path, **kw):
+    t0 = time.monotonic()
+    result = _fit(path, **kw)
+    return result, time.monotonic() - t0
+
+
 def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path):
     whole = _fit(tmp_path / "a.pt")
-    with pytest.raises(Killed):  # dies during epoch 3: the checkpoint holds epoch 2
-        _fit(tmp_path / "b.pt", on_epoch=_stop_after(3))
-    resumed = _fit(tmp_path / "b.pt")
+    with pytest.raises(Killed):  # dies during epoch 2: the checkpoint holds epoch 1
+        _fit(tmp_path / "b.pt", on_epoch=_stop_after(2))
+    with pytest.raises(Killed):  # resumed, then dies during epoch 4: the checkpoint holds epoch 3
+        _fit(tmp_path / "b.pt", on_epoch=_stop_after(4))
+    resumed, last_segment_s = _timed_fit(tmp_path / "b.pt")
     assert [r["epoch"] for r in resumed.history] == [1, 2, 3, 4]
     for a, b in zip(whole.history, resumed.history, strict=True):
         assert a["val_acc/supervised"] == b["val_acc/supervised"] and a["train_loss"] == b["train_loss"]
     assert whole.outputs["supervised"].test_confusion == resumed.outputs["supervised"].test_confusion
     assert whole.outputs["supervised"].best_epoch == resumed.outputs["supervised"].best_epoch
+
+    # The counts cover the whole run, not the last segment (which trained epoch 4 alone).
+    assert whole.train_images == resumed.train_images == 4 * EPOCH_IMAGES
+    assert whole.extra["segments"] == 1 and resumed.extra["segments"] == 3
+    # Train time is the sum of the kept epochs' times, each in the history; images/s follows.
+    kept = sum(EPOCH_IMAGES / r["images_per_s"] for r in resumed.history)
+    assert resumed.train_time_s == pytest.approx(kept)
+    assert resumed.images_per_s == pytest.approx(4 * EPOCH_IMAGES / kept)
+    # Wall time adds the earlier segments' (up to their checkpoints) to the last one's.
+    assert resumed.wall_time_s > last_segment_s
+    assert resumed.wall_time_s >= resumed.train_time_s
+    times = [r["time_s"] for r in resumed.history]
+    assert times == sorted(times) and resumed.wall_time_s >= times[-1]
+
+
+def test_a_checkpoint_without_counts_resumes_with_whole_images_and_this_segments_wall_time(tmp_path, capsys):
+    path = tmp_path / "old.pt"
+    with pytest.raises(Killed):  # the checkpoint holds epoch 1
+        _fit(path, on_epoch=_stop_after(2))
+    state = torch.load(path, weights_only=True)
+    for key in ("train_images", "wall_time", "segments"):  # as written before these were saved
+        del state[key]
+    torch.save(state, path)
+    resumed, segment_s = _timed_fit(path)
+    assert "predates whole-run times; wall time covers this segment only" in capsys.readouterr().err
+    assert resumed.train_images == 4 * EPOCH_IMAGES  # epoch 1's images are known from the checkpoint's epoch
+    assert resumed.images_per_s == pytest.approx(resumed.train_images / resumed.train_time_s)
+    assert resumed.extra["segments"] is None  # unknown
+    assert resumed.wall_time_s <= segment_s
 
 
 def test_a_finished_run_is_not_resumed(tmp_path):
@@ -153,3 +195,10 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_metrics(tmp_pat
     assert (killed / model).read_bytes() == (whole / model).read_bytes()
     rows = (killed / "metrics/runs/cifar10/nin/supervised_history.csv").read_text().splitlines()
     assert len(rows) == 1 + 6
+    # The record reports the whole run: its images/s is over all 6 epochs, both segments'
+    # (each epoch's rate is in the history; equal epochs, so their harmonic mean).
+    runs = {r: json.loads((r / "models/cifar10/nin/supervised/run.json").read_text()) for r in (whole, killed)}
+    assert runs[whole]["segments"] == 1 and runs[killed]["segments"] == 2
+    rates = [float(row.split(",")[rows[0].split(",").index("images_per_s")]) for row in rows[1:]]
+    assert runs[killed]["images_per_s"] == pytest.approx(len(rates) / sum(1 / r for r in rates), abs=0.1)
+    assert runs[killed]["wall_time_s"] >= runs[killed]["train_time_s"]
