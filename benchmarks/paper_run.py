@@ -138,18 +138,23 @@ class Progress:
     """The child's record of each stage: epochs checkpointed, epoch times, done and figures,
     written atomically at every checkpoint (a killed child leaves it true to the last one)."""
 
-    def __init__(self, path: Path, call: int) -> None:
+    def __init__(self, path: Path, call: int, started: float | None = None) -> None:
         self.path, self.call = path, call
         self.data: dict[str, Any] = read_json(path, {})
         self.stage = ""
-        self.started = time.monotonic()
-        self.mark = self.started
+        # The call's first epoch counts from the child's start (its imports, data loading and
+        # model set-up): the start-up each call pays, kept apart from the epoch times.
+        self.mark = time.monotonic() if started is None else started
+        self.first = True
 
     def entry(self, stage: str) -> dict[str, Any]:
         return self.data.setdefault(stage, {"done": False, "epoch": 0, "epochs": None, "epoch_s": [], "calls": {}})
 
     def begin(self, stage: str) -> None:
-        self.stage, self.mark = stage, time.monotonic()
+        self.stage = stage
+        if not self.first:
+            self.mark = time.monotonic()
+        self.first = False
         self.entry(stage)["calls"].setdefault(str(self.call), {"from_epoch": self.entry(stage)["epoch"] + 1})
 
     def epoch_done(self, epoch: int, epochs: int) -> float:
@@ -217,6 +222,10 @@ class Box:
         stage = self.progress.stage
         if self.box_epochs is not None and self.epochs_run >= self.box_epochs:
             raise BoxReached(f"{stage}: {self.box_epochs} epoch(s) in this call (--box-epochs)")
+        # A call's first epoch also paid its start-up: the next one is an ordinary epoch.
+        entry = self.progress.entry(stage)
+        if self.epochs_run == 1 and entry["epoch_s"]:
+            seconds = statistics.median(entry["epoch_s"])
         need = seconds + (self.finish_s if epoch + 1 == epochs else 0.0)
         if time.time() + need > self.until:
             raise BoxReached(f"{stage}: epoch {epoch + 1} needs about {need:.0f} s, less is left in the box")
@@ -239,13 +248,14 @@ def stage_figures(stage: str, metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def child(args: argparse.Namespace) -> int:
+    started = time.monotonic()
     from rotnet.errors import RotnetError
     from rotnet.stages import control, prepare, pretrain, probe
 
     state = read_json(args.state / "state.json")
     params = paper_params(state["options"], args.device, args.mode)
     os.chdir(args.state / "work")
-    progress = Progress(args.state / "progress.json", args.call)
+    progress = Progress(args.state / "progress.json", args.call, started)
     box = Box(progress, args.until, args.finish_s, args.box_epochs)
     box.install()
     runs = {
@@ -375,9 +385,9 @@ def startup_seconds(progress: dict[str, Any]) -> float | None:
     """A call's start-up before its first epoch ends, beyond that epoch: the largest seen."""
     seen = []
     for e in progress.values():
-        per = epoch_seconds(e)
-        if per is None:
+        if not e.get("epoch_s"):  # no epoch but a call's first: no start-up to tell apart
             continue
+        per = epoch_seconds(e)
         seen += [c["first_epoch_s"] - per for c in e.get("calls", {}).values() if "first_epoch_s" in c]
     return max(seen) if seen else None
 
@@ -386,7 +396,8 @@ def plan_calls(mode: str, progress: dict[str, Any], params, budget_s: float) -> 
     """The recipe: how many more calls of the same command, and how long each, from the
     measured epoch times (a stage not measured yet is listed without a time)."""
     epochs = {"pretrain": params.pretrain.epochs, "probe": params.probe.epochs, "control": params.probe.epochs}
-    startup = startup_seconds(progress) or 0.0
+    measured = startup_seconds(progress)
+    startup = measured or 0.0
     usable = budget_s - FINAL_S - GRACE_S
     calls: list[dict[str, Any]] = []
     unmeasured: list[str] = []
@@ -412,7 +423,8 @@ def plan_calls(mode: str, progress: dict[str, Any], params, budget_s: float) -> 
             left -= n
     for c in calls:
         c["seconds"] = round(c["seconds"], 1)
-    return {"calls": calls, "not_measured": unmeasured, "startup_s": round(startup, 1), "budget_s": budget_s}
+    startup_s = None if measured is None else round(measured, 1)
+    return {"calls": calls, "not_measured": unmeasured, "startup_s": startup_s, "budget_s": budget_s}
 
 
 def table1(mode: str, progress: dict[str, Any], epochs: dict[str, int]) -> list[dict[str, Any]]:
@@ -482,12 +494,19 @@ def summary(res: dict[str, Any], command: str) -> str:
         where = f"{b['layer']}/{b['head']}"
         lines.append(f"  chosen on validation: {where}, val {b['val_acc']:.2f}%, test {b['test_acc']:.2f}%")
     plan = res["recipe"]
-    lines.append(f"recipe (box {plan['budget_s']:.0f} s a call; start-up {plan['startup_s']:.0f} s a call, measured):")
+    startup = f"{plan['startup_s']:.0f} s" if plan["startup_s"] is not None else "not measured yet"
+    lines.append(f"recipe (box {plan['budget_s']:.0f} s a call; start-up in a call {startup}; plus the machine's):")
     if res["status"] == "finished":
         lines.append("  nothing left: this run is finished (--fresh starts another)")
-    for i, c in enumerate(plan["calls"], 1):
+    i, calls = 1, plan["calls"]
+    while i <= len(calls):  # alike calls on one line
+        c, j = calls[i - 1], i
+        while j < len(calls) and calls[j] == c:
+            j += 1
         what = ", ".join(f"{k} {v} epochs" for k, v in c["epochs"].items())
-        lines.append(f"  {i}. {command}   # about {c['seconds'] / 60:.1f} min: {what}")
+        which = f"{i}." if j == i else f"{i}-{j}. ({j - i + 1} calls)"
+        lines.append(f"  {which} {command}   # about {c['seconds'] / 60:.1f} min each: {what}")
+        i = j + 1
     if plan["not_measured"]:
         lines.append(f"  then {command} again for: {', '.join(plan['not_measured'])} (no time measured yet)")
     if res["mode"] == "paper":

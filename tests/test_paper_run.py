@@ -100,6 +100,15 @@ def test_the_box_stops_after_a_checkpoint_only_when_the_next_epoch_would_not_fit
         box(tmp_path, 60, finish_s=120).save_then_check("ckpt", fp, 4, False)
     progress = json.loads((tmp_path / "progress.json").read_text())["pretrain"]
     assert progress["epoch"] == 4 and progress["epochs"] == 5
+    # A call's first epoch, 50 s with its start-up, is not taken for the next one's time: the
+    # stage's measured epochs (2 s) are.
+    b = box(tmp_path, 10)
+    b.progress.entry("pretrain")["epoch_s"] = [2.0, 2.0]
+    b.progress.mark -= 50
+    b.save_then_check("ckpt", fp, 2, False)
+    with pytest.raises(BoxReached, match="about 50 s"):
+        b.progress.mark -= 50
+        b.save_then_check("ckpt", fp, 3, False)
 
 
 def test_the_recipe_fills_each_call_from_the_measured_epoch_times():
