@@ -98,6 +98,8 @@ bench: ## engine vs plain PyTorch training throughput
 
 # Runs with the python it finds (GPU_PY), outside .venv's install: a rented GPU box has its own
 # torch and no internet. Extra options: make gpu-check ARGS='--budget-s 300 --data DIR'.
+# ARGS=--paper: the paper's Table 1 at 200 + 100 epochs across boxed calls, state in .paper-run/
+# (repeat the same command until it says finished); ARGS=--paper-control: the random-init control.
 GPU_PY ?= python3
 gpu-check: ## on a GPU box, no install: throughput table + time-boxed paper-protocol NIN study (8 min) -> benchmarks/results/
 	$(GPU_PY) benchmarks/gpu_check.py $(ARGS)

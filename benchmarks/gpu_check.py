@@ -23,6 +23,7 @@ is stopped and what was measured so far is kept. Needs only the python and torch
 (plus pydantic, timm, pillow, pyyaml): no install, no lock, no dvc.
 
     python benchmarks/gpu_check.py                         # 8 minutes, the GPU, full CIFAR-10 (JPEG copy)
+    python benchmarks/gpu_check.py --paper                 # Table 1 at 200 + 100 epochs, in boxed calls (paper_run.py)
     python benchmarks/gpu_check.py --device cpu --budget-s 20 --width 16 --train-per-class 20 --steps 2 \
         --cost-backbones nin --cost-width 8 --cost-steps 1
 """
@@ -706,6 +707,11 @@ def parent(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if {"--paper", "--paper-control"} & set(argv):  # the paper's whole protocol, across calls
+        import paper_run
+
+        return paper_run.main(argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto", help="auto | cuda | cuda:N | cpu")
     ap.add_argument("--budget-s", type=float, default=480.0, help="the time box, whole run (default 8 minutes)")

@@ -1,0 +1,149 @@
+"""make gpu-check ARGS=--paper on the CPU at a tiny scale: a call stopped at its box keeps its
+state, the same command continues it exactly and finishes, a finished run is only reprinted;
+the box's checks, the recipe's arithmetic and the JSON's naming on their own."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from benchmarks.paper_run import Box, BoxReached, Progress, open_state, plan_calls, result_file
+from rotnet.errors import RotnetError
+from rotnet.report import paper
+from tests.test_gpu_check import image_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
+
+
+def call(tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
+    """One call of the same command: NIN width 8, 2 pretraining epochs and 1 probe epoch, a
+    box that closes after 1 epoch of a stage (a box in epochs: the same point every run)."""
+    cmd = [sys.executable, str(SCRIPT), "--paper", "--device", "cpu", "--data", str(tmp_path / "images"),
+           "--out", str(tmp_path / "out"), "--state", str(tmp_path / "state"), "--width", "8", "--val-size", "30",
+           "--epochs", "2", "1", "--set", "datasets.cifar10.keep_first_per_class=null",
+           "--box-epochs", "1"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    files = list((tmp_path / "out").glob("*.json"))
+    assert len(files) == 1 and files[0].name.endswith("-paper.json"), files
+    return proc, json.loads(files[0].read_text())
+
+
+def test_a_run_stopped_at_its_box_continues_with_the_same_command_and_finishes(tmp_path):
+    image_folder(tmp_path / "images")
+    # 1. The box closes after pretraining's first epoch: state kept, nothing tested yet.
+    proc, res = call(tmp_path)
+    assert res["status"].startswith("in progress")
+    assert res["stages"]["prepare"]["done"] and res["data"].endswith("130 train / 30 val / 30 test")
+    pre = res["stages"]["pretrain"]
+    assert (pre["done"], pre["epoch"], pre["epochs"]) == (False, 1, 2)
+    assert (tmp_path / "state" / "work" / "checkpoints" / "cifar10" / "nin" / "pretrain" / "last.pt").is_file()
+    assert all(r["test_acc"] is None for r in res["table1"])
+    assert res["calls"][0]["status"] == "stopped at the box"
+    assert res["recipe"]["calls"] and "run it again" in res["status"]
+    assert "make gpu-check ARGS=--paper" in proc.stdout
+    # 2. The same command resumes pretraining after epoch 1, then runs the probes.
+    proc, res = call(tmp_path)
+    assert "pretrain@nin: resuming after epoch 1" in proc.stdout + proc.stderr
+    assert res["status"] == "finished" and res["full_protocol"] is False
+    calls = res["stages"]["pretrain"]["calls"]
+    assert [(c["from_epoch"], c["to_epoch"]) for c in calls.values()] == [(1, 1), (2, 2)]
+    assert res["stages"]["probe"]["done"] and res["stages"]["probe"]["epoch"] == 1
+    rows = {r["figure"]: r for r in res["table1"]}
+    assert list(rows) == [f"block{i} nonlinear" for i in range(1, 5)] + ["block2 conv"]
+    layers = res["stages"]["probe"]["figures"]["layers"]
+    for name, r in rows.items():
+        layer, head = name.split()
+        assert r["test_acc"] == layers[layer][head]["test_acc"] and 0 <= r["test_acc"] <= 100
+        assert r["epochs_run"] == {"pretrain": 2, "probe": 1} and r["epochs_paper"] == {"pretrain": 200, "probe": 100}
+        assert r["best_epoch"] == 1
+    assert rows["block2 nonlinear"]["paper_test_acc"] == paper.NIN_PROBES[4]["block2"]
+    assert rows["block2 conv"]["paper_test_acc"] == paper.COMPARISON["RotNet + conv head"]
+    assert res["protocol"]["probe"]["heads"] and res["protocol"]["pretrain"]["checkpoint"] == "last"  # the profile
+    assert "89.06" in proc.stdout and "block2 conv" in proc.stdout
+    # 3. A finished run is not rerun: the call only reprints it and writes the same JSON.
+    t0 = time.monotonic()
+    proc, again = call(tmp_path)
+    assert "already finished" in proc.stdout and "resuming" not in proc.stdout + proc.stderr
+    assert len(again["calls"]) == 2 and again["table1"] == res["table1"]
+    assert time.monotonic() - t0 < 20
+
+
+def fake_save(path, fingerprint, epoch, complete, *rest):
+    """save_resume_state's leading parameters, writing nothing."""
+
+
+def box(tmp_path: Path, left_s: float, finish_s: float = 0.0) -> Box:
+    progress = Progress(tmp_path / "progress.json", call=1)
+    b = Box(progress, time.time() + left_s, finish_s, None, real=fake_save)
+    b.begin("pretrain")
+    return b
+
+
+def test_the_box_stops_after_a_checkpoint_only_when_the_next_epoch_would_not_fit(tmp_path):
+    fp = {"params": {"epochs": 5}}
+    box(tmp_path, 60).save_then_check("ckpt", fp, 1, False)  # fits: goes on
+    with pytest.raises(BoxReached, match="epoch 2"):
+        box(tmp_path, -1).save_then_check("ckpt", fp, 1, False)
+    box(tmp_path, -1).save_then_check("ckpt", fp, 5, True)  # the finished run's marker: never stopped
+    # Before the last epoch, the stage's closing work (test pass, kNN, outputs) must fit too.
+    box(tmp_path, 60, finish_s=30).save_then_check("ckpt", fp, 3, False)
+    with pytest.raises(BoxReached, match="epoch 5"):
+        box(tmp_path, 60, finish_s=120).save_then_check("ckpt", fp, 4, False)
+    progress = json.loads((tmp_path / "progress.json").read_text())["pretrain"]
+    assert progress["epoch"] == 4 and progress["epochs"] == 5
+    # A call's first epoch, 50 s with its start-up, is not taken for the next one's time: the
+    # stage's measured epochs (2 s) are.
+    b = box(tmp_path, 10)
+    b.progress.entry("pretrain")["epoch_s"] = [2.0, 2.0]
+    b.progress.mark -= 50
+    b.save_then_check("ckpt", fp, 2, False)
+    with pytest.raises(BoxReached, match="about 50 s"):
+        b.progress.mark -= 50
+        b.save_then_check("ckpt", fp, 3, False)
+
+
+def test_the_recipe_fills_each_call_from_the_measured_epoch_times():
+    params = SimpleNamespace(pretrain=SimpleNamespace(epochs=200), probe=SimpleNamespace(epochs=100))
+    measured = {
+        "prepare": {"done": True},
+        "pretrain": {"epoch": 0, "epoch_s": [2.0], "calls": {"1": {"first_epoch_s": 12.0}}},
+    }
+    plan = plan_calls("paper", measured, params, 540)
+    assert plan["startup_s"] == 10.0 and plan["not_measured"] == ["probe 100 epochs"]
+    assert plan["calls"] == [{"seconds": 410.0, "epochs": {"pretrain": 200}}]
+    measured["probe"] = {"epoch": 0, "epoch_s": [3.0, 3.0], "calls": {}}
+    plan = plan_calls("paper", measured, params, 540)
+    usable = 540 - 15  # less the child's grace and the closing write
+    first = (usable - 410) // 3
+    assert plan["calls"] == [
+        {"seconds": 410.0 + 3 * first, "epochs": {"pretrain": 200, "probe": first}},
+        {"seconds": 10.0 + 3 * (100 - first), "epochs": {"probe": 100 - first}},
+    ]
+
+
+def test_a_run_is_continued_only_with_its_own_options_and_never_overwrites_another_json(tmp_path):
+    opts = dict(data=None, val_size=30, train_per_class=None, width=8, epochs=[3, 2], set=[], profile="paper")
+    args = argparse.Namespace(state=tmp_path / "state", fresh=False, mode="paper", **opts)
+    run = open_state(args, "cpu-x")["runs"]["paper"]
+    with pytest.raises(RotnetError, match=r"--width 8.*--fresh"):
+        open_state(argparse.Namespace(**{**vars(args), "width": 16}), "cpu-x")
+    assert (
+        open_state(argparse.Namespace(**{**vars(args), "width": 16, "fresh": True}), "cpu-x")["options"]["width"] == 16
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    mine = result_file(out, run, "paper")
+    assert mine.name == f"{run['date']}-cpu-x-paper.json"
+    mine.write_text(json.dumps({"run_id": "another run"}))
+    assert result_file(out, run, "paper").name == f"{run['date']}-cpu-x-paper-2.json"
+    mine.write_text(json.dumps({"run_id": run["run_id"]}))
+    assert result_file(out, run, "paper") == mine  # its own earlier write is updated
