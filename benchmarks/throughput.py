@@ -25,9 +25,12 @@ How a side is timed (the same for all three): ``steps`` warm-up steps first, unt
 first epoch), then ``repeats`` timed runs of ``steps`` steps each, each synchronised on
 the device at its start and end with the engine's clock; a side's figure is the MEDIAN of
 its repeats, and every repeat is kept in the output. Engine and model-only share one
-engine, task and compiled model (the engine runs first and compiles it; model-only then
-steps that very graph, with a batch of the same shape, dtype and strides, so nothing
-recompiles).
+engine, task and compiled model: fit compiles it, and model-only steps that very graph
+with a batch of the same shape, dtype and strides, so nothing recompiles (a test counts
+dynamo's graphs). Their repeats are interleaved (one model-only repeat after each engine
+epoch, through fit's on_epoch), so a drift of the machine's speed hits both alike.
+(``measure``, one side per call as gpu_check times them, builds each side's rig the same
+way: compiled identically, not shared, and not interleaved.)
 
 A ratio engine/model-only or plain/model-only above 1 + CEILING_TOLERANCE (3%) means the
 ceiling is not one: it is reported as a measurement bug (``ceiling_broken`` and a printed
@@ -42,7 +45,7 @@ differently compiled graphs with different input layouts; model-only was warmed 
 step only (the engine by a whole epoch), so lazy one-time work after the first step fell
 into its timed window; and each side was one timed run (~2.4 s for ResNet-50), so clock and
 power-state swings went straight into the ratio. Any of these can put a "ceiling" below
-the engine; none can now.
+the engine; none of them can now.
 
 Every figure is in source images per second (rotation pretraining trains on 4 rotated
 samples per image: multiply by 4 for samples/s).
