@@ -64,34 +64,26 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=12)
     args = ap.parse_args()
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
-    label, name, options, task_cls, rotate = throughput.WORKLOADS[args.workload]
+    label, rotate = throughput.WORKLOADS[args.workload][0], throughput.WORKLOADS[args.workload][4]
     n = (args.steps + 4) * args.batch
     images, labels, source = throughput.load_images(n)
     mean, std = channel_stats(images)
     print(f"{label} on {device}; {source}; batch {args.batch}; compile {args.compile}")
 
-    # The model alone on one ready batch.
-    torch.manual_seed(0)
-    model = throughput.create_backbone(name, 4 if rotate else 10, options=options)
-    x = torch.from_numpy(images[: args.batch]).to(device).permute(0, 3, 1, 2).float()
-    if rotate:
-        x = torch.cat([torch.rot90(x, k, (2, 3)) for k in range(4)])
-    y = torch.randint(0, 4 if rotate else 10, (len(x),), device=device)
-    step = throughput.training_step(model, device, args.compile)
+    # The model alone: the engine's step on one batch its data path made (throughput.py).
+    rig = throughput.build_rig(args.workload, images, labels, args.batch, args.steps, device, args.compile)
+    step, batch = throughput.model_only_step(rig)
 
     def model_steps(k: int) -> None:
         for _ in range(k):
-            step(x, y)
+            step(batch)
 
     profiled("model-only", model_steps, args.steps, device, args.top)
 
-    # The engine's whole fit loop (one epoch of `steps` batches, timed by the profiler).
-    torch.manual_seed(0)
-    model2 = throughput.create_backbone(name, 4 if rotate else 10, options=options)
-
+    # The engine's whole fit loop on a fresh rig, built and compiled the same way.
     def engine_steps(k: int) -> None:
-        throughput.engine(model2, task_cls, images[: (k + 1) * args.batch], labels, mean, std,
-                          args.batch, k, device, args.compile)  # fmt: skip
+        rig = throughput.build_rig(args.workload, images, labels, args.batch, k, device, args.compile)
+        throughput.engine_side(rig, k, repeats=1)
 
     # Engine.fit runs 2 epochs of k steps (and three evaluations of 16 images).
     profiled("engine", engine_steps, args.steps, device, args.top, per_run=2)

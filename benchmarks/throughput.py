@@ -8,46 +8,88 @@ Three ways to feed the same training step:
 - plain: the usual recipe: a PIL-image Dataset, torchvision transforms (random crop with
   padding 4, flip, to-tensor, normalize), a DataLoader with worker processes; rotations
   made per image in the Dataset as the paper's code does;
-- engine: rotnet's, the uint8 dataset on the device, whole batches augmented there;
-- model-only: the step looped on one fixed batch already on the device, no data work:
-  the ceiling any data path can reach.
-Plain and model-only get the engine's model-side settings (channels-last, bf16 autocast
-on CUDA, torch.compile when asked), so each ratio isolates the data path.
+- engine: rotnet's ``Engine.fit``, the uint8 dataset on the device, whole batches augmented
+  there, built as the stages build it (channels-last batches when runtime.channels_last);
+- model-only: the ceiling any data path can reach: the engine's own step
+  (``Engine._step``: the task's forward through the model the engine compiled, the loss,
+  the metric counts, backward) and the engine's optimizer, looped on one batch the
+  engine's data path made, already on the device; no data work and none of the epoch
+  loop's bookkeeping (lr schedule, NaN check), so it does a strict subset of the engine's
+  work per step.
+Plain runs the same ``Engine._step`` too (through a SupervisedTask on its pre-rotated
+batches, the same model graph: ``Task.compile`` compiles only the model), so each ratio
+isolates the data path.
+
+How a side is timed (the same for all three): ``steps`` warm-up steps first, untimed
+(compile, autotuning, allocator growth, workers starting; the engine's warm-up is its
+first epoch), then ``repeats`` timed runs of ``steps`` steps each, each synchronised on
+the device at its start and end with the engine's clock; a side's figure is the MEDIAN of
+its repeats, and every repeat is kept in the output. Engine and model-only share one
+engine, task and compiled model: fit compiles it, and model-only steps that very graph
+with a batch of the same shape, dtype and strides, so nothing recompiles (a test counts
+dynamo's graphs). Their repeats are interleaved (one model-only repeat after each engine
+epoch, through fit's on_epoch), so a drift of the machine's speed hits both alike.
+(``measure``, one side per call as gpu_check times them, builds each side's rig the same
+way: compiled identically, not shared, and not interleaved.)
+
+A ratio engine/model-only or plain/model-only above 1 + CEILING_TOLERANCE (3%) means the
+ceiling is not one: it is reported as a measurement bug (``ceiling_broken`` and a printed
+WARNING), not as noise.
+
+Why the H200 run of 2026-11-28 had ResNet-50's engine at 111% of model-only (the code
+before this change; not re-measured on a GPU since): model-only was not the engine's step.
+It compiled its own copy of the model inside its own step function (its own loss code,
+optimizer and autocast), and fed it a channels-last batch, while the benchmark's engine
+was built with a non-channels-last DeviceDataset (unlike the stages), so the two sides ran
+differently compiled graphs with different input layouts; model-only was warmed up by one
+step only (the engine by a whole epoch), so lazy one-time work after the first step fell
+into its timed window; and each side was one timed run (~2.4 s for ResNet-50), so clock and
+power-state swings went straight into the ratio. Any of these can put a "ceiling" below
+the engine; none of them can now.
 
 Every figure is in source images per second (rotation pretraining trains on 4 rotated
 samples per image: multiply by 4 for samples/s).
 
     python benchmarks/throughput.py                  # real images when ../shared has them
-    python benchmarks/throughput.py --steps 30 --device cuda
+    python benchmarks/throughput.py --steps 30 --repeats 5 --device cuda
     python benchmarks/throughput.py --workloads resnet50 effb0-stride effb0-upsample --compile both
 
-Prints images/s for each side and the engine/baseline ratio (images = source images;
-rotation pretraining trains on 4 samples per image).
+Prints the median images/s of each side, the ratios, each side's repeats, and a WARNING
+line for every broken ceiling; ``--json`` writes the same rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
+import statistics
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from rotnet.data.device import DeviceDataset
+from rotnet.data.device import Batch, DeviceDataset
 from rotnet.data.prepared import PreparedDataset, Split, channel_stats
 from rotnet.models.registry import create_backbone
 from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
 from rotnet.training.engine import Engine
-from rotnet.training.runtime import autocast, describe_device
-from rotnet.training.tasks import RotationTask, SupervisedTask
+from rotnet.training.optim import build_optimizer
+from rotnet.training.runtime import describe_device
+from rotnet.training.tasks import RotationTask, SupervisedTask, Task
 
 MINI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg-mini.tar.gz"
+REPEATS = 5  # timed runs per side; the median is the side's figure
+CEILING_TOLERANCE = 0.03  # a side may beat model-only by this much (timer resolution) before it is a bug
 
 
 def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -67,6 +109,171 @@ def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
         return images, labels, f"CIFAR-10 JPEG mini ({MINI.name})"
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n), "random images"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _tile(a: np.ndarray, n: int) -> np.ndarray:
+    """``a`` repeated to ``n`` rows: every side gets fresh images for all its steps."""
+    return np.concatenate([a] * -(-n // len(a)))[:n]
+
+
+@dataclass
+class Rig:
+    """One workload's engine, task and training config, built the way the stages build
+    them. The engine side trains through it (``Engine.fit``); the model-only side steps the
+    same task through the same ``Engine._step``; plain gets a rig of its own."""
+
+    engine: Engine
+    task: Task
+    cfg: TrainParams
+    prepared: bool = False  # the task is on the device and compiled (by fit or by prepare)
+    micro: int | None = None  # images per micro-batch, as fit chose them
+
+    def prepare(self) -> None:
+        """What ``Engine.fit`` does before its first step, in its order (the micro-batch trial
+        runs eager, before compiling: through the compiled model it would add graphs), done
+        once: a rig that fit already ran keeps fit's compiled model and micro-batch."""
+        if not self.prepared:
+            self.engine._prepare(self.task, sync_bn=False)
+            self.micro = self.engine._micro_batch(self.task, self.cfg, "bench")
+            if self.engine.runtime.compile:
+                self.task.compile()
+            self.prepared = True
+
+    def step(self) -> Callable[[Batch], None]:
+        """The engine's training step with the engine's optimizer (built from the same cfg),
+        for a loop that brings its own batches."""
+        self.prepare()
+        micro = self.micro
+        optimizer = build_optimizer(self.task.param_groups(), self.cfg.optimizer)
+        self.task.train()
+
+        def step(batch: Batch) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            self.engine._step(self.task, batch, self.cfg, micro)
+            optimizer.step()
+
+        return step
+
+
+def build_rig(
+    key: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch: int,
+    steps: int,
+    device: torch.device,
+    compile_: bool,
+    plain: bool = False,
+) -> Rig:
+    """A fresh, seeded model of workload ``key`` in an engine over ``steps`` batches of
+    ``images``. ``plain``: a SupervisedTask over its classes (plain's batches come rotated)."""
+    _, name, options, task_cls, rotate = WORKLOADS[key]
+    torch.manual_seed(0)
+    classes = 4 if rotate else 10
+    model = create_backbone(name, classes, options=options)
+    mean, std = channel_stats(images)
+    runtime = RuntimeParams(device=str(device), compile=compile_)
+    n = steps * batch
+    split = Split(_tile(images, n), _tile(labels, n).astype(np.int64))
+    small = Split(images[:16], labels[:16].astype(np.int64))
+    meta = {"class_names": [str(i) for i in range(10)], "mean": mean, "std": std}
+    data = DeviceDataset.from_prepared(
+        PreparedDataset("bench", split, small, small, meta), device, runtime.channels_last
+    )
+    task = SupervisedTask(model, classes) if plain or not rotate else task_cls(model)
+    cfg = TrainParams(epochs=2, batch_size=batch, schedule=ScheduleParams(milestones=[]), optimizer={"lr": 0.01})
+    return Rig(Engine(data, runtime, device), task, cfg)
+
+
+def _record(rates: list[float], steps: int, warmup: int) -> dict[str, Any]:
+    return {"images_per_s": statistics.median(rates), "repeats": rates, "steps": steps, "warmup_steps": warmup}
+
+
+def timed_repeats(
+    step: Callable[[Batch], None],
+    batches: Iterator[Batch],
+    batch: int,
+    steps: int,
+    repeats: int,
+    warmup: int,
+    device: torch.device,
+) -> list[float]:
+    """Images/s of ``repeats`` runs of ``steps`` steps after ``warmup`` untimed ones, each run
+    synchronised and clocked as ``Engine.fit`` clocks an epoch."""
+    for _ in range(warmup):
+        step(next(batches))
+    return [timed_run(step, batches, batch, steps, device) for _ in range(repeats)]
+
+
+def timed_run(step: Callable[[Batch], None], batches: Iterator[Batch], batch: int, steps: int,
+              device: torch.device) -> float:  # fmt: skip
+    """Images/s of ``steps`` steps, synchronised and clocked as ``Engine.fit`` clocks an epoch."""
+    _sync(device)
+    t0 = time.monotonic()
+    for _ in range(steps):
+        step(next(batches))
+    _sync(device)
+    return steps * batch / max(time.monotonic() - t0, 1e-9)
+
+
+def engine_side(rig: Rig, steps: int, repeats: int) -> dict[str, Any]:
+    """``Engine.fit`` for 1 + ``repeats`` epochs of ``steps`` steps: epoch 1 is the warm-up,
+    each later epoch's images/s is one repeat."""
+    cfg = rig.cfg.model_copy(update={"epochs": 1 + repeats})
+    result = rig.engine.fit(rig.task, cfg, seed=0, desc="bench")
+    # fit prepared and compiled the task: model-only reuses that graph and micro-batch plan.
+    rig.prepared, rig.micro = True, result.extra["micro_batch"]
+    return _record([row["images_per_s"] for row in result.history[1:]], steps, steps)
+
+
+def engine_and_model_only(rig: Rig, steps: int, repeats: int) -> dict[str, dict[str, Any]]:
+    """Both sides on one rig, their repeats interleaved: after each engine epoch (fit's
+    ``on_epoch``), one model-only repeat on the graph fit compiled, so a drift of the
+    machine's speed (clocks, other processes) lands on both sides alike. Order: engine
+    warm-up epoch, model-only warm-up and repeat 1, engine repeat 1, model-only repeat 2, ..."""
+    # fit decides the micro-batches eagerly, before compiling; deciding them the same way
+    # here, before fit, keeps every trial pass off the compiled model.
+    rig.micro = rig.engine._micro_batch(rig.task, rig.cfg, "bench")
+    rates: list[float] = []
+    made: list[tuple[Callable[[Batch], None], Batch]] = []
+
+    def between_epochs(row: dict[str, float]) -> None:
+        if len(rates) == repeats:
+            return
+        rig.prepared = True  # fit prepared and compiled the task: model-only steps that graph
+        if not made:
+            made.append(model_only_step(rig))
+        step, batch = made[0]
+        rig.task.train()  # fit evaluated (eval mode) before calling back
+        batches = itertools.repeat(batch)
+        if not rates:  # the warm-up: compile is done, this absorbs what the first steps still do lazily
+            timed_repeats(step, batches, rig.cfg.batch_size, steps, 0, steps, rig.engine.device)
+        rates.append(timed_run(step, batches, rig.cfg.batch_size, steps, rig.engine.device))
+
+    cfg = rig.cfg.model_copy(update={"epochs": 1 + repeats})
+    history = rig.engine.fit(rig.task, cfg, seed=0, desc="bench", on_epoch=between_epochs).history
+    engine = _record([row["images_per_s"] for row in history[1:]], steps, steps)
+    return {"engine": engine, "model-only": _record(rates, steps, steps)}
+
+
+def model_only_step(rig: Rig) -> tuple[Callable[[Batch], None], Batch]:
+    """The engine's step and one batch its own data path made (same shape, dtype, strides)."""
+    cfg = rig.cfg
+    batch = next(rig.engine.data.train.train_batches(cfg.batch_size, cfg.augment, rig.task.num_classes, 0, 1))
+    return rig.step(), batch
+
+
+def model_only_side(rig: Rig, steps: int, repeats: int, warmup: int | None = None) -> dict[str, Any]:
+    """The engine's step looped on one ready batch: the ceiling of any data path."""
+    step, batch = model_only_step(rig)
+    warmup = steps if warmup is None else warmup
+    rates = timed_repeats(step, itertools.repeat(batch), rig.cfg.batch_size, steps, repeats, warmup, rig.engine.device)
+    return _record(rates, steps, warmup)
 
 
 class PilDataset(Dataset):
@@ -93,89 +300,40 @@ class PilDataset(Dataset):
         return x, int(self.labels[i])
 
 
-def training_step(model: torch.nn.Module, device: torch.device, compile_: bool):
-    """The step every side runs: the engine's model settings (channels-last; bf16 autocast
-    on CUDA; optionally compiled), SGD Nesterov."""
-    model.to(device, memory_format=torch.channels_last).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    forward = torch.compile(model) if compile_ else model
-
-    def step(x: torch.Tensor, y: torch.Tensor) -> None:
-        with autocast(device, True):
-            loss = F.cross_entropy(forward(x.contiguous(memory_format=torch.channels_last)).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
-
-
-def _timed(step, batches, steps: int, device: torch.device) -> float:
-    """Seconds for ``steps`` steps after one warm-up step (workers, kernels, compile)."""
-    t0 = 0.0
-    for i in range(steps + 1):
-        if i == 1:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-        step(*next(batches))
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
-
-
-def model_only(model, images, labels, mean, std, rotate, batch, steps, device, compile_: bool) -> float:
-    """The training step on one fixed, ready batch on the device: no data work at all."""
-    x = torch.from_numpy(images[:batch]).to(device).permute(0, 3, 1, 2).float()
-    m = torch.tensor(mean, device=device).view(1, -1, 1, 1) * 255
-    s = torch.tensor(std, device=device).view(1, -1, 1, 1) * 255
-    x = (x - m) / s
-    y = torch.from_numpy(labels[:batch].astype(np.int64)).to(device)
-    if rotate:  # the same 4B samples a rotation step trains on
-        x = torch.cat([torch.rot90(x, k, (2, 3)) for k in range(4)])
-        y = torch.arange(4, device=device).repeat_interleave(batch)
-    step = training_step(model, device, compile_)
-
-    def fixed():
-        while True:
-            yield x, y
-
-    return steps * batch / _timed(step, fixed(), steps, device)
-
-
-def baseline(model, images, labels, mean, std, rotate, batch, steps, workers, device, compile_: bool = False) -> float:
+def plain_side(
+    rig: Rig,
+    key: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    steps: int,
+    repeats: int,
+    workers: int,
+    warmup: int | None = None,
+) -> dict[str, Any]:
+    """The engine's step fed by a PIL Dataset and a DataLoader with ``workers`` processes."""
+    rotate = WORKLOADS[key][4]
+    batch, device = rig.cfg.batch_size, rig.engine.device
+    warmup = steps if warmup is None else warmup
+    n = (warmup + repeats * steps) * batch  # one pass of the loader: no epoch restarts inside a timed run
+    mean, std = channel_stats(images)
     loader = DataLoader(
-        PilDataset(images, labels, mean, std, rotate),
+        PilDataset(_tile(images, n), _tile(labels, n), mean, std, rotate),
         batch_size=batch,
         shuffle=True,
         drop_last=True,
         num_workers=workers,
         pin_memory=device.type == "cuda",
-        persistent_workers=False,
     )
-    step = training_step(model, device, compile_)
+    layout = torch.channels_last if rig.engine.runtime.channels_last else torch.contiguous_format
 
-    def batches():
+    def batches() -> Iterator[Batch]:
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            yield (x.flatten(0, 1), y.flatten()) if rotate else (x, y)
+            if rotate:
+                x, y = x.flatten(0, 1), y.flatten()
+            yield Batch(x.contiguous(memory_format=layout), y)  # the layout the engine's batches have
 
-    return steps * batch / _timed(step, batches(), steps, device)
-
-
-def engine(model, task_cls, images, labels, mean, std, batch, steps, device, compile_: bool) -> float:
-    n_val = 16
-    split = Split(images[: steps * batch], labels[: steps * batch].astype(np.int64))
-    small = Split(images[:n_val], labels[:n_val].astype(np.int64))
-    meta = {"class_names": [str(i) for i in range(10)], "mean": mean, "std": std}
-    data = DeviceDataset.from_prepared(PreparedDataset("bench", split, small, small, meta), device)
-    runtime = RuntimeParams(device=str(device), compile=compile_)
-    eng = Engine(data, runtime, device)
-    task = task_cls(model) if task_cls is RotationTask else task_cls(model, 10)
-    cfg = TrainParams(epochs=2, batch_size=batch, schedule=ScheduleParams(milestones=[]), optimizer={"lr": 0.01})
-    # Epoch 1 is the warm-up (kernels, compile); epoch 2's training steps are timed.
-    result = eng.fit(task, cfg, seed=0, desc="bench")
-    return result.history[1]["images_per_s"]
+    return _record(timed_repeats(rig.step(), batches(), batch, steps, repeats, warmup, device), steps, warmup)
 
 
 # name: (label, backbone, options, task, rotate)
@@ -203,6 +361,37 @@ WORKLOADS = {
 SIDES = ("plain", "engine", "model-only")
 
 
+def measure_sides(
+    key: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch: int,
+    steps: int,
+    device: torch.device,
+    compile_: bool,
+    workers: int = 2,
+    repeats: int = REPEATS,
+    sides: tuple[str, ...] = SIDES,
+) -> dict[str, dict[str, Any]]:
+    """Each side's record (median images/s, repeats) for one workload. Engine and model-only
+    share one rig, their repeats interleaved (engine_and_model_only); plain runs last."""
+    unknown = set(sides) - set(SIDES)
+    if unknown:
+        raise ValueError(f"unknown sides {sorted(unknown)}; choose from {SIDES}")
+    out: dict[str, dict[str, Any]] = {}
+    rig = build_rig(key, images, labels, batch, steps, device, compile_)
+    if {"engine", "model-only"} <= set(sides):
+        out.update(engine_and_model_only(rig, steps, repeats))
+    elif "engine" in sides:
+        out["engine"] = engine_side(rig, steps, repeats)
+    elif "model-only" in sides:
+        out["model-only"] = model_only_side(rig, steps, repeats)
+    if "plain" in sides:
+        own = build_rig(key, images, labels, batch, steps, device, compile_, plain=True)
+        out["plain"] = plain_side(own, key, images, labels, steps, repeats, workers)
+    return out
+
+
 def measure(
     key: str,
     side: str,
@@ -213,55 +402,110 @@ def measure(
     device: torch.device,
     compile_: bool,
     workers: int = 2,
-) -> float:
-    """Source images/s of one workload fed one way (SIDES), on a fresh, seeded model."""
-    _, name, options, task_cls, rotate = WORKLOADS[key]
-    torch.manual_seed(0)
-    model = create_backbone(name, 4 if rotate else 10, options=options)
-    mean, std = channel_stats(images)
-    common = (images, labels, mean, std)
-    if side == "plain":
-        return baseline(model, *common, rotate, batch, steps, workers, device, compile_)
-    if side == "engine":
-        return engine(model, task_cls, *common, batch, steps, device, compile_)
-    if side == "model-only":
-        return model_only(model, *common, rotate, batch, steps, device, compile_)
-    raise ValueError(f"unknown side {side!r}; one of {SIDES}")
+    repeats: int = REPEATS,
+) -> dict[str, Any]:
+    """One side on its own rig, compiled identically (the same build_rig, Task.compile and
+    Engine._step as measure_sides): for callers that time the sides separately."""
+    return measure_sides(key, images, labels, batch, steps, device, compile_, workers, repeats, (side,))[side]
 
 
-def main() -> None:
+def ceiling(figures: dict[str, float | None], tolerance: float = CEILING_TOLERANCE) -> dict[str, Any]:
+    """Ratios of the median figures (side name -> images/s) and whether model-only failed
+    to bound the engine or plain: a ratio above 1 + ``tolerance`` is a measurement bug."""
+    e, p, m = (figures.get(s) for s in ("engine", "plain", "model-only"))
+    out: dict[str, Any] = {"tolerance": tolerance}
+    if e and p:
+        out["engine_over_plain"] = e / p
+    over = {name: v / m for name, v in (("engine", e), ("plain", p)) if v and m}
+    for name, r in over.items():
+        out[f"{name}_over_model"] = r
+    bad = {name: r for name, r in over.items() if r > 1 + tolerance}
+    out["ceiling_broken"] = bool(bad)
+    out["warning"] = (
+        "MEASUREMENT BUG: model-only is not a ceiling: "
+        + ", ".join(f"{name} at {r:.0%} of it" for name, r in bad.items())
+        + f" (tolerance {tolerance:.0%}); find what model-only does differently before reading any ratio"
+        if bad
+        else None
+    )
+    return out
+
+
+def run(
+    keys: list[str],
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch: int,
+    steps: int,
+    device: torch.device,
+    compiles: list[bool],
+    workers: int,
+    repeats: int,
+    tolerance: float = CEILING_TOLERANCE,
+    sides: tuple[str, ...] = SIDES,
+) -> list[dict[str, Any]]:
+    """Measures and prints every workload at every compile setting; returns the rows (each
+    side's record, the ratios and the ceiling check)."""
+    header = ("workload", "compile", "plain", "engine", "model-only", "engine/plain", "engine/model", "plain/model")
+    print(f"{header[0]:44s} {header[1]:>7s} " + " ".join(f"{h:>12s}" for h in header[2:]))
+    rows = []
+    for key in keys:
+        for compile_ in compiles:
+            got = measure_sides(key, images, labels, batch, steps, device, compile_, workers, repeats, sides)
+            check = ceiling({s: r["images_per_s"] for s, r in got.items()}, tolerance)
+            rows.append({"workload": key, "compile": compile_, "sides": got, **check})
+            figures = " ".join(f"{got[s]['images_per_s']:12.1f}" if s in got else f"{'-':>12s}" for s in SIDES)
+            ratios = [check.get(k) for k in ("engine_over_plain", "engine_over_model", "plain_over_model")]
+            shown = [
+                f"{'-':>12s}" if r is None else f"{r:11.2f}x" if i == 0 else f"{r:11.0%} " for i, r in enumerate(ratios)
+            ]
+            print(f"{WORKLOADS[key][0]:44s} {'on' if compile_ else 'off':>7s} {figures} {' '.join(shown)}")
+            for s, rec in got.items():
+                print(f"{'':44s} {s:>10s} repeats: " + ", ".join(f"{v:.1f}" for v in rec["repeats"]))
+            if check["warning"]:
+                warning = f"WARNING: {WORKLOADS[key][0]}, compile {'on' if compile_ else 'off'}: {check['warning']}"
+                print(warning, flush=True)
+                print(warning, file=sys.stderr, flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--steps", type=int, default=8, help="timed optimizer steps per measurement")
+    ap.add_argument("--steps", type=int, default=8, help="steps per timed repeat (and untimed warm-up steps)")
+    ap.add_argument("--repeats", type=int, default=REPEATS, help="timed repeats per side; the median is reported")
     ap.add_argument("--batch", type=int, default=128, help="images per batch (rotation: x4 samples)")
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
     ap.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=["nin-rotation", "resnet18"])
     ap.add_argument("--compile", choices=["off", "on", "both"], default="off", help="torch.compile the engine's step")
-    args = ap.parse_args()
+    ap.add_argument("--tolerance", type=float, default=CEILING_TOLERANCE, help="ratio over model-only that is a bug")
+    ap.add_argument("--json", type=Path, help="also write the rows (per-repeat figures, medians, ratios) here")
+    args = ap.parse_args(argv)
+    if args.steps < 1 or args.repeats < 1:
+        ap.error("--steps and --repeats must be at least 1")
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     images, labels, source = load_images((args.steps + 2) * args.batch)
     compiles = {"off": [False], "on": [True], "both": [False, True]}[args.compile]
-    print(f"device: {describe_device(device)}; data: {source}; batch {args.batch}; {args.steps} timed steps")
+    print(
+        f"device: {describe_device(device)}; data: {source}; batch {args.batch}; "
+        f"median of {args.repeats} x {args.steps} timed steps after {args.steps} warm-up steps"
+    )
     print("figures: source images/s (rotation pretraining: x4 rotated samples/s)")
-    header = ("workload", "compile", "plain", "engine", "model-only", "engine/plain", "engine/model", "plain/model")
-    print(f"{header[0]:44s} {header[1]:>7s} " + " ".join(f"{h:>12s}" for h in header[2:]))
-    for key in args.workloads:
-        label = WORKLOADS[key][0]
-        for compile_ in compiles:
-            plain, ours, ceiling = (
-                measure(key, side, images, labels, args.batch, args.steps, device, compile_, args.workers)
-                for side in SIDES
-            )
-            flag = "on" if compile_ else "off"
-            figures = (plain, ours, ceiling)
-            ratios = (ours / plain, ours / ceiling, plain / ceiling)
-            print(
-                f"{label:44s} {flag:>7s} "
-                + " ".join(f"{v:12.1f}" for v in figures)
-                + " "
-                + " ".join(f"{r:11.2f}x" if i == 0 else f"{r:11.0%} " for i, r in enumerate(ratios)),
-                flush=True,
-            )
+    rows = run(
+        args.workloads,
+        images,
+        labels,
+        args.batch,
+        args.steps,
+        device,
+        compiles,
+        args.workers,
+        args.repeats,
+        args.tolerance,
+    )
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,33 +1,130 @@
-"""The throughput benchmark's three sides run the same step (timing itself is not tested)."""
+"""The throughput benchmark: every side runs the engine's step, model-only steps the very
+graph the engine compiled, each side keeps its repeats and reports their median, and a
+broken ceiling is flagged (the figures themselves are not tested)."""
+
+import statistics
+import time
 
 import numpy as np
+import pytest
 import torch
 
-from benchmarks.throughput import baseline, model_only
-from rotnet.models.registry import create_backbone
+from benchmarks import throughput
+from rotnet.training.engine import Engine
+from rotnet.training.tasks import RotationTask
 
 CPU = torch.device("cpu")
+TINY = "tiny-rotation"
 
 
-def _data(n: int = 32):
+@pytest.fixture
+def tiny(monkeypatch):
+    """A small NIN rotation workload and 64 random images, on one thread (two threads on two
+    busy cores spin: a tiny step takes seconds)."""
+    monkeypatch.setitem(throughput.WORKLOADS, TINY, ("tiny NIN", "nin", {"blocks": 3, "width": 8}, RotationTask, True))
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n), [0.5] * 3, [0.25] * 3
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield rng.integers(0, 256, (64, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 64)
+    torch.set_num_threads(threads)
 
 
-def test_model_only_and_plain_train_the_model_on_rotated_batches():
-    images, labels, mean, std = _data()
-    for side in ("model-only", "plain"):
-        torch.manual_seed(0)
-        model = create_backbone("nin", 4, options={"blocks": 3, "width": 8})
-        before = [p.detach().clone() for p in model.parameters()]
-        if side == "model-only":
-            rate = model_only(model, images, labels, mean, std, True, 8, 2, CPU, False)
-        else:
-            rate = baseline(model, images, labels, mean, std, True, 8, 2, 0, CPU)
-        assert rate > 0
-        assert any(not torch.equal(a, b) for a, b in zip(model.parameters(), before, strict=True)), side
-        # channels-last, as the engine runs the model
-        assert model.stages["block1"][0].weight.is_contiguous(memory_format=torch.channels_last)
+@pytest.fixture
+def spy(monkeypatch):
+    """Every Engine._step call: which engine, task and forward it ran, and its batch's layout."""
+    calls = []
+    real = Engine._step
+
+    def recorded(self, task, batch, cfg, micro):
+        calls.append((id(self), id(task), id(task.net), batch.x.shape, batch.x.stride(), batch.x.dtype))
+        return real(self, task, batch, cfg, micro)
+
+    monkeypatch.setattr(Engine, "_step", recorded)
+    return calls
+
+
+def test_every_side_keeps_its_repeats_and_model_only_steps_the_engines_task(tiny, spy):
+    images, labels = tiny
+    steps, repeats = 2, 3
+    sides = throughput.measure_sides(TINY, images, labels, 8, steps, CPU, False, workers=0, repeats=repeats)
+    assert set(sides) == set(throughput.SIDES)
+    for side, rec in sides.items():
+        assert len(rec["repeats"]) == repeats and all(v > 0 for v in rec["repeats"]), side
+        assert rec["images_per_s"] == statistics.median(rec["repeats"]), side
+        assert rec["steps"] == steps and rec["warmup_steps"] == steps, side
+    # Engine (warm-up + repeats epochs) and model-only (warm-up + repeats runs), interleaved,
+    # all through one engine, task, forward and batch layout; then plain, through its own.
+    n = steps * (1 + repeats)
+    shared, plain = spy[: 2 * n], spy[2 * n :]
+    assert len(plain) == n and len(set(shared)) == 1
+    engine = shared[:1]
+    assert set(plain).isdisjoint(engine)  # plain: its own rig, the same step function
+    # ...on the engine's rotated batch: 4 x 8 samples, channels-last as the engine's batches, float32
+    rotated = torch.empty(32, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    assert plain[0][3:] == (rotated.shape, rotated.stride(), torch.float32)
+    assert engine[0][4] == torch.empty(8, 3, 32, 32).contiguous(memory_format=torch.channels_last).stride()
+
+
+def test_model_only_runs_the_graph_the_engine_compiled(tiny, monkeypatch):
+    """With compile on (dynamo, eager backend: fast on the CPU), torch.compile runs once and
+    model-only adds no graph: it hits the engine's compiled code, with the same guards."""
+    from torch._dynamo.utils import counters
+
+    images, labels = tiny
+    real = torch.compile
+    compiled = []
+
+    def eager_compile(module, **kw):
+        compiled.append(module)
+        return real(module, backend="eager")
+
+    monkeypatch.setattr(torch, "compile", eager_compile)
+
+    def fresh_rig():
+        torch._dynamo.reset()
+        counters.clear()
+        return throughput.build_rig(TINY, images, labels, 8, 2, CPU, True)
+
+    try:
+        # Engine alone, then model-only on its rig: the graphs fit compiled serve model-only.
+        rig = fresh_rig()
+        throughput.engine_side(rig, steps=2, repeats=2)
+        alone, net = counters["stats"]["unique_graphs"], rig.task.compiled
+        assert alone >= 1 and len(compiled) == 1 and net is not None
+        throughput.model_only_side(rig, steps=2, repeats=2)
+        assert counters["stats"]["unique_graphs"] == alone  # no recompile: the same graph
+        assert len(compiled) == 1 and rig.task.compiled is net
+        # Interleaved, as measure_sides runs them: no graph beyond what the engine alone compiles.
+        rig = fresh_rig()
+        sides = throughput.engine_and_model_only(rig, steps=2, repeats=2)
+        assert counters["stats"]["unique_graphs"] == alone and len(compiled) == 2  # one compile per rig
+        assert len(sides["model-only"]["repeats"]) == 2
+    finally:
+        torch._dynamo.reset()
+
+
+def test_a_slow_model_only_is_flagged_as_a_measurement_bug(tiny, monkeypatch, capsys):
+    images, labels = tiny
+    real = throughput.model_only_step
+
+    def slowed(rig):
+        step, batch = real(rig)
+
+        def slow(b):
+            time.sleep(0.05)  # a planted slow ceiling: the engine will beat it
+            step(b)
+
+        return slow, batch
+
+    monkeypatch.setattr(throughput, "model_only_step", slowed)
+    rows = throughput.run([TINY], images, labels, 8, 2, CPU, [False], 0, 1, sides=("engine", "model-only"))
+    assert rows[0]["ceiling_broken"] and rows[0]["engine_over_model"] > 1.5
+    out = capsys.readouterr()
+    assert "WARNING" in out.out and "MEASUREMENT BUG" in out.err
+    # Figures within the tolerance are not flagged, and a ratio above it is, for plain too.
+    assert not throughput.ceiling({"engine": 102.0, "plain": 90.0, "model-only": 100.0})["ceiling_broken"]
+    check = throughput.ceiling({"engine": 90.0, "plain": 104.0, "model-only": 100.0})
+    assert check["ceiling_broken"] and "plain at 104%" in check["warning"]
 
 
 def test_load_check_compares_a_checked_load_with_a_plain_one(capsys):
