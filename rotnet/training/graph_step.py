@@ -153,6 +153,10 @@ class GraphStep:
     Build it after the task's modules are on the device and after any resume state is loaded
     into ``optimizer`` (it holds the optimizer's momentum buffers). ``task`` must not be
     compiled itself (``task.compile``): the whole step is compiled or captured here.
+
+    Each compiled GraphStep adds a cache entry to ``body``'s code object, and Dynamo's
+    ``recompile_limit`` (8 in torch 2.14) bounds them: the ninth compiled GraphStep of one
+    process fails loudly (FailOnRecompileLimitHit under fullgraph), never silently eager.
     """
 
     def __init__(
@@ -164,7 +168,8 @@ class GraphStep:
         steps_per_epoch: int,
         micro: int | None = None,
         mode: Mode = "eager",
-        backend: str = "inductor",
+        backend: str | Callable = "inductor",
+        amp: bool = True,
         desc: str = "graph step",
     ) -> None:
         check_graphable(cfg, desc)
@@ -176,7 +181,7 @@ class GraphStep:
             raise RotnetError(f"{desc}: an epoch needs at least one step, got {steps_per_epoch}")
         device = split.images.device
         self.task, self.split, self.cfg, self.optimizer, self.desc = task, split, cfg, optimizer, desc
-        self.device = device
+        self.device, self.amp = device, amp
         self.batch = cfg.batch_size
         self.steps = steps_per_epoch
         self.sizes = memory.split_sizes(self.batch, micro)  # the static micro-batch plan
@@ -311,8 +316,9 @@ class GraphStep:
         return total
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        # bf16 on CUDA as the engine's runtime.autocast; the cache off, as graph capture needs.
-        if self.device.type == "cuda":
+        # bf16 on CUDA with runtime.amp, as the engine's runtime.autocast; the cache off, as
+        # graph capture needs.
+        if self.amp and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
         return contextlib.nullcontext()
 

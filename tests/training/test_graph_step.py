@@ -43,6 +43,11 @@ def _rotation_task():
     return RotationTask(create_backbone("nin", 4, options={"width": 8}))
 
 
+def _supervised_task():
+    torch.manual_seed(0)
+    return SupervisedTask(create_backbone("nin", 4, options={"width": 8}), 4)
+
+
 def _probe_task():
     torch.manual_seed(0)
     backbone = create_backbone("nin", 4, options={"blocks": 3, "width": 8})
@@ -67,7 +72,7 @@ def _close(a, b, tol=1e-5):
         assert torch.allclose(x.float(), y.float(), atol=tol, rtol=tol), (x - y).abs().max()
 
 
-@pytest.mark.parametrize(("make", "micro"), [(_rotation_task, None), (_probe_task, 4)])
+@pytest.mark.parametrize(("make", "micro"), [(_rotation_task, None), (_probe_task, 4), (_supervised_task, None)])
 def test_equals_the_eager_engine_step_with_augmentation_off(make, micro):
     """Same batches (the engine's order for the seed), same SGD update with Nesterov momentum
     and weight decay, same BatchNorm statistics and metrics, over two steps."""
