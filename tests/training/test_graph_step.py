@@ -100,22 +100,39 @@ def test_equals_the_eager_engine_step_with_augmentation_off(make, micro):
     assert any(not torch.equal(a, b) for a, b in zip(_weights(task), _weights(make()), strict=True))
 
 
-def test_compiles_fullgraph_and_matches_its_eager_body():
+def test_compiles_fullgraph_matches_its_eager_body_and_takes_a_new_lr_without_recompiling():
     """torch.compile(fullgraph=True) fails on any graph break or host sync; the compiled step
-    (augmentation on: crop and flip from the counter-based draws) equals the eager body."""
+    (augmentation on: crop and flip from the counter-based draws) equals the eager body; and
+    the schedule's lr, set on the host, changes the update with no new compilation."""
+    from torch._dynamo.testing import CompileCounterWithBackend
+
     data, cfg = _data(), _cfg(batch=4)
     task, ref = _rotation_task(), _rotation_task()
     task.train(), ref.train()
-    eager, _ = _graph(ref, data, cfg)
+    eager, ref_opt = _graph(ref, data, cfg)
+    counter = CompileCounterWithBackend("aot_eager")
     start = time.monotonic()
-    compiled, _ = _graph(task, data, cfg, mode="compile", backend="aot_eager")
-    losses = [(compiled.step(), eager.step()) for _ in range(3)]
+    compiled, opt = _graph(task, data, cfg, mode="compile", backend=counter)
+    losses = [(compiled.step(), eager.step()) for _ in range(2)]
     elapsed = time.monotonic() - start
     for a, b in losses:
         assert torch.allclose(a, b, atol=1e-5)
     _close(_weights(task), _weights(ref))
     assert torch.allclose(compiled.metrics, eager.metrics, atol=1e-5)
     assert elapsed < 60, f"compiling the step took {elapsed:.0f} s"
+    params = list(task.model.parameters())
+    before = [p.clone() for p in params]
+    for group in opt.param_groups:  # as the schedule sets it, on the host
+        group["lr"] = 0.0
+    compiled.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, params, strict=True))  # lr 0: nothing moves
+    for o in (opt, ref_opt):
+        for group in o.param_groups:
+            group["lr"] = 0.02
+    compiled.step(), eager.step(), eager.step()  # the eager twin catches up (its lr-0 step moves nothing)
+    assert any(not torch.equal(a, b) for a, b in zip(before, params, strict=True))
+    assert counter.frame_count == 1  # one compilation for every step and lr
+    assert torch.allclose(compiled.metrics[1:], eager.metrics[1:])  # same draws at the same steps
 
 
 def test_probe_step_compiles_fullgraph_with_the_backbone_frozen():
@@ -131,28 +148,6 @@ def test_probe_step_compiles_fullgraph_with_the_backbone_frozen():
     assert all(torch.equal(a, b) for a, b in zip(frozen, after, strict=True))
     assert any(not torch.equal(a, b) for a, b in zip(heads, task.heads.parameters(), strict=True))
     assert float(step.metrics[2].sum()) == 2 * 4 * len(task.outputs)
-
-
-def test_a_new_lr_changes_the_update_without_recompiling():
-    from torch._dynamo.testing import CompileCounterWithBackend
-
-    data, cfg = _data(), _cfg(batch=4)
-    task = _rotation_task()
-    task.train()
-    counter = CompileCounterWithBackend("aot_eager")
-    step, opt = _graph(task, data, cfg, mode="compile", backend=counter)
-    params = list(task.model.parameters())
-    step.step()
-    for group in opt.param_groups:  # as the schedule sets it, on the host
-        group["lr"] = 0.0
-    before = [p.clone() for p in params]
-    step.step()
-    assert all(torch.equal(a, b) for a, b in zip(before, params, strict=True))  # lr 0: nothing moves
-    for group in opt.param_groups:
-        group["lr"] = 0.05
-    step.step()
-    assert any(not torch.equal(a, b) for a, b in zip(before, params, strict=True))
-    assert counter.frame_count == 1  # one compilation for all three steps
 
 
 def test_draws_are_a_function_of_seed_epoch_and_step():
