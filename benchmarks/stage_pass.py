@@ -289,16 +289,16 @@ def run_stage_pass(
 
     params = parse_params(dict(raw), "stage-pass params")
     device = resolve_device(params.runtime)
-    threads = torch.get_num_threads()  # the stages set runtime.threads; the caller gets its own back
-    setup_threads(params.runtime)
-    described = describe_device(device)
     work.mkdir(parents=True, exist_ok=True)
     params_file = work / "params.yaml"
     params_file.write_text(yaml.safe_dump(dict(raw), sort_keys=False), encoding="utf-8")
     todo = instances(params)
     rows: dict[Instance, dict[str, Any]] = {}
     started = time.perf_counter()
-    with working_dir(work), _keep_threads(threads):
+    # The stages set runtime.threads; the caller gets its own number back.
+    with working_dir(work), _keep_threads(torch.get_num_threads()):
+        setup_threads(params.runtime)
+        described = describe_device(device)
         for inst in todo:
             row: dict[str, Any] = {"stage": inst.name, "kind": inst.stage}
             bad = [p for p in prerequisites(inst, todo) if rows[p]["status"] != "pass"]
