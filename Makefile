@@ -43,7 +43,7 @@ endif
 # profiles/quick.yaml; `rotnet profile run` turns it into `dvc exp run -S ...` (README, "Profiles").
 PROFILE := $(PY) -m rotnet.cli profile
 
-.PHONY: help install lock quick paper study unprofile test lint format bench gpu-check zoo-smoke zoo-test
+.PHONY: help install lock quick paper study unprofile test lint format bench gpu-check stage-pass zoo-smoke zoo-test
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -103,3 +103,5 @@ bench: ## engine vs plain PyTorch training throughput
 GPU_PY ?= python3
 gpu-check: ## on a GPU box, no install: throughput table + time-boxed paper-protocol NIN study (8 min) -> benchmarks/results/
 	$(GPU_PY) benchmarks/gpu_check.py $(ARGS)
+stage-pass: ## on a GPU box, no install: every DAG stage's real code once, one short epoch (~1 min) -> benchmarks/results/stage-pass/
+	$(GPU_PY) benchmarks/stage_pass.py $(ARGS)
