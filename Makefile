@@ -20,8 +20,17 @@ SHARED_MINI := $(abspath ../shared/datasets/cifar10-jpeg-mini.tar.gz)
 # Quick profile: the whole DAG on 2 CPU cores in minutes, on real CIFAR-10 images.
 # Uses the mini JPEG archive in ../shared when it is there, else the official download
 # cut to 300 train images per class.
+# The archive's path relative to the project root, where DVC runs every stage: dvc.lock and the
+# prepared data then record the same path on every machine, so a clone elsewhere reruns nothing.
+# A queued or temporary experiment runs in a copy of the project elsewhere: only there the
+# absolute path is given.
+ifneq ($(filter --queue --temp,$(ARGS)),)
+MINI_PATH := $(SHARED_MINI)
+else
+MINI_PATH := ../shared/datasets/cifar10-jpeg-mini.tar.gz
+endif
 ifneq ($(wildcard $(SHARED_MINI)),)
-QUICK_DATA := -S datasets.cifar10.source=imagefolder -S datasets.cifar10.path=$(SHARED_MINI)
+QUICK_DATA := -S datasets.cifar10.source=imagefolder -S datasets.cifar10.path=$(MINI_PATH)
 else
 QUICK_DATA := -S datasets.cifar10.train_per_class=300
 endif

@@ -43,6 +43,14 @@ def test_make_installs_into_its_own_environment_with_the_lock():
         assert pip not in out.stdout
     quick = subprocess.run(["make", "-n", "quick"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
     assert "rotnet.cli profile run quick" in quick.stdout  # dvc exp run with profiles/quick.yaml
+    # The data path is relative to the project root: dvc.lock is the same on every machine.
+    # Only a queued or temporary experiment, run in a copy elsewhere, gets the absolute one.
+    if (REPO_ROOT.parent / "shared/datasets/cifar10-jpeg-mini.tar.gz").is_file():
+        assert "datasets.cifar10.path=../shared/datasets/cifar10-jpeg-mini.tar.gz" in quick.stdout
+        queued = subprocess.run(
+            ["make", "-n", "quick", "ARGS=--queue"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True
+        )
+        assert f"datasets.cifar10.path={REPO_ROOT.parent.resolve()}/shared/" in queued.stdout
     # dvc, and the `python` of dvc.yaml's commands, come from the environment's bin/.
     shown = subprocess.run(
         ["make", "-s", "--eval=show-path: ; @echo $$PATH", "show-path"],

@@ -166,20 +166,3 @@ def select(grids: Sequence[KnnGrid]) -> list[KnnResult]:
     ]
     best_layer = choose_once([{layer: g.val[layer][pairs[layer]] for layer in layers} for g in grids])
     return [KnnResult(r, best_layer) for r in results]
-
-
-def select_and_test(
-    train: dict[str, torch.Tensor],
-    train_labels: torch.Tensor,
-    val: dict[str, torch.Tensor],
-    val_labels: torch.Tensor,
-    test: dict[str, torch.Tensor],
-    test_labels: torch.Tensor,
-    ks: Sequence[int],
-    temperatures: Sequence[float],
-    num_classes: int,
-) -> KnnResult:
-    """One backbone's kNN probe: per layer the (k, T) with the best validation accuracy,
-    and the test accuracy with that pair (``knn_grid`` then ``select`` of that grid alone)."""
-    grid = knn_grid(train, train_labels, val, val_labels, test, test_labels, ks, temperatures, num_classes)
-    return select([grid])[0]

@@ -12,7 +12,7 @@ from rotnet.errors import RotnetError
 from rotnet.models.registry import create_backbone
 from rotnet.params import parse_params
 from rotnet.probing import knn
-from rotnet.probing.knn import knn_predict, pooled_features, select_and_test
+from rotnet.probing.knn import knn_grid, knn_predict, pooled_features, select
 from tests.synthetic import dataset
 
 
@@ -61,6 +61,11 @@ def test_k_above_the_memory_bank_is_clamped():
     bank, queries = torch.randn(12, 4, generator=gen), torch.randn(9, 4, generator=gen)
     labels = torch.randint(0, 3, (12,), generator=gen)
     assert torch.equal(knn_predict(bank, labels, queries, 200, 0.1, 3), knn_predict(bank, labels, queries, 12, 0.1, 3))
+
+
+def select_and_test(*args, **kwargs):
+    """One backbone's kNN probe, as the probe stage runs it with one seed."""
+    return select([knn_grid(*args, **kwargs)])[0]
 
 
 def test_chooses_k_and_layer_on_validation_never_on_test():

@@ -1,5 +1,6 @@
 """dvc.yaml, the stage table, the stage scripts, the CLI and rotnet/paths.py agree."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,11 @@ def test_finetune_runs_per_head_and_depends_on_every_finetune_key_but_heads():
     section = yaml.safe_load((ROOT / "params.yaml").read_text())["finetune"]
     assert set(section) == set(FinetuneParams.model_fields)
     assert "finetune.heads" in DVC["report"]["params"]  # it reads each head's record
+
+
+def test_the_committed_lock_names_no_path_of_one_machine():
+    """dvc.lock records params and paths as given: an absolute one would make every stage
+    rerun on a machine where the data sits elsewhere."""
+    text = (ROOT / "dvc.lock").read_text(encoding="utf-8")
+    absolute = [line.strip() for line in text.splitlines() if re.search(r":\s+/", line)]
+    assert absolute == []
