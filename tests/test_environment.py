@@ -1,5 +1,6 @@
 """The install path: the project's own virtual environment and the pinned versions."""
 
+import os
 import subprocess
 from importlib.metadata import version
 
@@ -25,42 +26,48 @@ def test_the_tests_run_with_the_locked_versions():
         assert installed == lock[name], f"{name} {installed} is installed, the lock says {lock[name]}: make install"
 
 
-def test_make_installs_into_its_own_environment_with_the_lock():
-    env = {"PATH": "/usr/bin:/bin"}  # no virtual environment active
+def _make(*args: str, env: dict[str, str] | None = None) -> str:
+    env = env or {"PATH": "/usr/bin:/bin"}  # no virtual environment active
+    return subprocess.run(["make", *args], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True).stdout
+
+
+def test_make_installs_into_its_own_environment_with_the_lock(tmp_path):
     venv = REPO_ROOT / ".venv"
     pip = f"{venv}/bin/python -m pip install -c requirements.lock -e '.[dev]'"
     # It installs when the lock (or pyproject.toml) is newer than the last install...
     for changed in ("requirements.lock", "pyproject.toml"):
-        what_if = ["make", "-n", "-W", changed, "install"]
-        out = subprocess.run(what_if, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
-        assert pip in out.stdout, changed
-    # ...and not again when nothing changed (the stamp .venv/.installed is newer than both).
-    stamp = venv / ".installed"
-    if stamp.is_file() and stamp.stat().st_mtime > max(
-        (REPO_ROOT / f).stat().st_mtime for f in ("requirements.lock", "pyproject.toml")
-    ):
-        out = subprocess.run(["make", "-n", "install"], cwd=REPO_ROOT, env=env, capture_output=True, text=True)
-        assert pip not in out.stdout
-    quick = subprocess.run(["make", "-n", "quick"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True)
-    assert "rotnet.cli profile run quick" in quick.stdout  # dvc exp run with profiles/quick.yaml
+        assert pip in _make("-n", "-W", changed, "install"), changed
+    # ...and not again when nothing changed: an environment (the active one, VIRTUAL_ENV) whose
+    # stamp .installed is newer than both.
+    active = tmp_path / "env"
+    (active / "bin").mkdir(parents=True)
+    (active / "bin" / "python").touch()
+    (active / ".installed").touch()
+    newest = max((REPO_ROOT / f).stat().st_mtime for f in ("requirements.lock", "pyproject.toml"))
+    os.utime(active / ".installed", (newest + 10, newest + 10))
+    env = {"PATH": "/usr/bin:/bin", "VIRTUAL_ENV": str(active)}
+    assert "Nothing to be done for 'install'" in _make("-n", "install", env=env)
+    assert f"{active}/bin/python -m pip install" in _make("-n", "-W", "requirements.lock", "install", env=env)
+    assert "rotnet.cli profile run quick" in _make("-n", "quick")  # dvc exp run with profiles/quick.yaml
+    # dvc, and the `python` of dvc.yaml's commands, come from the environment's bin/.
+    shown = _make("-s", "--eval=show-path: ; @echo $$PATH", "show-path")
+    assert shown.split(":")[0] == f"{venv}/bin"
+
+
+def test_make_quick_takes_the_mini_archive_by_its_relative_path_when_it_is_there(tmp_path):
     # The data path is relative to the project root: dvc.lock is the same on every machine.
     # Only a queued or temporary experiment, run in a copy elsewhere, gets the absolute one.
-    if (REPO_ROOT.parent / "shared/datasets/cifar10-jpeg-mini.tar.gz").is_file():
-        assert "datasets.cifar10.path=../shared/datasets/cifar10-jpeg-mini.tar.gz" in quick.stdout
-        queued = subprocess.run(
-            ["make", "-n", "quick", "ARGS=--queue"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=True
-        )
-        assert f"datasets.cifar10.path={REPO_ROOT.parent.resolve()}/shared/" in queued.stdout
-    # dvc, and the `python` of dvc.yaml's commands, come from the environment's bin/.
-    shown = subprocess.run(
-        ["make", "-s", "--eval=show-path: ; @echo $$PATH", "show-path"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert shown.stdout.split(":")[0] == f"{venv}/bin"
+    mini = tmp_path / "cifar10-jpeg-mini.tar.gz"
+    mini.touch()
+    quick = _make("-n", "quick", f"SHARED_MINI={mini}")
+    assert "datasets.cifar10.path=../shared/datasets/cifar10-jpeg-mini.tar.gz" in quick
+    assert "datasets.cifar10.source=imagefolder" in quick and "train_per_class=300" not in quick
+    queued = _make("-n", "quick", "ARGS=--queue", f"SHARED_MINI={mini}")
+    assert f"datasets.cifar10.path={mini}" in queued
+    # Without it, the official download cut to 300 images per class.
+    mini.unlink()
+    absent = _make("-n", "quick", f"SHARED_MINI={mini}")
+    assert "datasets.cifar10.train_per_class=300" in absent and "datasets.cifar10.path" not in absent
 
 
 def test_a_missing_dvc_fails_in_ci_and_skips_elsewhere(monkeypatch):
