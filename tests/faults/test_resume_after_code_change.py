@@ -2,43 +2,17 @@
 
 The resume fingerprint holds a hash of the stage's code (its script's import closure,
 rotnet.code_deps), beside its params and data; a mismatch is refused with the same
-message as for params, naming the way to start fresh.
+message as for params, naming the way to start fresh. (The hash itself: tests/test_code_deps.py.)
 """
 
 import pytest
 
-from rotnet.code_deps import code_hash, import_closure
+from rotnet.code_deps import code_hash
 from rotnet.errors import RotnetError
 from rotnet.params import parse_params
 from rotnet.stages import supervised
 from rotnet.training import context, engine
 from tests.synthetic import TINY_TRAINING
-
-
-def _tree(root):
-    (root / "rotnet" / "sub").mkdir(parents=True)
-    (root / "stages").mkdir()
-    files = {
-        "rotnet/__init__.py": "",
-        "rotnet/sub/__init__.py": "",
-        "rotnet/sub/used.py": "X = 1\n",
-        "rotnet/unused.py": "Y = 1\n",
-        "stages/s.py": "def main():\n    from rotnet.sub import used\n",  # a deferred import counts too
-    }
-    for name, text in files.items():
-        (root / name).write_text(text)
-    return root / "stages" / "s.py"
-
-
-def test_the_hash_follows_the_code_a_script_runs_and_nothing_else(tmp_path):
-    script = _tree(tmp_path)
-    closure = {str(p) for p in import_closure(script, tmp_path)}
-    assert closure == {"stages/s.py", "rotnet/__init__.py", "rotnet/sub/__init__.py", "rotnet/sub/used.py"}
-    before = code_hash(script, tmp_path)
-    (tmp_path / "rotnet/unused.py").write_text("Y = 2\n")
-    assert code_hash(script, tmp_path) == before
-    (tmp_path / "rotnet/sub/used.py").write_text("X = 2\n")
-    assert code_hash(script, tmp_path) != before
 
 
 class Killed(Exception):
