@@ -1,4 +1,4 @@
-"""What each backbone family builds: layouts, strides, EfficientNet's small-input modes."""
+"""EfficientNet (rotnet.models.efficientnet): timm's model, its small-input modes, its scaling and inits."""
 
 from __future__ import annotations
 
@@ -13,88 +13,6 @@ from rotnet.models.registry import create_backbone
 
 def _layout(model) -> list[tuple[str, int, int]]:
     return [(f.name, f.channels, f.stride) for f in model.feature_info]
-
-
-@pytest.mark.parametrize("in_chans,size", [(3, 32), (1, 28)])
-@pytest.mark.parametrize(
-    "name,options",
-    [
-        ("nin", {"width": 16}),
-        ("resnet18", {"width": 8}),
-        ("resnet50", {"width": 4}),
-        ("efficientnet_b0", None),
-        ("efficientnet_b0", {"small_input": "upsample"}),
-        ("efficientnet_b0", {"small_input": "upsample", "upsample_size": 64}),
-    ],
-)
-@torch.no_grad()
-def test_map_sizes_round_up_for_odd_inputs(name, options, in_chans, size):
-    model = create_backbone(name, 5, in_chans, options=options).eval()
-    feats = model.forward_intermediates(torch.randn(2, in_chans, size, size))
-    for info in model.feature_info:
-        assert feats[info.name].shape == (2, info.channels, *(2 * (-(-size // info.stride),))), info  # ceil
-    assert model(torch.randn(2, in_chans, size, size)).shape == (2, 5)
-
-
-def test_nin_paper_layout():
-    model = create_backbone("nin", 10, options={"blocks": 4})
-    assert _layout(model) == [("block1", 96, 2), ("block2", 192, 4), ("block3", 192, 4), ("block4", 192, 4)]
-    assert isinstance(model.stem, torch.nn.Identity)
-    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert [c.kernel_size[0] for c in convs] == [5, 1, 1, 5, 1, 1, 3, 1, 1, 3, 1, 1]
-    assert all(c.bias is None for c in convs)
-    assert len(create_backbone("nin", 10, options={"blocks": 5}).feature_info) == 5
-    assert torch.equal(model.get_classifier().bias, torch.zeros(10))
-
-
-def test_nin_official_init_is_pytorch_0_2s_defaults():
-    """init: official draws what the official code trained from (PyTorch 0.2's defaults):
-    convs and the classifier U(+-1/sqrt(fan_in)), biases included, BatchNorm scales U(0, 1)."""
-    torch.manual_seed(0)
-    official = create_backbone("nin", 10, options={"width": 48, "init": "official"})
-    torch.manual_seed(0)
-    kaiming = create_backbone("nin", 10, options={"width": 48})
-    for model, scheme in ((official, "official"), (kaiming, "kaiming")):
-        bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-        scales = torch.cat([b.weight.detach() for b in bns])
-        assert all(torch.equal(b.bias, torch.zeros_like(b.bias)) for b in bns)
-        if scheme == "official":
-            assert 0 <= float(scales.min()) < 0.05 and 0.95 < float(scales.max()) < 1
-            assert abs(float(scales.mean()) - 0.5) < 0.05  # 1,000+ draws of U(0, 1)
-        else:
-            assert torch.equal(scales, torch.ones_like(scales))
-    for conv in (m for m in official.modules() if isinstance(m, torch.nn.Conv2d)):
-        fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
-        bound = 1 / math.sqrt(fan_in)
-        assert float(conv.weight.abs().max()) <= bound
-        assert abs(float(conv.weight.std()) - bound / math.sqrt(3)) < 0.1 * bound  # uniform, not kaiming-normal
-    fc = official.get_classifier()
-    assert float(fc.bias.abs().max()) > 0  # drawn, not zeroed
-    assert float(fc.weight.abs().max()) <= 1 / math.sqrt(fc.in_features)
-    official.reset_classifier(7)
-    assert float(official.get_classifier().bias.abs().max()) > 0
-
-
-def test_resnet18_has_the_cifar_stem():
-    model = create_backbone("resnet18", 10)
-    assert model.stem[0].kernel_size == (3, 3) and model.stem[0].stride == (1, 1)
-    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in model.modules())
-    assert [f.channels for f in model.feature_info] == [64, 128, 256, 512]
-
-
-def test_resnet_zoo_layouts():
-    def blocks(name: str) -> list[int]:
-        return [len(stage) for stage in create_backbone(name, 10, options={"width": 4}).stages.values()]
-
-    assert blocks("resnet18") == [2, 2, 2, 2]
-    assert blocks("resnet34") == [3, 4, 6, 3]
-    assert blocks("resnet50") == [3, 4, 6, 3]
-    assert blocks("resnet101") == [3, 4, 23, 3]
-    assert blocks("resnet152") == [3, 8, 36, 3]
-    model = create_backbone("resnet50", 10)
-    assert [(f.channels, f.stride) for f in model.feature_info] == [(256, 1), (512, 2), (1024, 4), (2048, 8)]
-    assert type(model.stages["layer1"][0]).__name__ == "Bottleneck"
-    assert [f.channels for f in create_backbone("resnet34", 10).feature_info] == [64, 128, 256, 512]
 
 
 @torch.no_grad()
@@ -155,47 +73,6 @@ def test_efficientnet_dropout_is_active_in_training_only():
     assert torch.equal(model.forward_head(features), model.forward_head(features))
     model.train()
     assert not torch.equal(model.forward_head(features), model.forward_head(features))
-
-
-@pytest.mark.parametrize(
-    "name,options", [("nin", {"width": 16}), ("resnet18", {"width": 8}), ("efficientnet_b0", None)]
-)
-def test_reset_classifier_initialises_like_the_constructor(name, options):
-    torch.manual_seed(0)
-    built = create_backbone(name, 7, options=options).get_classifier()
-    model = create_backbone(name, 3, options=options)
-    model.reset_classifier(7)
-    new = model.get_classifier()
-    assert type(new) is type(built) and new.weight.shape == built.weight.shape
-    # Uniform inits: PyTorch's Linear (bound 1/sqrt(fan_in)), timm's EfficientNet (1/sqrt(fan_out)).
-    bound = 1 / math.sqrt(7 if name.startswith("efficientnet") else built.in_features)
-    for fc in (built, new):
-        assert fc.weight.abs().max() <= bound and fc.weight.abs().max() > 0.8 * bound
-    assert torch.equal(new.bias == 0, built.bias == 0)  # both zero (NIN, EfficientNet) or both drawn
-    assert bool((new.bias == 0).all()) == (name != "resnet18")
-
-
-def test_unknown_backbone_lists_the_valid_names():
-    with pytest.raises(RotnetError, match="unknown backbone 'vgg'.*nin.*resnet18"):
-        create_backbone("vgg", 10)
-
-
-def test_bad_backbone_option_names_the_option():
-    with pytest.raises(RotnetError, match="blocks"):
-        create_backbone("nin", 10, options={"blocks": 9})
-    with pytest.raises(RotnetError, match="depth"):
-        create_backbone("resnet18", 10, options={"depth": 3})
-
-
-def test_efficientnet_options_are_checked():
-    with pytest.raises(RotnetError, match="small_input"):
-        create_backbone("efficientnet_b0", 10, options={"small_input": "crop"})
-    with pytest.raises(RotnetError, match="upsample_size.*power of two"):
-        create_backbone("efficientnet_b0", 10, options={"upsample_size": 96})
-    with pytest.raises(RotnetError, match="upsample_size"):
-        create_backbone("efficientnet_b0", 10, options={"upsample_size": 16})
-    with pytest.raises(RotnetError, match="width"):
-        create_backbone("efficientnet_b2", 10, options={"width": 8})
 
 
 def test_efficientnet_zero_head_starts_at_chance():
