@@ -161,11 +161,11 @@ def test_an_orient_killed_while_writing_a_copy_leaves_whole_copies_and_a_rerun_f
 def test_a_predict_killed_while_writing_its_output_keeps_the_old_output(tmp_path, capsys):
     from rotnet.models.registry import create_backbone
     from tests.faults.test_name_collisions import _photos, _run
-    from tests.inference.test_inference import _save
+    from tests.inference.files import save_model
     from tests.synthetic import dataset
 
-    net = create_backbone("nin", 4, options={"width": 16})  # the width _save records
-    model = _save(tmp_path / "sup.pt", net, "supervised", 4, dataset(16, 4, 4))
+    net = create_backbone("nin", 4, options={"width": 16})  # the width save_model records
+    model = save_model(tmp_path / "sup.pt", net, "supervised", 4, dataset(16, 4, 4))
     _photos(tmp_path, "a.png")
     target = tmp_path / "preds.csv"
     target.write_bytes(b"last week's predictions\n")

@@ -16,7 +16,7 @@ import rotnet.inference.orient as orient_module
 import rotnet.inference.predict as predict_module
 from rotnet.cli import main
 from rotnet.models.registry import create_backbone
-from tests.inference.test_inference import _save
+from tests.inference.files import save_model
 from tests.inference.test_orient_rotations import _rotnet_file
 from tests.synthetic import dataset, draw
 
@@ -31,7 +31,7 @@ def rotnet_model(tmp_path_factory) -> Path:
 def classifier(tmp_path_factory) -> Path:
     data = dataset(n_train=16, n_val=4, n_test=4)
     model = create_backbone("nin", 4, options={"width": 16})
-    return _save(tmp_path_factory.mktemp("c") / "sup.pt", model, "supervised", 4, data)
+    return save_model(tmp_path_factory.mktemp("c") / "sup.pt", model, "supervised", 4, data)
 
 
 def _photos(root: Path, *names: str) -> dict[str, np.ndarray]:
