@@ -6,7 +6,6 @@ import copy
 import dataclasses
 
 from rotnet.report import sections
-from rotnet.report.paper import ROTATION_SETS, rotation_set_figure
 
 
 def _part(report: str, dataset: str) -> str:
@@ -19,12 +18,6 @@ def _with_rotations(results, rotations, **fields):
     records["nin"]["pretrain"].update(rotations=rotations, **fields)
     datasets = {**results.datasets, "cifar10": dataclasses.replace(ds, records=records)}
     return dataclasses.replace(results, datasets=datasets)
-
-
-def test_paper_table_2():
-    assert ROTATION_SETS[(0, 90, 180, 270)] == 89.06 and rotation_set_figure(list(range(0, 360, 45))) == 88.51
-    assert rotation_set_figure([0, 180]) == 87.46 and rotation_set_figure((90, 270)) == 85.52
-    assert rotation_set_figure([0, 90]) is None
 
 
 def test_a_record_without_rotations_is_the_default_set(results):
