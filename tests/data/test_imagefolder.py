@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from rotnet.data.prepared import load_prepared
-from rotnet.data.shape import to_channels
 from rotnet.errors import RotnetError
 from rotnet.stages.prepare import prepare as prepare_dataset
 from tests.data.test_prepare import CLASSES, colour, imagefolder, make_folder, tar_folder, zip_folder
@@ -64,15 +63,6 @@ def test_channels_1_on_rgb_folder(tmp_path):
     test = load_prepared(tmp_path / "out").test
     expected = np.asarray(Image.new("RGB", (1, 1), colour(0, 0)).convert("L"))[0, 0]
     assert test.images[0, 3, 3, 0] == expected
-
-
-def test_array_gray_conversion_matches_pil():
-    rgb = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
-    gray = to_channels(rgb, 1)
-    assert gray.shape == (3, 16, 16, 1)
-    for image, g in zip(rgb, gray, strict=True):
-        assert np.array_equal(np.asarray(Image.fromarray(image).convert("L")), g[..., 0])
-    assert np.array_equal(to_channels(gray, 3), np.repeat(gray, 3, axis=-1))
 
 
 def test_channels_3_on_gray_folder(tmp_path):

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import pickle
 import shutil
-import stat
 import tarfile
-import urllib.error
 import zipfile
 from pathlib import Path
 
@@ -22,85 +18,19 @@ from rotnet.data.prepared import load_prepared
 from rotnet.errors import RotnetError
 from rotnet.params import DatasetParams
 from rotnet.stages.prepare import prepare as prepare_dataset
+from tests.data.cifar_files import CIFAR_CLASSES, make_cifar_archive, md5
 
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 META_KEYS = {
     "name", "description", "source", "checksum", "counts", "per_class_counts", "class_names",
     "image_shape", "mean", "std", "seed", "val_size", "train_per_class", "resize",
     "pad_to", "channels", "val_source", "skipped",
 }  # fmt: skip
 OFFICIAL_ORDER = "the official order (data_batch_1 to data_batch_5)"
-MARK = (200, 100, 50)  # RGB of pixel (row 1, col 2) of the first training image
-
-
-# --- the official CIFAR-10 python format --------------------------------------------------------
-
-
-def cifar_batch(n: int, seed: int) -> dict:
-    rng = np.random.default_rng(seed)
-    return {
-        b"batch_label": f"batch {seed}".encode(),
-        b"labels": [int(i % 10) for i in range(seed, seed + n)],  # a plain list, as in the official files
-        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
-        b"filenames": [f"img_{seed}_{i}.png".encode() for i in range(n)],
-    }
-
-
-def add_member(tf: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tf.addfile(info, io.BytesIO(data))
-
-
-def make_cifar_archive(path: Path, per_batch: int = 20, n_test: int = 20, skip: str = "") -> dict:
-    """A tiny archive in the official layout (5 x per_batch train, n_test test); returns the batches."""
-    batches = {f"data_batch_{i}": cifar_batch(per_batch, i) for i in range(1, 6)}
-    batches["test_batch"] = cifar_batch(n_test, 99)
-    data = batches["data_batch_1"][b"data"]
-    for channel, value in enumerate(MARK):  # channel-planar rows: plane, then row-major pixels
-        data[0, channel * 1024 + 1 * 32 + 2] = value
-    meta = {b"label_names": [c.encode() for c in CIFAR_CLASSES], b"num_cases_per_batch": per_batch}
-    with tarfile.open(path, "w:gz") as tf:
-        for name, obj in [*batches.items(), ("batches.meta", meta)]:
-            if name != skip:
-                # Protocol 2 and numpy.core, like the official pickles (Python 2, numpy 1.x).
-                payload = pickle.dumps(obj, protocol=2).replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
-                add_member(tf, f"cifar-10-batches-py/{name}", payload)
-    return batches
-
-
-def md5(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def rows(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
     """Each image with its label as one sortable row: compares splits as multisets."""
     return sorted(img.tobytes() + bytes([lab]) for img, lab in zip(images, labels, strict=True))
-
-
-@pytest.fixture
-def tiny_cifar(tmp_path, monkeypatch) -> tuple[Path, dict]:
-    """A tiny official-format archive that the md5 check accepts."""
-    path = tmp_path / "cifar-10-python.tar.gz"
-    batches = make_cifar_archive(path)
-    monkeypatch.setattr(cifar, "CIFAR10_MD5", md5(path))
-    return path, batches
-
-
-def test_cifar_archive_parses_shapes_labels_classes_and_pixel_layout(tiny_cifar):
-    path, batches = tiny_cifar
-    data = cifar.load_cifar_archive(path)
-    assert data.train.images.shape == (100, 32, 32, 3) and data.train.images.dtype == np.uint8
-    assert data.test.images.shape == (20, 32, 32, 3)
-    assert data.train.labels.dtype == np.int64
-    expected = np.concatenate([batches[f"data_batch_{i}"][b"labels"] for i in range(1, 6)])
-    assert np.array_equal(data.train.labels, expected)
-    assert data.test.labels.tolist() == batches["test_batch"][b"labels"]
-    assert data.class_names == CIFAR_CLASSES
-    assert tuple(data.train.images[0, 1, 2]) == MARK
-    # Whole planes too: the red channel of image 5 is the first 1024 values of its row.
-    assert np.array_equal(data.train.images[5, :, :, 0], batches["data_batch_1"][b"data"][5, :1024].reshape(32, 32))
-    assert data.checksum == {"algorithm": "md5", "value": md5(path)}
 
 
 def test_cifar_archive_prepare_and_round_trip(tiny_cifar, tmp_path):
@@ -175,118 +105,7 @@ def test_a_reservation_that_leaves_no_room_for_the_carve_is_refused(tiny_cifar, 
     assert not (tmp_path / "out").exists()
 
 
-def test_cifar_archive_md5_mismatch(tmp_path):
-    path = tmp_path / "copy.tar.gz"
-    make_cifar_archive(path)
-    cfg = DatasetParams(source="cifar-archive", path=str(path))
-    with pytest.raises(RotnetError) as err:
-        prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
-    message = str(err.value)
-    assert str(path) in message and md5(path) in message and cifar.CIFAR10_MD5 in message
-    assert "download" in message and "datasets.cifar10.path" in message
-    assert not (tmp_path / "out").exists()
-
-
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "missing member", "foreign pickle"])
-def test_cifar_archive_damaged(tmp_path, monkeypatch, damage):
-    path = tmp_path / "cifar.tar.gz"
-    if damage == "missing member":
-        make_cifar_archive(path, skip="test_batch")
-    elif damage == "foreign pickle":  # objects other than arrays and containers are refused
-        with tarfile.open(path, "w:gz") as tf:
-            add_member(tf, "cifar-10-batches-py/data_batch_1", pickle.dumps(Path("/etc/passwd")))
-    else:
-        make_cifar_archive(path)
-        good = path.read_bytes()
-        bad = good[: len(good) // 2] if damage == "truncated" else np.random.default_rng(0).bytes(5000)
-        path.write_bytes(bad)
-    monkeypatch.setattr(cifar, "CIFAR10_MD5", md5(path))
-    with pytest.raises(RotnetError, match="cannot read CIFAR-10 archive") as err:
-        prepare_dataset("cifar10", DatasetParams(source="cifar-archive", path=str(path)), tmp_path / "out", 0)
-    assert str(path) in str(err.value)
-    if damage == "missing member":
-        assert "test_batch" in str(err.value)
-
-
-def test_cifar_archive_missing_file(tmp_path):
-    cfg = DatasetParams(source="cifar-archive", path=str(tmp_path / "nope.tar.gz"))
-    with pytest.raises(RotnetError, match="nope.tar.gz not found"):
-        prepare_dataset("cifar10", cfg, tmp_path / "out", 0)
-
-
 # --- source: download ---------------------------------------------------------------------------
-
-
-def test_download_offline_error(tmp_path, monkeypatch):
-    def offline(url, root, filename):
-        (Path(root) / filename).write_bytes(b"partial")  # as torchvision leaves an interrupted file
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setattr(cifar, "download_url", offline)
-    raw = tmp_path / "raw"
-    with pytest.raises(RotnetError) as err:
-        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
-    message = str(err.value)
-    assert cifar.CIFAR10_URL in message
-    assert str(raw / "cifar-10-python.tar.gz") in message
-    assert "source: cifar-archive" in message and "path:" in message
-    assert "name resolution" in message
-    assert list(raw.iterdir()) == []  # no partial download left behind
-    assert not (tmp_path / "out").exists()
-
-
-def test_download_skipped_when_archive_present(tiny_cifar, tmp_path, monkeypatch):
-    path, _ = tiny_cifar
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    shutil.copy(path, raw / "cifar-10-python.tar.gz")
-
-    def no_network(*args):
-        raise AssertionError("must not download when a verified archive is present")
-
-    monkeypatch.setattr(cifar, "download_url", no_network)
-    meta = prepare_dataset("cifar10", DatasetParams(download_dir=str(raw), val_size=10), tmp_path / "out", 0)
-    assert meta["source"] == {
-        "kind": "download",
-        "url": cifar.CIFAR10_URL,
-        "path": str(raw / "cifar-10-python.tar.gz"),
-    }
-    assert meta["counts"]["train"] == 90
-
-
-def test_download_then_prepare(tiny_cifar, tmp_path, monkeypatch):
-    path, _ = tiny_cifar
-    calls = []
-
-    def fake_download(url, root, filename):
-        calls.append(url)
-        shutil.copy(path, Path(root) / filename)
-
-    monkeypatch.setattr(cifar, "download_url", fake_download)
-    raw = tmp_path / "raw"
-    meta = prepare_dataset("cifar10", DatasetParams(download_dir=str(raw), val_size=10), tmp_path / "out", 0)
-    assert calls == [cifar.CIFAR10_URL]
-    assert [p.name for p in raw.iterdir()] == ["cifar-10-python.tar.gz"]
-    assert meta["checksum"]["value"] == md5(path)
-
-
-def test_download_with_wrong_md5_is_not_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr(cifar, "download_url", lambda url, root, filename: (Path(root) / filename).write_bytes(b"x"))
-    raw = tmp_path / "raw"
-    with pytest.raises(RotnetError, match=f"expected {cifar.CIFAR10_MD5}"):
-        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
-    assert list(raw.iterdir()) == []
-
-
-def test_existing_download_with_wrong_md5(tmp_path, monkeypatch):
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
-    monkeypatch.setattr(cifar, "download_url", lambda *a: pytest.fail("must not overwrite the user's file"))
-    with pytest.raises(RotnetError, match="Delete it and download it again") as err:
-        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
-    assert str(raw / "cifar-10-python.tar.gz") in str(err.value)
-    assert hashlib.md5(b"not the archive").hexdigest() in str(err.value)
 
 
 def test_download_only_for_official_datasets(tmp_path):
@@ -497,50 +316,6 @@ def test_imagefolder_damaged_archive(tmp_path):
     with pytest.raises(RotnetError, match="damaged or incomplete") as err:
         prepare_dataset("pets", imagefolder(archive), tmp_path / "out", 0)
     assert str(archive) in str(err.value)
-
-
-def png_bytes() -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (4, 4)).save(buf, "PNG")
-    return buf.getvalue()
-
-
-@pytest.mark.parametrize("member", ["../evil.png", "/tmp/evil.png", "pets/../../evil.png"])
-def test_tar_member_escaping_is_refused(tmp_path, member):
-    with tarfile.open(tmp_path / "evil.tar", "w") as tf:
-        tf.add(make_folder(tmp_path / "pets"), arcname="pets")
-        add_member(tf, member, png_bytes())
-    with pytest.raises(RotnetError, match="refusing archive member") as err:
-        prepare_dataset("pets", imagefolder(tmp_path / "evil.tar"), tmp_path / "out", 0)
-    assert f"'{member}'" in str(err.value)
-    assert not (tmp_path / "evil.png").exists()
-
-
-def test_tar_symlink_is_refused(tmp_path):
-    with tarfile.open(tmp_path / "links.tar.gz", "w:gz") as tf:
-        tf.add(make_folder(tmp_path / "pets"), arcname="pets")
-        link = tarfile.TarInfo("pets/train/cat/link.png")
-        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
-        tf.addfile(link)
-    with pytest.raises(RotnetError, match="'pets/train/cat/link.png' \\(links and special files"):
-        prepare_dataset("pets", imagefolder(tmp_path / "links.tar.gz"), tmp_path / "out", 0)
-
-
-@pytest.mark.parametrize("member", ["../evil.png", "/evil.png", "C:/evil.png", "symlink"])
-def test_zip_member_escaping_is_refused(tmp_path, member):
-    archive = zip_folder(make_folder(tmp_path / "pets"), tmp_path / "pets.zip")
-    with zipfile.ZipFile(archive, "a") as zf:
-        if member == "symlink":
-            info = zipfile.ZipInfo("train/cat/link.png")
-            info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            zf.writestr(info, "/etc/passwd")
-            member = "train/cat/link.png"
-        else:
-            zf.writestr(zipfile.ZipInfo(member), png_bytes())
-    with pytest.raises(RotnetError, match="refusing archive member") as err:
-        prepare_dataset("pets", imagefolder(archive), tmp_path / "out", 0)
-    assert f"'{member}'" in str(err.value)
-    assert not (tmp_path / "evil.png").exists()
 
 
 # --- the real (mini) CIFAR-10 JPEG archive from ../shared ---------------------------------------
