@@ -12,6 +12,7 @@ from rotnet.rotation import (
     circle_mask,
     labels_of,
     resolve_mask,
+    rotate,
     rotate_all,
     rotate_by,
 )
@@ -21,8 +22,13 @@ def _batch(b=6, c=3, h=8, w=8):
     return torch.randint(0, 256, (b, c, h, w), dtype=torch.uint8)
 
 
-def test_angles_and_labels_are_defined_once():
-    assert ANGLES == (0, 90, 180, 270) and NUM_ROTATIONS == 4 and LABELS == ["0", "90", "180", "270"]
+def test_label_k_is_k_quarter_turns_and_is_named_by_its_angle():
+    # The four right angles, in label order: label k turns the image by k quarter turns.
+    assert tuple(90 * k for k in range(NUM_ROTATIONS)) == ANGLES and 360 // NUM_ROTATIONS == 90
+    assert LABELS == labels_of(ANGLES) == [str(a) for a in ANGLES]
+    x = _batch(1)
+    for k, angle in enumerate(ANGLES):
+        assert torch.equal(rotate(x, k), torch.rot90(x, angle // 90, dims=(2, 3)))
 
 
 def test_rotation_label_k_is_image_rotated_k_times_90():

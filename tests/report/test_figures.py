@@ -24,8 +24,12 @@ def _only(folder, name):
     assert sorted(p.name for p in folder.iterdir()) == [name]
 
 
-def test_file_names():
-    assert figures.PROBE_FIGURE == "report.png"
+def test_file_names_are_relative_and_never_shared():
+    # Relative to the report folder, so report.md and report.html find them wherever it is copied.
+    names = [figures.PROBE_FIGURE] + [
+        figures.dataset_figure(d, w) for d in ("cifar10", "fashion_mnist") for w in ("curves", "confusion")
+    ]
+    assert len(set(names)) == len(names) and not any(name.startswith("/") for name in names)
     assert figures.dataset_figure("cifar10", "curves") == "report_files/cifar10_curves.png"
 
 
