@@ -66,7 +66,7 @@ def stage_error(
 ) -> str:
     """Run ``main(argv)`` in a fresh project under ``tmp_path`` (a synthetic prepared cifar10
     when ``data``) with ``params`` as params.yaml; assert it exits with status 2, the status of
-    an input error, and return what it printed to stderr."""
+    an input error, without a traceback; return its message (from ``error: `` on)."""
     monkeypatch.chdir(tmp_path)
     if data:
         save_project_data(48, 16, 16)
@@ -76,5 +76,7 @@ def stage_error(
         main(argv)
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Traceback" not in err
-    return err
+    assert "Traceback" not in err
+    lines = err.splitlines(keepends=True)
+    first = next(i for i, line in enumerate(lines) if line.startswith("error: "))  # after any progress lines
+    return "".join(lines[first:])
