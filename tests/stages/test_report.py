@@ -14,6 +14,7 @@ from rotnet.report import sections
 from rotnet.report.results import collect
 from rotnet.stages import report
 from tests.report import study
+from tests.stages.outputs import BACKBONE, datasets, metrics, read_json
 
 
 @pytest.fixture
@@ -70,3 +71,29 @@ def test_headline_metrics_are_the_val_selected_test_figures(fake_study):
             assert set(figures) == {"supervised", "rotation", "probe", "finetune_conv", "finetune_nonlinear"}
             assert figures["probe"] == runs["probe"]["best"]["test_acc"]  # chosen on validation
             assert figures["rotation"] == runs["pretrain"]["rotation_test_acc"]
+
+
+@pytest.mark.slow
+def test_the_tiny_studys_report_tables_each_dataset_with_what_its_stages_measured(tiny_study):
+    repo, out = tiny_study.repo, tiny_study.repo / paths.report_dir()
+    summary = read_json(repo, paths.summary_file())
+    assert list(summary) == datasets(tiny_study)
+    text = (out / "report.md").read_text()
+    table = pd.read_csv(out / "report.csv")
+    for name in datasets(tiny_study):
+        headline = summary[name][BACKBONE]
+        assert headline["supervised"] == metrics(tiny_study, "supervised", name)["test_acc"]
+        assert headline["rotation"] == metrics(tiny_study, "pretrain", name)["rotation_test_acc"]
+        assert headline["probe"] == metrics(tiny_study, "probe", name)["best"]["test_acc"]
+        for head in tiny_study.params["finetune"]["heads"]:
+            finetuned = metrics(tiny_study, paths.variant_kind("finetune", head), name)
+            assert headline[f"finetune_{head}"] == finetuned["test_acc"], (name, head)
+        # The dataset's first table (supervised vs RotNet) opens with the supervised test figure.
+        section = text.split(f"\n## {name}: ", 1)[1].split("\n## ", 1)[0]
+        row = next(line for line in section.splitlines() if line.startswith(f"| {BACKBONE} | "))
+        assert row.split("|")[2].strip().startswith(f"{headline['supervised']:.2f}")
+        supervised = table[(table.dataset == name) & (table.backbone == BACKBONE) & (table.stage == "supervised")]
+        assert len(supervised) == 1
+        assert supervised.test_acc.iloc[0] == pytest.approx(headline["supervised"], abs=0.005)
+    sources = re.findall(r'<img[^>]* src="([^"]+)"', (out / "report.html").read_text())
+    assert sources and all((out / src).is_file() for src in sources)
