@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rotnet.corruption_names import CORRUPTION_NAMES, SEVERITIES
 from rotnet.errors import RotnetError
 
 # The small-input comparison's second choice, defined here so that it always resolves.
@@ -467,12 +468,10 @@ class RobustnessParams(Strict):
 
     @model_validator(mode="after")
     def _known(self) -> RobustnessParams:
-        from rotnet.data.corruptions import corruption_names
-
-        unknown = [c for c in self.corruptions if c not in corruption_names()]
+        unknown = [c for c in self.corruptions if c not in CORRUPTION_NAMES]
         if unknown:
-            raise ValueError(f"unknown corruptions {unknown}; use some of {corruption_names()}")
-        if any(s not in (1, 2, 3, 4, 5) for s in self.severities) or len(set(self.severities)) != len(self.severities):
+            raise ValueError(f"unknown corruptions {unknown}; use some of {list(CORRUPTION_NAMES)}")
+        if any(s not in SEVERITIES for s in self.severities) or len(set(self.severities)) != len(self.severities):
             raise ValueError(f"severities must be distinct values of 1..5, got {self.severities}")
         if len(set(self.corruptions)) != len(self.corruptions) or len(set(self.models)) != len(self.models):
             raise ValueError("corruptions and models must not repeat")

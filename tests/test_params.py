@@ -48,6 +48,8 @@ def test_committed_params_are_valid_and_paper_scale():
         ({"datasets": {"cifar10": {"source": "imagefolder"}}}, ["needs 'path'"]),
         ({"study": {"datasets": ["mnist"]}}, ["mnist", "no entry under 'datasets'"]),
         ({"runtime": {"device": "gpu"}}, ["runtime.device"]),
+        # A typo in a corruption fails when params are read, not hours later in robustness.
+        ({"robustness": {"corruptions": ["gausian_noise"]}}, ["robustness", "['gausian_noise']", "'gaussian_noise'"]),
         (
             {"study": {"backbones": ["nin"], "baselines": ["nin"]}},
             ["study", "both study.backbones and study.baselines"],
