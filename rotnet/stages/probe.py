@@ -34,9 +34,9 @@ from torch import nn
 from rotnet.data.device import DeviceDataset
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
+from rotnet.models.heads import build_head
 from rotnet.models.saved import build_model, file_sha256, input_view, load_model_file
 from rotnet.params import Params, ProbeParams, RuntimeParams
-from rotnet.probing.heads import build_head
 from rotnet.probing.knn import KnnGrid, KnnResult, knn_grid, pooled_features, select
 from rotnet.rotation import InputView
 from rotnet.seeds import choose_once
