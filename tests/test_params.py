@@ -152,3 +152,16 @@ def test_finetune_heads_are_one_list_for_every_backbone():
         parse_params({"backbones": {"nin": {"recipe": {"finetune": {"heads": ["conv"]}}}}})
     whole = parse_params({"finetune": {"network": "whole", "heads": ["linear"]}})
     assert whole.finetune.heads == ["linear"]
+
+
+@pytest.mark.parametrize("path", ["params.yaml", *sorted(p.name for p in (ROOT / "profiles").glob("*.yaml"))])
+def test_params_files_hold_no_yaml_anchor_or_alias(path):
+    """`dvc exp run -S` rewrites params.yaml without anchors: an override of a key that an
+    alias shares is silently lost, so every backbone's recipe is spelled out."""
+    file = ROOT / path if path == "params.yaml" else ROOT / "profiles" / path
+    shared = [
+        f"line {t.start_mark.line + 1}: {type(t).__name__} {t.value}"
+        for t in yaml.scan(file.read_text(encoding="utf-8"))
+        if isinstance(t, yaml.AnchorToken | yaml.AliasToken)
+    ]
+    assert shared == [], f"{path} shares values through YAML anchors; spell them out:\n" + "\n".join(shared)
