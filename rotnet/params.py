@@ -632,6 +632,14 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
                 validate_backbone_options(name, params.backbone_options(name), source)
             except RotnetError as err:
                 raise RotnetError(f"{source}: {where} names '{name}': {err}") from None
+    # semisup@<dataset>-<backbone> reuses that backbone's RotNet: said here, not after the
+    # rest of the DAG has trained (every stage loads params through this function).
+    unpretrained = [b for b in params.semisup.backbones if b not in params.study.backbones]
+    if unpretrained:
+        raise RotnetError(
+            f"{source}: semisup.backbones names {unpretrained}, which study.backbones "
+            f"({params.study.backbones}) does not pretrain; add them there or drop them from semisup.backbones"
+        )
     _check_recipes(params, source)
     return params
 

@@ -165,3 +165,42 @@ def test_params_files_hold_no_yaml_anchor_or_alias(path):
         if isinstance(t, yaml.AnchorToken | yaml.AliasToken)
     ]
     assert shared == [], f"{path} shares values through YAML anchors; spell them out:\n" + "\n".join(shared)
+
+
+def test_semisup_backbones_must_be_pretrained_by_the_study():
+    with pytest.raises(RotnetError, match=r"semisup.backbones names \['resnet18'\], which study.backbones"):
+        parse_params({"study": {"backbones": ["nin"]}, "semisup": {"backbones": ["nin", "resnet18"]}})
+
+
+@pytest.mark.parametrize(
+    "path,value,words",
+    [
+        # An option of a study backbone that only its own training stages would build.
+        ("backbones.efficientnet_b5.drop_path_rate", 1.5, ["study.backbones names 'efficientnet_b5'", "drop_path"]),
+        ("backbones.resnet101.recipe.pretrain.schedule.warmup_epochs", 500, ["resnet101.recipe.pretrain", "warmup"]),
+        ("semisup.backbones", ["nin", "resnet34"], ["semisup.backbones names ['resnet34']"]),
+        ("robustness.corruptions", ["fog"], ["unknown corruptions ['fog']"]),
+        ("finetune.heads", ["conv", "mlp"], ["finetune.heads"]),
+        ("study.seeds", [0, 0], ["seeds must be distinct"]),
+    ],
+)
+def test_a_param_any_later_stage_reads_fails_at_the_prepare_stages_params_load(
+    tmp_path, monkeypatch, capsys, path, value, words
+):
+    """Every stage loads params.yaml through one validation, so prepare, the DAG's first
+    stage, refuses a bad key that only a later stage reads, before it reads any data."""
+    from rotnet.stages.prepare import main
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    *parents, key = path.split(".")
+    node = raw
+    for part in parents:
+        node = node[part]
+    node[key] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--dataset", "cifar10"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and all(w in err for w in words), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # no data read or written

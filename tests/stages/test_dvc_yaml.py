@@ -128,7 +128,8 @@ def test_every_tracked_param_exists_for_a_dataset_given_in_the_readmes_short_for
     """DVC refuses a listed param that params.yaml lacks, so a stage may track only keys that
     always exist: a dataset entry with just the keys the README shows reaches every stage."""
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    raw["datasets"]["mine"] = {"source": "imagefolder", "path": "mine.zip", "resize": 32, "channels": 3, "val_size": 500}
+    short = {"source": "imagefolder", "path": "mine.zip", "resize": 32, "channels": 3, "val_size": 500}
+    raw["datasets"]["mine"] = short
     raw["study"]["datasets"] = ["mine"]
     assert parse_params(raw).dataset("mine").corruptions is None  # the defaults apply
     missing = []
