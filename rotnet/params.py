@@ -531,6 +531,16 @@ class Params(Strict):
             raise RotnetError(f"unknown dataset '{name}'; params.yaml defines: {', '.join(sorted(self.datasets))}")
         return self.datasets[name]
 
+    def backbone_lists(self) -> dict[str, list[str]]:
+        """Every list of backbones the DAG builds, by its key: each name in them is validated at
+        load, and `rotnet backbones` tags the entries with these keys."""
+        return {
+            "study.backbones": list(self.study.backbones),
+            "study.baselines": list(self.study.baselines),
+            "small_input.backbones": list(self.small_input.backbones),
+            "semisup.scratch_backbones": sorted(set(self.semisup.scratch_backbones.values())),
+        }
+
     def backbone_options(self, name: str) -> dict[str, Any]:
         """The options that build backbone ``name`` (its entry, without its ``recipe``)."""
         opts = dict(self.backbones.get(name) or {})
@@ -621,12 +631,7 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
     # (rotnet.models.options: pydantic only, so validating params never loads torch).
     from rotnet.models.options import validate_backbone_options
 
-    for where, names in (
-        ("study.backbones", params.study.backbones),
-        ("study.baselines", params.study.baselines),
-        ("small_input.backbones", params.small_input.backbones),
-        ("semisup.scratch_backbones", sorted(set(params.semisup.scratch_backbones.values()))),
-    ):
+    for where, names in params.backbone_lists().items():
         for name in names:
             try:
                 validate_backbone_options(name, params.backbone_options(name), source)
