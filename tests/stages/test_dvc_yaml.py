@@ -8,7 +8,7 @@ import yaml
 
 from rotnet import paths
 from rotnet.cli import stage_runner
-from rotnet.params import FinetuneParams, parse_params
+from rotnet.params import FinetuneParams
 from rotnet.stages.table import STAGES
 from tests.stages.imports import ROOT, collapse, import_closure, python_files
 
@@ -122,27 +122,6 @@ def test_the_committed_lock_names_no_path_of_one_machine():
     text = (ROOT / "dvc.lock").read_text(encoding="utf-8")
     absolute = [line.strip() for line in text.splitlines() if re.search(r":\s+/", line)]
     assert absolute == []
-
-
-def test_every_tracked_param_exists_for_a_dataset_given_in_the_readmes_short_form():
-    """DVC refuses a listed param that params.yaml lacks, so a stage may track only keys that
-    always exist: a dataset entry with just the keys the README shows reaches every stage."""
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    short = {"source": "imagefolder", "path": "mine.zip", "resize": 32, "channels": 3, "val_size": 500}
-    raw["datasets"]["mine"] = short
-    raw["study"]["datasets"] = ["mine"]
-    assert parse_params(raw).dataset("mine").corruptions is None  # the defaults apply
-    missing = []
-    for name, stage in DVC.items():
-        for backbone in (*raw["study"]["backbones"], *raw["study"]["baselines"]):
-            for entry in stage.get("params", []):
-                key = _resolve(entry if isinstance(entry, str) else next(iter(entry)), "mine", backbone)
-                node = raw
-                for part in key.split("."):
-                    node = node.get(part, KeyError) if isinstance(node, dict) else KeyError
-                if node is KeyError:
-                    missing.append(f"{name}: {key}")
-    assert missing == [], "dvc.yaml tracks keys a short dataset entry lacks:\n" + "\n".join(sorted(set(missing)))
 
 
 @pytest.mark.parametrize("spec", STAGES, ids=lambda s: s.name)
