@@ -21,6 +21,35 @@ def _edit_params(repo: Path, edit) -> None:
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
 
 
+RESOLVE = """import json, sys
+sys.path.insert(0, {root!r})
+from rotnet.params import load_params
+p = load_params()
+deep = ("resnet50", "resnet101", "resnet152")
+json.dump({{b: p.recipe("pretrain", b).schedule.warmup_epochs for b in deep}}, open("out.json", "w"))
+"""
+
+
+@pytest.mark.slow  # about 13 s: git, dvc init and an experiment
+def test_the_issues_override_on_the_committed_params_reaches_the_resolved_recipe(tmp_path, needs_dvc):
+    """The issue's command on the committed params.yaml, in a repo whose one stage resolves the
+    deep ResNets' pretrain recipe: with a shared (anchored) recipe DVC dropped the override."""
+    from tests.tiny_study import GIT_USER, run
+
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "resolve.py").write_text(RESOLVE.format(root=str(ROOT)))
+    stage = {"cmd": "python resolve.py", "deps": ["resolve.py"], "params": ["backbones"], "outs": ["out.json"]}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"resolve": stage}}))
+    run(["git", "init", "-q"], tmp_path)
+    run(["dvc", "init", "-q"], tmp_path)
+    run(["git", "add", "-A"], tmp_path)
+    run(["git", *GIT_USER, "commit", "-qm", "params"], tmp_path)
+    overrides = ["backbones.resnet18.width=32", "backbones.resnet101.recipe.pretrain.schedule.warmup_epochs=3"]
+    run(["dvc", "exp", "run", *(a for o in overrides for a in ("-S", o))], tmp_path)
+    assert json.loads((tmp_path / "out.json").read_text()) == {"resnet50": 1, "resnet101": 3, "resnet152": 1}
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text())["backbones"]["resnet18"]["width"] == 32
+
+
 @pytest.mark.slow
 def test_a_recipe_override_reaches_the_stage_and_its_run_record(tiny_study, tmp_path):
     """The issue's lost override: `-S backbones.<name>.recipe.<section>.schedule.warmup_epochs`
