@@ -626,7 +626,7 @@ def parent(args: argparse.Namespace) -> int:
         "kind": "rotnet gpu-check",
         "schema": 1,
         "date": date,
-        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "device": name,
         "device_type": device.type,
         "torch": torch.__version__,

@@ -313,7 +313,7 @@ def open_state(args: argparse.Namespace, device_name: str) -> dict[str, Any]:
             "or add --fresh to discard it and start again"
         )
     if args.mode not in state["runs"]:
-        started = dt.datetime.now(dt.timezone.utc)
+        started = dt.datetime.now(dt.UTC)
         state["runs"][args.mode] = {
             "run_id": f"{args.mode}-{started.strftime('%Y%m%dT%H%M%S%f')}",
             "date": started.date().isoformat(),
@@ -534,7 +534,7 @@ def parent(args: argparse.Namespace) -> int:
     else:
         log(f"{args.mode} call {call} on {name}: box {args.budget_s:.0f} s; state in {args.state}")
         status, seconds = run_child(args, call, deadline - FINAL_S - GRACE_S)
-        at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         run["calls"].append(
             {"call": call, "device": name, "budget_s": args.budget_s, "seconds": seconds, "status": status, "at": at}
         )

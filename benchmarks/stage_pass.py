@@ -339,7 +339,7 @@ def run_stage_pass(
     counts = {s: sum(r["status"] == s for r in stages) for s in ("pass", "error", "skipped")}
     return {
         "kind": "stage-pass",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "device": described,
         "device_type": device.type,
         "torch": torch.__version__,

@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for spec in STAGES:
         add_stage_args(sub.add_parser(spec.name, help=spec.help, description=spec.help), spec)
     sub.add_parser("stages", help="list the stages of the study (a markdown table)")
-    sub.add_parser("backbones", help="list the registered backbones and their options")
+    bb = sub.add_parser("backbones", help="each backbone's options as the study builds it (params over defaults)")
+    bb.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     pr = sub.add_parser("predict", help="class predictions of a trained model on images or folders")
     pr.add_argument("model", help="a supervised, supervised_rot or fine-tuned (finetune/<head>/) model.pt")
     pr.add_argument("images", nargs="+", help="image files or folders")
@@ -137,9 +138,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
             print(markdown_table())
         elif args.command == "backbones":
-            from rotnet.models.registry import describe_backbones
+            from rotnet.models.options import describe_options
+            from rotnet.params import load_params
 
-            print(describe_backbones())
+            params = load_params(args.params)
+            print(describe_options(params.backbones, params.backbone_lists()))
         else:
             call_stage(BY_NAME[args.command], stage_runner(args.command), args, argv[1:])
     except RotnetError as err:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rotnet.corruption_names import CORRUPTION_NAMES, SEVERITIES
 from rotnet.errors import RotnetError
 
 # The small-input comparison's second choice, defined here so that it always resolves.
@@ -467,12 +468,10 @@ class RobustnessParams(Strict):
 
     @model_validator(mode="after")
     def _known(self) -> RobustnessParams:
-        from rotnet.data.corruptions import corruption_names
-
-        unknown = [c for c in self.corruptions if c not in corruption_names()]
+        unknown = [c for c in self.corruptions if c not in CORRUPTION_NAMES]
         if unknown:
-            raise ValueError(f"unknown corruptions {unknown}; use some of {corruption_names()}")
-        if any(s not in (1, 2, 3, 4, 5) for s in self.severities) or len(set(self.severities)) != len(self.severities):
+            raise ValueError(f"unknown corruptions {unknown}; use some of {list(CORRUPTION_NAMES)}")
+        if any(s not in SEVERITIES for s in self.severities) or len(set(self.severities)) != len(self.severities):
             raise ValueError(f"severities must be distinct values of 1..5, got {self.severities}")
         if len(set(self.corruptions)) != len(self.corruptions) or len(set(self.models)) != len(self.models):
             raise ValueError("corruptions and models must not repeat")
@@ -531,6 +530,16 @@ class Params(Strict):
         if name not in self.datasets:
             raise RotnetError(f"unknown dataset '{name}'; params.yaml defines: {', '.join(sorted(self.datasets))}")
         return self.datasets[name]
+
+    def backbone_lists(self) -> dict[str, list[str]]:
+        """Every list of backbones the DAG builds, by its key: each name in them is validated at
+        load, and `rotnet backbones` tags the entries with these keys."""
+        return {
+            "study.backbones": list(self.study.backbones),
+            "study.baselines": list(self.study.baselines),
+            "small_input.backbones": list(self.small_input.backbones),
+            "semisup.scratch_backbones": sorted(set(self.semisup.scratch_backbones.values())),
+        }
 
     def backbone_options(self, name: str) -> dict[str, Any]:
         """The options that build backbone ``name`` (its entry, without its ``recipe``)."""
@@ -622,17 +631,20 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
     # (rotnet.models.options: pydantic only, so validating params never loads torch).
     from rotnet.models.options import validate_backbone_options
 
-    for where, names in (
-        ("study.backbones", params.study.backbones),
-        ("study.baselines", params.study.baselines),
-        ("small_input.backbones", params.small_input.backbones),
-        ("semisup.scratch_backbones", sorted(set(params.semisup.scratch_backbones.values()))),
-    ):
+    for where, names in params.backbone_lists().items():
         for name in names:
             try:
                 validate_backbone_options(name, params.backbone_options(name), source)
             except RotnetError as err:
                 raise RotnetError(f"{source}: {where} names '{name}': {err}") from None
+    # semisup@<dataset>-<backbone> reuses that backbone's RotNet: said here, not after the
+    # rest of the DAG has trained (every stage loads params through this function).
+    unpretrained = [b for b in params.semisup.backbones if b not in params.study.backbones]
+    if unpretrained:
+        raise RotnetError(
+            f"{source}: semisup.backbones names {unpretrained}, which study.backbones "
+            f"({params.study.backbones}) does not pretrain; add them there or drop them from semisup.backbones"
+        )
     _check_recipes(params, source)
     return params
 

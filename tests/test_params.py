@@ -48,6 +48,8 @@ def test_committed_params_are_valid_and_paper_scale():
         ({"datasets": {"cifar10": {"source": "imagefolder"}}}, ["needs 'path'"]),
         ({"study": {"datasets": ["mnist"]}}, ["mnist", "no entry under 'datasets'"]),
         ({"runtime": {"device": "gpu"}}, ["runtime.device"]),
+        # A typo in a corruption fails when params are read, not hours later in robustness.
+        ({"robustness": {"corruptions": ["gausian_noise"]}}, ["robustness", "['gausian_noise']", "'gaussian_noise'"]),
         (
             {"study": {"backbones": ["nin"], "baselines": ["nin"]}},
             ["study", "both study.backbones and study.baselines"],
@@ -150,3 +152,55 @@ def test_finetune_heads_are_one_list_for_every_backbone():
         parse_params({"backbones": {"nin": {"recipe": {"finetune": {"heads": ["conv"]}}}}})
     whole = parse_params({"finetune": {"network": "whole", "heads": ["linear"]}})
     assert whole.finetune.heads == ["linear"]
+
+
+@pytest.mark.parametrize("path", ["params.yaml", *sorted(p.name for p in (ROOT / "profiles").glob("*.yaml"))])
+def test_params_files_hold_no_yaml_anchor_or_alias(path):
+    """`dvc exp run -S` rewrites params.yaml without anchors: an override of a key that an
+    alias shares is silently lost, so every backbone's recipe is spelled out."""
+    file = ROOT / path if path == "params.yaml" else ROOT / "profiles" / path
+    shared = [
+        f"line {t.start_mark.line + 1}: {type(t).__name__} {t.value}"
+        for t in yaml.scan(file.read_text(encoding="utf-8"))
+        if isinstance(t, yaml.AnchorToken | yaml.AliasToken)
+    ]
+    assert shared == [], f"{path} shares values through YAML anchors; spell them out:\n" + "\n".join(shared)
+
+
+def test_semisup_backbones_must_be_pretrained_by_the_study():
+    with pytest.raises(RotnetError, match=r"semisup.backbones names \['resnet18'\], which study.backbones"):
+        parse_params({"study": {"backbones": ["nin"]}, "semisup": {"backbones": ["nin", "resnet18"]}})
+
+
+@pytest.mark.parametrize(
+    "path,value,words",
+    [
+        # An option of a study backbone that only its own training stages would build.
+        ("backbones.efficientnet_b5.drop_path_rate", 1.5, ["study.backbones names 'efficientnet_b5'", "drop_path"]),
+        ("backbones.resnet101.recipe.pretrain.schedule.warmup_epochs", 500, ["resnet101.recipe.pretrain", "warmup"]),
+        ("semisup.backbones", ["nin", "resnet34"], ["semisup.backbones names ['resnet34']"]),
+        ("robustness.corruptions", ["fog"], ["unknown corruptions ['fog']"]),
+        ("finetune.heads", ["conv", "mlp"], ["finetune.heads"]),
+        ("study.seeds", [0, 0], ["seeds must be distinct"]),
+    ],
+)
+def test_a_param_any_later_stage_reads_fails_at_the_prepare_stages_params_load(
+    tmp_path, monkeypatch, capsys, path, value, words
+):
+    """Every stage loads params.yaml through one validation, so prepare, the DAG's first
+    stage, refuses a bad key that only a later stage reads, before it reads any data."""
+    from rotnet.stages.prepare import main
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    *parents, key = path.split(".")
+    node = raw
+    for part in parents:
+        node = node[part]
+    node[key] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--dataset", "cifar10"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and all(w in err for w in words), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # no data read or written

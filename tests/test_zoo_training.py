@@ -34,9 +34,10 @@ import torch
 import torch.nn.functional as F
 
 from rotnet.data.device import DeviceDataset
+from rotnet.models.heads import with_head
 from rotnet.models.registry import create_backbone, list_backbones
 from rotnet.params import Params, load_params
-from rotnet.probing.heads import conv_head_layer, map_shape, with_head
+from rotnet.probing.heads import conv_head_layer, map_shape
 from rotnet.probing.task import probe_heads, probe_task
 from rotnet.training.engine import Engine
 from rotnet.training.tasks import FinetuneTask, RotationTask, SupervisedTask, Task

@@ -12,15 +12,14 @@ Each function re-implements that script's operation with the same floating-point
 same order (see `CORRUPTIONS`). Like the script, each ends with np.uint8(np.clip(x, 0, 1) * 255),
 which truncates rather than rounds.
 
-The six deterministic corruptions (gaussian_blur, defocus_blur, brightness, contrast, pixelate,
-jpeg_compression) agree with the script's own functions on 100% of the values, at every severity.
-This was measured on the reference fixture, tests/data/fixtures/cifar10c_reference.npz (its
-README says how it was made). The test asserts at least 99.9%, with none off by more than 1.
+The six deterministic corruptions agree with the script's own functions on 100% of the values at
+every severity, on tests/data/fixtures/cifar10c_reference.npz (its README says how it was made);
+the test asserts at least 99.9%, none off by more than 1.
 
-The noises draw from numpy's Generator, not from the script's global np.random stream, so their
-pixels differ from the published files while following the same distributions. Accuracies on these
-images are therefore close to, but not the same as, published CIFAR-10-C figures. Users who have
-the published files can read them with `load_published` instead.
+The noises draw from numpy's Generator, not the script's global np.random stream: same
+distributions, other pixels, so accuracies are close to, not the same as, published CIFAR-10-C
+figures. `load_published` reads the published files instead. The names live in
+rotnet.corruption_names (params checks them without loading numpy code).
 """
 
 from __future__ import annotations
@@ -36,9 +35,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from rotnet.corruption_names import CORRUPTION_NAMES, SEVERITIES
 from rotnet.errors import RotnetError
 
-SEVERITIES = (1, 2, 3, 4, 5)
 FAMILIES = ("noise", "blur", "weather", "digital")  # the paper's four groups
 
 # (images in float [0, 1] or uint8 as the function needs, severity constant, generator) -> images.
@@ -73,8 +72,7 @@ def _to_float(images: np.ndarray) -> np.ndarray:
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
     """The published script's ending, np.uint8(np.clip(x, 0, 1) * 255): clip, scale and TRUNCATE
-    (not round), so e.g. 127.9999 becomes 127. Every value is inside [0, 255] by then, so the
-    cast never wraps."""
+    (not round: 127.9999 becomes 127); the cast never wraps, as every value is in [0, 255]."""
     return (np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
@@ -283,29 +281,21 @@ def _jpeg_compression(images: np.ndarray, quality: int, rng: np.random.Generator
 #   impulse_noise: fraction of values hit; gaussian_blur: sigma in pixels;
 #   defocus_blur: (disk radius, anti-alias sigma); brightness: added to HSV value;
 #   contrast: factor on the deviation from the mean; pixelate: size factor; jpeg: JPEG quality.
+_DEFOCUS = ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1))
 _TABLE = (
     Corruption("gaussian_noise", "noise", (0.04, 0.06, 0.08, 0.09, 0.10), _gaussian_noise, "gaussian_noise"),
     Corruption("shot_noise", "noise", (500, 250, 100, 75, 50), _shot_noise, "shot_noise"),
     Corruption("impulse_noise", "noise", (0.01, 0.02, 0.03, 0.05, 0.07), _impulse_noise, "impulse_noise"),
     Corruption("gaussian_blur", "blur", (0.4, 0.6, 0.7, 0.8, 1.0), _gaussian_blur, "gaussian_blur"),
-    Corruption(
-        "defocus_blur",
-        "blur",
-        ((0.3, 0.4), (0.4, 0.5), (0.5, 0.6), (1.0, 0.2), (1.5, 0.1)),
-        _defocus_blur,
-        "defocus_blur",
-    ),
+    Corruption("defocus_blur", "blur", _DEFOCUS, _defocus_blur, "defocus_blur"),
     Corruption("brightness", "weather", (0.05, 0.1, 0.15, 0.2, 0.3), _brightness, "brightness"),
     Corruption("contrast", "digital", (0.75, 0.5, 0.4, 0.3, 0.15), _contrast, "contrast"),
     Corruption("pixelate", "digital", (0.95, 0.9, 0.85, 0.75, 0.65), _pixelate, "pixelate"),
     Corruption("jpeg_compression", "digital", (80, 65, 58, 50, 40), _jpeg_compression, "jpeg_compression"),
 )
 CORRUPTIONS: Mapping[str, Corruption] = MappingProxyType({c.name: c for c in _TABLE})
-
-
-def corruption_names() -> list[str]:
-    """The corruptions this module generates, in table order (noise, blur, weather, digital)."""
-    return list(CORRUPTIONS)
+if tuple(CORRUPTIONS) != CORRUPTION_NAMES:  # params checks names against that list: keep them one
+    raise ImportError("rotnet/corruption_names.py must list the names of corruptions._TABLE, in its order")
 
 
 # /////////////// validation ///////////////
@@ -356,9 +346,7 @@ def corrupt(images: np.ndarray, name: str, severity: int, seed: int) -> np.ndarr
     """Corrupt a batch of uint8 (N, H, W, C) images (C = 1 or 3) with `name` at `severity` (1..5).
 
     Returns new uint8 images of the same shape. Deterministic for (images, name, severity, seed):
-    the random corruptions draw from one stream for the whole batch, so corrupting a set in other
-    chunks gives other (equally valid) draws; corrupt the whole set in one call to reproduce it.
-    """
+    the noises draw one stream per batch, so to reproduce a set corrupt it in one call."""
     corruption = _lookup(name)
     _check_severity(severity)
     _check_images(images)

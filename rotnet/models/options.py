@@ -7,6 +7,7 @@ builder there and every builder a name here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -101,3 +102,36 @@ def validate_backbone_options(name: str, options: dict[str, Any], source: str = 
         raise RotnetError(
             f"invalid options for backbone '{name}' in {source} (backbones.{name}): {problems}. Valid options: {valid}"
         ) from None
+
+
+def effective_options(name: str, entry: Mapping[str, Any] | None) -> tuple[str, list[tuple[str, Any, bool]]]:
+    """What params entry ``name`` builds: its architecture, and every option of it as
+    (option, value, whether the entry sets it) with the architecture's defaults filled in.
+    ``recipe`` is a training change, not an option, and is left out."""
+    given = {k: v for k, v in (entry or {}).items() if k != "recipe"}
+    arch, own = resolve_arch(name, given)
+    typed = validate_backbone_options(name, given)
+    return arch, [(key, getattr(typed, key), key in own) for key in type(typed).model_fields]
+
+
+def describe_options(entries: Mapping[str, Mapping[str, Any] | None], uses: Mapping[str, Sequence[str]]) -> str:
+    """The options each backbone entry builds with, params merged into the defaults: one line
+    per entry, ``*`` on what the entry sets, ``[role]`` where the study uses it (``uses``: role
+    -> backbone names), the training sections its ``recipe`` changes; used entries first, then
+    the others, then architectures without an entry (their defaults)."""
+    roles: dict[str, list[str]] = {}
+    for role, names in uses.items():
+        for name in names:
+            roles.setdefault(name, []).append(role)
+    lines = ["* = set by the backbone's params entry (the rest are defaults); [list] = the params lists naming it"]
+    for name in [*roles, *sorted(set(entries) - set(roles))]:
+        entry = entries.get(name) or {}
+        arch, options = effective_options(name, entry)
+        shown = ", ".join(f"{key}={value!r}{'*' if set_here else ''}" for key, value, set_here in options)
+        head = name + (f" ({arch})" if arch != name else "") + "".join(f" [{r}]" for r in roles.get(name, []))
+        recipe = entry.get("recipe") or {}
+        lines.append(f"{head}: {shown}" + (f"; recipe: {', '.join(recipe)}" if recipe else ""))
+    for arch in sorted(set(ARCHS) - set(entries) - set(roles)):
+        _, options = effective_options(arch, None)
+        lines.append(f"{arch} (no params entry): " + ", ".join(f"{key}={value!r}" for key, value, _ in options))
+    return "\n".join(lines)

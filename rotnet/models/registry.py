@@ -9,7 +9,7 @@ from rotnet.models import nin
 from rotnet.models.base import Backbone
 from rotnet.models.options import ARCHS, resolve_arch, validate_backbone_options
 
-__all__ = ["BUILDERS", "create_backbone", "describe_backbones", "list_backbones", "resolve_arch"]
+__all__ = ["BUILDERS", "create_backbone", "list_backbones", "resolve_arch"]
 
 
 # The ResNet and EfficientNet families build on timm, which takes seconds to import (it
@@ -49,11 +49,3 @@ def create_backbone(name: str, num_classes: int, in_chans: int = 3, options: dic
     """Build backbone ``name`` (or its ``arch`` option) with a ``num_classes`` head."""
     opts = validate_backbone_options(name, options or {})
     return BUILDERS[resolve_arch(name, options)[0]](opts, num_classes=num_classes, in_chans=in_chans)
-
-
-def describe_backbones() -> str:
-    lines = []
-    for name in list_backbones():
-        fields = ", ".join(f"{k}={f.default!r}" for k, f in ARCHS[name].model_fields.items())
-        lines.append(f"{name}: {fields}")
-    return "\n".join(lines)

@@ -15,6 +15,7 @@ import torch
 from rotnet.atomic import torch_bytes, write_bytes
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
+from rotnet.models.heads import with_head
 from rotnet.models.registry import create_backbone
 from rotnet.rotation import InputView
 
@@ -64,8 +65,6 @@ def build_model(ckpt: dict[str, Any]) -> Backbone:
     )
     cut = ckpt.get("cut")
     if cut:
-        from rotnet.probing.heads import with_head  # heads build on models, not the other way
-
         shape = torch.Size(cut["map_shape"])
         model = with_head(model, cut["layer"], cut["head"], ckpt["num_classes"], shape, cut["hidden"])  # type: ignore[assignment]
     model.load_state_dict(ckpt["state_dict"])

@@ -10,8 +10,8 @@ from torch import nn
 
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
+from rotnet.models.heads import build_head
 from rotnet.params import ProbeParams
-from rotnet.probing.heads import build_head
 from rotnet.training.optim import ParamGroup
 from rotnet.training.tasks import Task, copy_state
 

@@ -21,9 +21,10 @@ import torch
 
 from rotnet.errors import RotnetError
 from rotnet.models.base import Backbone
+from rotnet.models.heads import with_head
 from rotnet.models.saved import build_model, file_sha256
 from rotnet.params import FinetuneParams, Params
-from rotnet.probing.heads import conv_head_layer, map_shape, with_head
+from rotnet.probing.heads import conv_head_layer, map_shape
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun

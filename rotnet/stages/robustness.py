@@ -31,9 +31,10 @@ from rotnet import paths
 from rotnet.data.corruptions import CORRUPTIONS, corrupt, load_published
 from rotnet.errors import RotnetError
 from rotnet.inference.model import load_model
+from rotnet.models.heads import build_head
 from rotnet.models.saved import build_model, load_model_file
 from rotnet.params import Params
-from rotnet.probing.heads import build_head, map_shape
+from rotnet.probing.heads import map_shape
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun

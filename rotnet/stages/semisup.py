@@ -36,9 +36,10 @@ from torch import nn
 from rotnet.data.prepared import PreparedDataset
 from rotnet.data.split import first_per_class, take
 from rotnet.errors import RotnetError
+from rotnet.models.heads import conv_head, with_conv_head
 from rotnet.models.saved import build_model, file_sha256, load_model_file
 from rotnet.params import Params, TrainParams
-from rotnet.probing.heads import conv_head, conv_head_layer, with_conv_head
+from rotnet.probing.heads import conv_head_layer
 from rotnet.probing.task import ProbeTask
 from rotnet.progress import log
 from rotnet.seeds import choose_once

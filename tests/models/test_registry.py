@@ -9,7 +9,7 @@ import pytest
 
 from rotnet.errors import RotnetError
 from rotnet.models.options import ARCHS, EfficientNetOptions, NinOptions, ResNetOptions, validate_backbone_options
-from rotnet.models.registry import BUILDERS, create_backbone, describe_backbones, list_backbones
+from rotnet.models.registry import BUILDERS, create_backbone, list_backbones
 from tests.conftest import REPO_ROOT
 
 
@@ -32,18 +32,6 @@ def test_an_entry_can_name_its_architecture():
     assert opts == EfficientNetOptions(small_input="upsample")
     with pytest.raises(RotnetError, match=r"unknown backbone 'vgg' \(backbones.x.arch\); valid backbones: "):
         validate_backbone_options("x", {"arch": "vgg"})
-
-
-def test_describe_lists_every_backbone_with_its_defaults():
-    lines = describe_backbones().splitlines()
-    assert [line.split(":")[0] for line in lines] == list_backbones()
-    assert "nin: blocks=4, width=192, init='kaiming'" in lines
-    assert "resnet50: width=64" in lines
-    effnet = (
-        "small_input='stride', upsample_size=128, width_multiplier=1.0, drop_rate=0.2, drop_path_rate=0.0, "
-        "head_init='timm', zero_init_last=False"
-    )
-    assert f"efficientnet_b7: {effnet}" in lines
 
 
 def test_a_nin_stage_starts_without_importing_timm():

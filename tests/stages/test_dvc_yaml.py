@@ -122,3 +122,15 @@ def test_the_committed_lock_names_no_path_of_one_machine():
     text = (ROOT / "dvc.lock").read_text(encoding="utf-8")
     absolute = [line.strip() for line in text.splitlines() if re.search(r":\s+/", line)]
     assert absolute == []
+
+
+@pytest.mark.parametrize("spec", STAGES, ids=lambda s: s.name)
+def test_a_stage_whose_code_reads_backbone_entries_tracks_them(spec):
+    """Code that reads params.backbones.<name> (its options or its recipe) runs under DVC only
+    with that entry tracked: else `-S backbones.<name>.recipe.<section>...` reruns nothing."""
+    reads = re.compile(r"\.(backbone_options|recipe)\(")
+    code = [p for p in import_closure(ROOT / spec.script) if p != Path("rotnet/params.py")]
+    if not any(reads.search((ROOT / p).read_text(encoding="utf-8")) for p in code):
+        pytest.skip(f"{spec.name}'s code reads no backbone entry")
+    tracked = DVC[spec.name].get("params", [])
+    assert "backbones" in tracked or "backbones.${item.backbone}" in tracked, tracked

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from rotnet import paths
+from rotnet.models.heads import conv_head
 from rotnet.models.saved import load_model_file
 from rotnet.params import parse_params
-from rotnet.probing.heads import conv_head
 from rotnet.stages import pretrain, semisup
 from tests.synthetic import save_project_data
 

@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from rotnet.data.device import DeviceDataset
+from rotnet.models.heads import build_head
 from rotnet.models.registry import create_backbone
 from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
-from rotnet.probing.heads import build_head
 from rotnet.probing.task import ProbeTask
 from rotnet.training.engine import Engine
 from rotnet.training.tasks import RotationTask, SupervisedTask

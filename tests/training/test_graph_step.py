@@ -9,9 +9,9 @@ import torch
 
 from rotnet.data.device import Batch, DeviceDataset
 from rotnet.errors import RotnetError
+from rotnet.models.heads import build_head
 from rotnet.models.registry import create_backbone
 from rotnet.params import AugmentParams, RuntimeParams, ScheduleParams, TrainParams
-from rotnet.probing.heads import build_head
 from rotnet.probing.task import ProbeTask
 from rotnet.training.engine import Engine
 from rotnet.training.graph_step import EAGER_FALLBACKS, GraphStep, draws, fallbacks
