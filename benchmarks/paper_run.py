@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # runs without `pip install -e .`
 
-from gpu_check import PAPER_PRETRAIN_EPOCHS, PAPER_PROBE_EPOCHS, SHARED_FULL, scaled, slug  # noqa: E402
+from benchmarks.gpu.common import PAPER_PRETRAIN_EPOCHS, PAPER_PROBE_EPOCHS, SHARED_FULL, scaled, slug  # noqa: E402
 
 STATE = ROOT / ".paper-run"  # git-ignored; survives between calls while the machine is warm
 DATASET, BACKBONE = "cifar10", "nin"

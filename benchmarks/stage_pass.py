@@ -50,7 +50,7 @@ SHARED_MINI = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg-mini.tar.gz"
 RESULTS = ROOT / "benchmarks" / "results" / "stage-pass"  # a subfolder: the report's gpu-check reader globs results/
 TAIL_LINES = 12  # of a failed stage's traceback (or a failed process's stderr)
 
-# Stage -> the stages whose outputs it reads (dvc.yaml's deps; tests/test_stage_pass.py
+# Stage -> the stages whose outputs it reads (dvc.yaml's deps; tests/benchmarks/test_stage_pass.py
 # checks this against dvc.yaml). The report reads every stage's.
 NEEDS: dict[str, tuple[str, ...]] = {
     "prepare": (),

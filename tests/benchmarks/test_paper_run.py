@@ -17,9 +17,9 @@ import pytest
 from benchmarks.paper_run import Box, BoxReached, Progress, open_state, plan_calls, result_file
 from rotnet.errors import RotnetError
 from rotnet.report import paper
-from tests.test_gpu_check import image_folder
+from tests.benchmarks.images import image_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 
 

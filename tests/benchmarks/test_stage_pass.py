@@ -16,7 +16,7 @@ from benchmarks.stage_pass import NEEDS, Instance, StageProcessError, run_script
 from rotnet.errors import RotnetError
 from rotnet.stages.table import STAGES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Every instance the pass runs, in the DAG's order (one dataset, NIN, the nin3 baseline, both finetune heads).
 ORDER = [
     "prepare@cifar10",
