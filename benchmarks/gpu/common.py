@@ -3,6 +3,7 @@ and the paper's schedule at fewer epochs."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -56,3 +57,14 @@ def num(v: Any, fmt: str) -> str:
         return format(v, fmt)
     width = re.match(r"\d*", fmt).group()
     return "-".rjust(int(width or 0))
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomically (rotnet.atomic, imported only when a file is written)."""
+    from rotnet.atomic import write_json as atomic
+
+    atomic(path, data)

@@ -1,6 +1,7 @@
 """make gpu-check ARGS=--paper on the CPU at a tiny scale: a call stopped at its box keeps its
 state, the same command continues it exactly and finishes, a finished run is only reprinted;
-the box's checks, the recipe's arithmetic and the JSON's naming on their own."""
+a run continued only with its own options, and the JSON's naming (the box's checks and the
+recipe's arithmetic: gpu/test_paper_box.py, gpu/test_paper_report.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from benchmarks.paper_run import Box, BoxReached, Progress, open_state, plan_calls, result_file
+from benchmarks.paper_run import open_state, result_file
 from rotnet.errors import RotnetError
 from rotnet.report import paper
 from tests.benchmarks.images import image_folder
@@ -75,59 +75,6 @@ def test_a_run_stopped_at_its_box_continues_with_the_same_command_and_finishes(t
     assert "already finished" in proc.stdout and "resuming" not in proc.stdout + proc.stderr
     assert len(again["calls"]) == 2 and again["table1"] == res["table1"]
     assert time.monotonic() - t0 < 20
-
-
-def fake_save(path, fingerprint, epoch, complete, *rest):
-    """save_resume_state's leading parameters, writing nothing."""
-
-
-def box(tmp_path: Path, left_s: float, finish_s: float = 0.0) -> Box:
-    progress = Progress(tmp_path / "progress.json", call=1)
-    b = Box(progress, time.time() + left_s, finish_s, None, real=fake_save)
-    b.begin("pretrain")
-    return b
-
-
-def test_the_box_stops_after_a_checkpoint_only_when_the_next_epoch_would_not_fit(tmp_path):
-    fp = {"params": {"epochs": 5}}
-    box(tmp_path, 60).save_then_check("ckpt", fp, 1, False)  # fits: goes on
-    with pytest.raises(BoxReached, match="epoch 2"):
-        box(tmp_path, -1).save_then_check("ckpt", fp, 1, False)
-    box(tmp_path, -1).save_then_check("ckpt", fp, 5, True)  # the finished run's marker: never stopped
-    # Before the last epoch, the stage's closing work (test pass, kNN, outputs) must fit too.
-    box(tmp_path, 60, finish_s=30).save_then_check("ckpt", fp, 3, False)
-    with pytest.raises(BoxReached, match="epoch 5"):
-        box(tmp_path, 60, finish_s=120).save_then_check("ckpt", fp, 4, False)
-    progress = json.loads((tmp_path / "progress.json").read_text())["pretrain"]
-    assert progress["epoch"] == 4 and progress["epochs"] == 5
-    # A call's first epoch, 50 s with its start-up, is not taken for the next one's time: the
-    # stage's measured epochs (2 s) are.
-    b = box(tmp_path, 10)
-    b.progress.entry("pretrain")["epoch_s"] = [2.0, 2.0]
-    b.progress.mark -= 50
-    b.save_then_check("ckpt", fp, 2, False)
-    with pytest.raises(BoxReached, match="about 50 s"):
-        b.progress.mark -= 50
-        b.save_then_check("ckpt", fp, 3, False)
-
-
-def test_the_recipe_fills_each_call_from_the_measured_epoch_times():
-    params = SimpleNamespace(pretrain=SimpleNamespace(epochs=200), probe=SimpleNamespace(epochs=100))
-    measured = {
-        "prepare": {"done": True},
-        "pretrain": {"epoch": 0, "epoch_s": [2.0], "calls": {"1": {"first_epoch_s": 12.0}}},
-    }
-    plan = plan_calls("paper", measured, params, 540)
-    assert plan["startup_s"] == 10.0 and plan["not_measured"] == ["probe 100 epochs"]
-    assert plan["calls"] == [{"seconds": 410.0, "epochs": {"pretrain": 200}}]
-    measured["probe"] = {"epoch": 0, "epoch_s": [3.0, 3.0], "calls": {}}
-    plan = plan_calls("paper", measured, params, 540)
-    usable = 540 - 15  # less the child's grace and the closing write
-    first = (usable - 410) // 3
-    assert plan["calls"] == [
-        {"seconds": 410.0 + 3 * first, "epochs": {"pretrain": 200, "probe": first}},
-        {"seconds": 10.0 + 3 * (100 - first), "epochs": {"probe": 100 - first}},
-    ]
 
 
 def test_a_run_is_continued_only_with_its_own_options_and_never_overwrites_another_json(tmp_path):
