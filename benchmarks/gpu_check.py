@@ -53,7 +53,7 @@ PHASES = {"prepare": phase_prepare, "throughput": phase_throughput, "costs": pha
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if {"--paper", "--paper-control"} & set(argv):  # the paper's whole protocol, across calls
-        import paper_run
+        from benchmarks import paper_run
 
         return paper_run.main(argv)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -7,40 +7,40 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from benchmarks import gpu_check
 from benchmarks.paper_run import open_state, result_file
 from rotnet.errors import RotnetError
 from rotnet.report import paper
 from tests.benchmarks.images import image_folder
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "gpu_check.py"
 
-
-def call(tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    """One call of the same command: NIN width 8, 2 pretraining epochs and 1 probe epoch, a
-    box that closes after 1 epoch of a stage (a box in epochs: the same point every run)."""
-    cmd = [sys.executable, str(SCRIPT), "--paper", "--device", "cpu", "--data", str(tmp_path / "images"),
-           "--out", str(tmp_path / "out"), "--state", str(tmp_path / "state"), "--width", "8", "--val-size", "30",
-           "--epochs", "2", "1", "--set", "datasets.cifar10.keep_first_per_class=null",
-           "--box-epochs", "1"]  # fmt: skip
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def call(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> tuple[Any, dict]:
+    """One call of the same command (`gpu_check.py --paper ...`): NIN width 8, 2 pretraining
+    epochs and 1 probe epoch, a box that closes after 1 epoch of a stage (a box in epochs: the
+    same point every run). The parent runs in this process (the stages run in its child
+    process, as on the box): an interpreter start less per call; capfd holds both outputs."""
+    argv = ["--paper", "--device", "cpu", "--data", str(tmp_path / "images"),
+            "--out", str(tmp_path / "out"), "--state", str(tmp_path / "state"), "--width", "8", "--val-size", "30",
+            "--epochs", "2", "1", "--set", "datasets.cifar10.keep_first_per_class=null",
+            "--box-epochs", "1"]  # fmt: skip
+    rc = gpu_check.main(argv)
+    proc = capfd.readouterr()
+    assert rc == 0, proc.out[-3000:] + proc.err[-3000:]
     files = list((tmp_path / "out").glob("*.json"))
     assert len(files) == 1 and files[0].name.endswith("-paper.json"), files
     return proc, json.loads(files[0].read_text())
 
 
-def test_a_run_stopped_at_its_box_continues_with_the_same_command_and_finishes(tmp_path):
+def test_a_run_stopped_at_its_box_continues_with_the_same_command_and_finishes(tmp_path, capfd):
     image_folder(tmp_path / "images")
     # 1. The box closes after pretraining's first epoch: state kept, nothing tested yet.
-    proc, res = call(tmp_path)
+    proc, res = call(tmp_path, capfd)
     assert res["status"].startswith("in progress")
     assert res["stages"]["prepare"]["done"] and res["data"].endswith("130 train / 30 val / 30 test")
     pre = res["stages"]["pretrain"]
@@ -49,10 +49,10 @@ def test_a_run_stopped_at_its_box_continues_with_the_same_command_and_finishes(t
     assert all(r["test_acc"] is None for r in res["table1"])
     assert res["calls"][0]["status"] == "stopped at the box"
     assert res["recipe"]["calls"] and "run it again" in res["status"]
-    assert "make gpu-check ARGS=--paper" in proc.stdout
+    assert "make gpu-check ARGS=--paper" in proc.out
     # 2. The same command resumes pretraining after epoch 1, then runs the probes.
-    proc, res = call(tmp_path)
-    assert "pretrain@nin: resuming after epoch 1" in proc.stdout + proc.stderr
+    proc, res = call(tmp_path, capfd)
+    assert "pretrain@nin: resuming after epoch 1" in proc.out + proc.err
     assert res["status"] == "finished" and res["full_protocol"] is False
     calls = res["stages"]["pretrain"]["calls"]
     assert [(c["from_epoch"], c["to_epoch"]) for c in calls.values()] == [(1, 1), (2, 2)]
@@ -68,11 +68,11 @@ def test_a_run_stopped_at_its_box_continues_with_the_same_command_and_finishes(t
     assert rows["block2 nonlinear"]["paper_test_acc"] == paper.NIN_PROBES[4]["block2"]
     assert rows["block2 conv"]["paper_test_acc"] == paper.COMPARISON["RotNet + conv head"]
     assert res["protocol"]["probe"]["heads"] and res["protocol"]["pretrain"]["checkpoint"] == "last"  # the profile
-    assert "89.06" in proc.stdout and "block2 conv" in proc.stdout
+    assert "89.06" in proc.out and "block2 conv" in proc.out
     # 3. A finished run is not rerun: the call only reprints it and writes the same JSON.
     t0 = time.monotonic()
-    proc, again = call(tmp_path)
-    assert "already finished" in proc.stdout and "resuming" not in proc.stdout + proc.stderr
+    proc, again = call(tmp_path, capfd)
+    assert "already finished" in proc.out and "resuming" not in proc.out + proc.err
     assert len(again["calls"]) == 2 and again["table1"] == res["table1"]
     assert time.monotonic() - t0 < 20
 
