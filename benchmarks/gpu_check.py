@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         nargs=2,
         metavar=("PRETRAIN", "PROBE"),
         default=None,
-        help="fixed epochs instead of what fits the box (200 100: the paper's; the box still applies)",
+        help="fixed epochs instead of what fits the box, with no calibration (200 100: the paper's; the box "
+        "still applies)",
     )
     ap.add_argument("--calibration-steps", type=int, default=30, help="timed steps sizing the study's epochs")
     ap.add_argument("--min-measure-s", type=float, default=8.0, help="skip a measurement with less time left")

@@ -127,7 +127,8 @@ def phase_study(args: argparse.Namespace, rows: Path) -> None:
 
     os.chdir(args.work)
     t0 = time.time()
-    cal = calibrate(args, study_params(args, 2, 2))
+    # Epochs asked for: nothing to size, so no calibration (it would only spend the box).
+    cal = {} if args.epochs else calibrate(args, study_params(args, 2, 2))
     pre_epochs, probe_epochs = study_epochs(args.epochs, cal, args.until - time.time())
     params = study_params(args, pre_epochs, probe_epochs)
     emit(rows, {"part": "plan", "calibration": {k: round(v, 3) for k, v in cal.items()},

@@ -101,6 +101,7 @@ def test_gpu_check_measures_everything_in_its_box(checked):
     assert study["data"].endswith("130 train / 30 val / 30 test")
     plan = study["plan"]
     assert (plan["pretrain_epochs"], plan["probe_epochs"]) == (2, 1) and plan["pretrain_milestones"] == [1]
+    assert plan["calibration"] == {}  # fixed epochs: nothing to size
     assert plan["nin"] == {"blocks": 4, "width": 8, "init": "official"}  # profiles/paper.yaml, merged in Python
     assert plan["profile"] == "paper" and plan["pretrain_checkpoint"] == "last"
     assert 0 <= study["pretrain"]["rotation_test_acc"] <= 100
