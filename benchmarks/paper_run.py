@@ -21,18 +21,18 @@ recipe: the calls still needed and how long each takes, from the measured epoch 
 
     python benchmarks/gpu_check.py --paper --out "$OUT"     # repeat until it says finished
     python benchmarks/gpu_check.py --paper-control --out "$OUT"
+
+Its parts: benchmarks/gpu/paper_params.py, paper_box.py (the child's box) and
+paper_report.py (Table 1, the recipe, the summary).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import inspect
-import json
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -42,16 +42,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # runs without `pip install -e .`
 
-from gpu_check import PAPER_PRETRAIN_EPOCHS, PAPER_PROBE_EPOCHS, SHARED_FULL, scaled, slug  # noqa: E402
+from benchmarks.gpu.common import PAPER_PRETRAIN_EPOCHS, PAPER_PROBE_EPOCHS, SHARED_FULL, read_json, slug, write_json  # noqa: E402
+from benchmarks.gpu.paper_box import Box, BoxReached, Progress  # noqa: E402
+from benchmarks.gpu.paper_params import BACKBONE, DATASET, paper_params  # noqa: E402
+from benchmarks.gpu.paper_report import FINAL_S, GRACE_S, STEPS, described, epoch_seconds, plan_calls, summary, table1  # noqa: E402
 
 STATE = ROOT / ".paper-run"  # git-ignored; survives between calls while the machine is warm
-DATASET, BACKBONE = "cifar10", "nin"
-STEPS = {"paper": ["prepare", "pretrain", "probe"], "paper-control": ["prepare", "control"]}
 BOX_EXIT = 3  # the child stopped at the box after a checkpoint: call again
-GRACE_S = 10.0  # past the child's deadline before it is killed
-FINAL_S = 5.0  # kept at the end of the box for the JSON and the summary
 # Options that change what is trained: a call must give the ones the run started with.
-PAPER = {"pretrain": PAPER_PRETRAIN_EPOCHS, "probe": PAPER_PROBE_EPOCHS}
 RESULT_OPTIONS = ("data", "val_size", "train_per_class", "width", "epochs", "set", "profile")
 
 
@@ -59,176 +57,7 @@ def log(msg: str) -> None:
     print(f"[paper-run {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def read_json(path: Path, default: Any = None) -> Any:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else default
-
-
-def write_json(path: Path, data: Any) -> None:
-    from rotnet.atomic import write_json as atomic
-
-    atomic(path, data)
-
-
-# -- params --------------------------------------------------------------------------------
-
-
-def paper_params(options: dict[str, Any], device: str, mode: str):
-    """The committed params.yaml with the profile merged in (as `dvc exp run -S` sets it:
-    the GPU box has no dvc), cut to NIN-4 on CIFAR-10 with one seed, resumable every epoch.
-    ``options["epochs"]`` (tests) replaces 200/100 with the milestones scaled."""
-    import yaml
-
-    from rotnet.params import parse_params
-    from rotnet.profiles import load_profile, merge, profile_path
-
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    if options["profile"]:
-        path = profile_path(options["profile"])
-        path = path if path.is_absolute() else ROOT / path
-        raw = merge(raw, load_profile(str(path)), str(path))
-    cut: dict[str, Any] = {
-        "study.datasets": [DATASET],
-        "study.backbones": [BACKBONE],
-        "study.baselines": [],
-        "study.seeds": [0],
-        "runtime.device": device,
-        "runtime.resume": True,
-        "runtime.checkpoint_every": 1,
-        f"datasets.{DATASET}.val_size": options["val_size"],
-        f"datasets.{DATASET}.train_per_class": options["train_per_class"],
-    }
-    if options["data"]:
-        cut |= {f"datasets.{DATASET}.source": "imagefolder", f"datasets.{DATASET}.path": options["data"]}
-    if options["width"]:
-        cut[f"backbones.{BACKBONE}.width"] = options["width"]
-    if mode == "paper-control":
-        cut["control.inits"] = ["random"]
-    raw = merge(raw, cut, "paper run")
-    if options["epochs"]:
-        pre_epochs, probe_epochs = options["epochs"]
-        pre, probe = raw["pretrain"], raw["probe"]
-        pre["schedule"]["milestones"] = scaled(pre["schedule"]["milestones"], PAPER_PRETRAIN_EPOCHS, pre_epochs)
-        pre["epochs"] = pre_epochs
-        probe["schedule"]["milestones"] = scaled(probe["schedule"]["milestones"], PAPER_PROBE_EPOCHS, probe_epochs)
-        probe["head_milestones"] = {
-            k: scaled(v, PAPER_PROBE_EPOCHS, probe_epochs) for k, v in probe["head_milestones"].items()
-        }
-        probe["epochs"] = probe_epochs
-    overrides = {}
-    for item in options["set"]:
-        key, sep, value = item.partition("=")
-        if not sep:
-            from rotnet.errors import RotnetError
-
-            raise RotnetError(f"--set {item}: give KEY=VALUE, e.g. --set runtime.compile=true")
-        overrides[key] = yaml.safe_load(value)
-    raw = merge(raw, overrides, "--set")
-    return parse_params(raw, "params.yaml (paper run)")
-
-
 # -- the child: the stages, stopped at the box after a checkpoint -----------------------------
-
-
-class BoxReached(BaseException):
-    """Raised right after an epoch's checkpoint was written, when the next epoch would not
-    fit the box. A BaseException, so no `except Exception` on the way swallows it."""
-
-
-class Progress:
-    """The child's record of each stage: epochs checkpointed, epoch times, done and figures,
-    written atomically at every checkpoint (a killed child leaves it true to the last one)."""
-
-    def __init__(self, path: Path, call: int, started: float | None = None) -> None:
-        self.path, self.call = path, call
-        self.data: dict[str, Any] = read_json(path, {})
-        self.stage = ""
-        # The call's first epoch counts from the child's start (its imports, data loading and
-        # model set-up): the start-up each call pays, kept apart from the epoch times.
-        self.mark = time.monotonic() if started is None else started
-        self.first = True
-
-    def entry(self, stage: str) -> dict[str, Any]:
-        return self.data.setdefault(stage, {"done": False, "epoch": 0, "epochs": None, "epoch_s": [], "calls": {}})
-
-    def begin(self, stage: str) -> None:
-        self.stage = stage
-        if not self.first:
-            self.mark = time.monotonic()
-        self.first = False
-        self.entry(stage)["calls"].setdefault(str(self.call), {"from_epoch": self.entry(stage)["epoch"] + 1})
-
-    def epoch_done(self, epoch: int, epochs: int) -> float:
-        """Record a checkpointed epoch; its seconds (a call's first includes its start-up, so
-        it is kept apart from the others)."""
-        now = time.monotonic()
-        seconds, self.mark = now - self.mark, now
-        e = self.entry(self.stage)
-        this = e["calls"][str(self.call)]
-        if "first_epoch_s" in this:
-            e["epoch_s"].append(round(seconds, 3))
-        else:
-            this["first_epoch_s"] = round(seconds, 3)
-        e["epoch"], e["epochs"] = epoch, epochs
-        this["to_epoch"] = epoch
-        self.save()
-        return seconds
-
-    def finish(self, stage: str, seconds: float, figures: dict[str, Any]) -> None:
-        e = self.entry(stage)
-        e.update(done=True, figures=figures)
-        e["calls"][str(self.call)]["seconds"] = round(seconds, 1)
-        self.save()
-
-    def save(self) -> None:
-        write_json(self.path, self.data)
-
-
-class Box:
-    """The call's time box, checked right after each checkpoint write: the engine's
-    ``save_resume_state`` is wrapped so that, after an unfinished checkpoint, BoxReached stops
-    the stage when the next epoch would not end by ``until``; before a stage's last epoch, its
-    closing work too (``finish_s``: the test pass, the kNN, the outputs; a kill there would lose
-    the finished run, whose checkpoint is then only a marker). ``box_epochs`` (tests) also
-    closes the box after that many epochs of a stage in this call."""
-
-    def __init__(
-        self, progress: Progress, until: float, finish_s: float, box_epochs: int | None, real: Any = None
-    ) -> None:
-        from rotnet.training import engine
-
-        self.progress, self.until, self.finish_s, self.box_epochs = progress, until, finish_s, box_epochs
-        self.real = real or engine.save_resume_state
-        self.signature = inspect.signature(self.real)
-        self.epochs_run = 0
-
-    def install(self) -> None:
-        """Make the engine write its checkpoints through ``save_then_check`` (this process only)."""
-        from rotnet.training import engine
-
-        engine.save_resume_state = self.save_then_check
-
-    def begin(self, stage: str) -> None:
-        self.epochs_run = 0
-        self.progress.begin(stage)
-
-    def save_then_check(self, *args: Any, **kwargs: Any) -> None:
-        self.real(*args, **kwargs)
-        bound = self.signature.bind(*args, **kwargs).arguments
-        epoch, epochs = int(bound["epoch"]), int(bound["fingerprint"]["params"]["epochs"])
-        seconds = self.progress.epoch_done(epoch, epochs)
-        self.epochs_run += 1
-        if bound["complete"]:
-            return
-        stage = self.progress.stage
-        if self.box_epochs is not None and self.epochs_run >= self.box_epochs:
-            raise BoxReached(f"{stage}: {self.box_epochs} epoch(s) in this call (--box-epochs)")
-        # A call's first epoch also paid its start-up: the next one is an ordinary epoch.
-        entry = self.progress.entry(stage)
-        if self.epochs_run == 1 and entry["epoch_s"]:
-            seconds = statistics.median(entry["epoch_s"])
-        need = seconds + (self.finish_s if epoch + 1 == epochs else 0.0)
-        if time.time() + need > self.until:
-            raise BoxReached(f"{stage}: epoch {epoch + 1} needs about {need:.0f} s, less is left in the box")
 
 
 def stage_figures(stage: str, metrics: dict[str, Any]) -> dict[str, Any]:
@@ -371,147 +200,6 @@ def run_child(args: argparse.Namespace, call: int, until: float) -> tuple[str, f
             proc.wait()
         status = "killed at the box (resumes from its last checkpoint)"
     return status, round(time.time() - started, 1)
-
-
-def epoch_seconds(entry: dict[str, Any]) -> float | None:
-    """A stage's seconds per epoch: the median of its epochs that were not a call's first
-    (else of the firsts, start-up included: an overestimate)."""
-    calls = entry.get("calls", {}).values()
-    times = entry.get("epoch_s") or [c["first_epoch_s"] for c in calls if "first_epoch_s" in c]
-    return statistics.median(times) if times else None
-
-
-def startup_seconds(progress: dict[str, Any]) -> float | None:
-    """A call's start-up before its first epoch ends, beyond that epoch: the largest seen."""
-    seen = []
-    for e in progress.values():
-        if not e.get("epoch_s"):  # no epoch but a call's first: no start-up to tell apart
-            continue
-        per = epoch_seconds(e)
-        seen += [c["first_epoch_s"] - per for c in e.get("calls", {}).values() if "first_epoch_s" in c]
-    return max(seen) if seen else None
-
-
-def plan_calls(mode: str, progress: dict[str, Any], params, budget_s: float) -> dict[str, Any]:
-    """The recipe: how many more calls of the same command, and how long each, from the
-    measured epoch times (a stage not measured yet is listed without a time)."""
-    epochs = {"pretrain": params.pretrain.epochs, "probe": params.probe.epochs, "control": params.probe.epochs}
-    measured = startup_seconds(progress)
-    startup = measured or 0.0
-    usable = budget_s - FINAL_S - GRACE_S
-    calls: list[dict[str, Any]] = []
-    unmeasured: list[str] = []
-    current: dict[str, Any] | None = None
-    for stage in STEPS[mode]:
-        e = progress.get(stage, {})
-        if e.get("done"):
-            continue
-        if stage == "prepare":
-            unmeasured.append("prepare (once)")
-            continue
-        left, per = epochs[stage] - e.get("epoch", 0), epoch_seconds(e)
-        if per is None:
-            unmeasured.append(f"{stage} {left} epochs")
-            continue
-        while left > 0:
-            if current is None or current["seconds"] + per > usable:
-                current = {"seconds": startup, "epochs": {}}
-                calls.append(current)
-            n = max(1, min(left, int((usable - current["seconds"]) // per)))
-            current["epochs"][stage] = current["epochs"].get(stage, 0) + n
-            current["seconds"] += n * per
-            left -= n
-    for c in calls:
-        c["seconds"] = round(c["seconds"], 1)
-    startup_s = None if measured is None else round(measured, 1)
-    return {"calls": calls, "not_measured": unmeasured, "startup_s": startup_s, "budget_s": budget_s}
-
-
-def table1(mode: str, progress: dict[str, Any], epochs: dict[str, int]) -> list[dict[str, Any]]:
-    """Each Table 1 figure beside the paper's, with the epochs it was trained for."""
-    from rotnet.report import paper
-
-    rows: list[dict[str, Any]] = []
-    if mode == "paper":
-        pre, pr = progress.get("pretrain", {}), progress.get("probe", {})
-        layers = (pr.get("figures") or {}).get("layers", {}) if pr.get("done") else {}
-        wanted = [(f"block{i}", "nonlinear", paper.NIN_PROBES[4][f"block{i}"]) for i in range(1, 5)]
-        wanted.append(("block2", "conv", paper.COMPARISON["RotNet + conv head"]))
-        run = {"pretrain": pre.get("epoch", 0), "probe": pr.get("epoch", 0)}
-    else:
-        ctl = progress.get("control", {})
-        layers = (ctl.get("figures") or {}).get("layers", {}) if ctl.get("done") else {}
-        wanted = [("block2", "conv", paper.COMPARISON["random init + conv head"])]
-        run = {"probe": ctl.get("epoch", 0)}
-    for layer, head, ref in wanted:
-        got = layers.get(layer, {}).get(head) or {}
-        rows.append(
-            {
-                "figure": f"{layer} {head}" + (" (random init)" if mode != "paper" else ""),
-                "test_acc": got.get("test_acc"),
-                "val_acc": got.get("val_acc"),
-                "best_epoch": got.get("best_epoch"),
-                "paper_test_acc": ref,
-                "epochs_run": run,
-                "epochs_planned": {k: epochs[k] for k in run},
-                "epochs_paper": {k: PAPER[k] for k in run},
-            }
-        )
-    return rows
-
-
-def described(data: dict[str, Any]) -> str:
-    if not data:
-        return "not prepared yet"
-    c = data["counts"]
-    return f"{data['description']}: {c['train']} train / {c['val']} val / {c['test']} test"
-
-
-def fmt(v: Any, spec: str = ".2f") -> str:
-    return format(v, spec) if isinstance(v, (int, float)) else "-"
-
-
-def summary(res: dict[str, Any], command: str) -> str:
-    lines = [f"paper run ({res['mode']}) on {res['device']}: {res['status']}; data: {res['data']}"]
-    for stage, s in res["stages"].items():
-        if stage == "prepare":
-            lines.append(f"  prepare: {'done' if s.get('done') else 'not done'}")
-            continue
-        per = fmt(s.get("epoch_s"), ".2f")
-        lines.append(f"  {stage}: {s['epoch']}/{s['epochs']} epochs{' (done)' if s.get('done') else ''}, {per} s/epoch")
-    lines.append(f"  {'figure (test %)':28s} {'ours':>7s} {'val':>7s} {'paper':>7s}  epochs run (paper's)")
-    for r in res["table1"]:
-        run = ", ".join(f"{k} {v} ({r['epochs_paper'][k]})" for k, v in r["epochs_run"].items())
-        lines.append(
-            f"  {r['figure']:28s} {fmt(r['test_acc']):>7s} {fmt(r['val_acc']):>7s} {r['paper_test_acc']:7.2f}  {run}"
-        )
-    if res["mode"] == "paper" and res["stages"].get("pretrain", {}).get("done"):
-        m = res["stages"]["pretrain"]["figures"]["metrics"]
-        test, val = fmt(m.get("rotation_test_acc")), fmt(m.get("rotation_val_acc"))
-        lines.append(f"  rotation prediction: test {test}%, val {val}%")
-    if res["mode"] == "paper" and res["stages"].get("probe", {}).get("done"):
-        b = res["stages"]["probe"]["figures"]["metrics"]["best"]
-        where = f"{b['layer']}/{b['head']}"
-        lines.append(f"  chosen on validation: {where}, val {b['val_acc']:.2f}%, test {b['test_acc']:.2f}%")
-    plan = res["recipe"]
-    startup = f"{plan['startup_s']:.0f} s" if plan["startup_s"] is not None else "not measured yet"
-    lines.append(f"recipe (box {plan['budget_s']:.0f} s a call; start-up in a call {startup}; plus the machine's):")
-    if res["status"] == "finished":
-        lines.append("  nothing left: this run is finished (--fresh starts another)")
-    i, calls = 1, plan["calls"]
-    while i <= len(calls):  # alike calls on one line
-        c, j = calls[i - 1], i
-        while j < len(calls) and calls[j] == c:
-            j += 1
-        what = ", ".join(f"{k} {v} epochs" for k, v in c["epochs"].items())
-        which = f"{i}." if j == i else f"{i}-{j}. ({j - i + 1} calls)"
-        lines.append(f"  {which} {command}   # about {c['seconds'] / 60:.1f} min each: {what}")
-        i = j + 1
-    if plan["not_measured"]:
-        lines.append(f"  then {command} again for: {', '.join(plan['not_measured'])} (no time measured yet)")
-    if res["mode"] == "paper":
-        lines.append("  later slot: make gpu-check ARGS=--paper-control   # the random-init control, 100 probe epochs")
-    return "\n".join(lines)
 
 
 def parent(args: argparse.Namespace) -> int:

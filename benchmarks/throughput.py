@@ -55,7 +55,8 @@ samples per image: multiply by 4 for samples/s).
     python benchmarks/throughput.py --workloads resnet50 effb0-stride effb0-upsample --compile both
 
 Prints the median images/s of each side, the ratios, each side's repeats, and a WARNING
-line for every broken ceiling; ``--json`` writes the same rows.
+line for every broken ceiling; ``--json`` writes the same rows. The workloads, their rigs and
+the clock are in throughput_rig.py; the plain side in throughput_plain.py.
 """
 
 from __future__ import annotations
@@ -63,33 +64,28 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset
-from torchvision import transforms
 
-from rotnet.data.device import Batch, DeviceDataset
-from rotnet.data.prepared import PreparedDataset, Split, channel_stats
-from rotnet.models.registry import create_backbone
-from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
-from rotnet.training.engine import Engine
-from rotnet.training.optim import build_optimizer
+from rotnet.data.device import Batch
 from rotnet.training.runtime import describe_device
-from rotnet.training.tasks import RotationTask, SupervisedTask, Task
 
 MINI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg-mini.tar.gz"
 REPEATS = 5  # timed runs per side; the median is the side's figure
 CEILING_TOLERANCE = 0.03  # a side may beat model-only by this much (timer resolution) before it is a bug
+
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # runs without `pip install -e .`
+
+from benchmarks.throughput_plain import plain_side  # noqa: E402
+from benchmarks.throughput_rig import WORKLOADS, Rig, build_rig, record, timed_repeats, timed_run  # noqa: E402
 
 
 def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -111,116 +107,6 @@ def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
     return rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, n), "random images"
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _tile(a: np.ndarray, n: int) -> np.ndarray:
-    """``a`` repeated to ``n`` rows: every side gets fresh images for all its steps."""
-    return np.concatenate([a] * -(-n // len(a)))[:n]
-
-
-@dataclass
-class Rig:
-    """One workload's engine, task and training config, built the way the stages build
-    them. The engine side trains through it (``Engine.fit``); the model-only side steps the
-    same task through the same ``Engine._step``; plain gets a rig of its own."""
-
-    engine: Engine
-    task: Task
-    cfg: TrainParams
-    prepared: bool = False  # the task is on the device and compiled (by fit or by prepare)
-    micro: int | None = None  # images per micro-batch, as fit chose them
-
-    def prepare(self) -> None:
-        """What ``Engine.fit`` does before its first step, in its order (the micro-batch trial
-        runs eager, before compiling: through the compiled model it would add graphs), done
-        once: a rig that fit already ran keeps fit's compiled model and micro-batch."""
-        if not self.prepared:
-            self.engine._prepare(self.task, sync_bn=False)
-            self.micro = self.engine._micro_batch(self.task, self.cfg, "bench")
-            if self.engine.runtime.compile:
-                self.task.compile()
-            self.prepared = True
-
-    def step(self) -> Callable[[Batch], None]:
-        """The engine's training step with the engine's optimizer (built from the same cfg),
-        for a loop that brings its own batches."""
-        self.prepare()
-        micro = self.micro
-        optimizer = build_optimizer(self.task.param_groups(), self.cfg.optimizer)
-        self.task.train()
-
-        def step(batch: Batch) -> None:
-            optimizer.zero_grad(set_to_none=True)
-            self.engine._step(self.task, batch, self.cfg, micro)
-            optimizer.step()
-
-        return step
-
-
-def build_rig(
-    key: str,
-    images: np.ndarray,
-    labels: np.ndarray,
-    batch: int,
-    steps: int,
-    device: torch.device,
-    compile_: bool,
-    plain: bool = False,
-) -> Rig:
-    """A fresh, seeded model of workload ``key`` in an engine over ``steps`` batches of
-    ``images``. ``plain``: a SupervisedTask over its classes (plain's batches come rotated)."""
-    _, name, options, task_cls, rotate = WORKLOADS[key]
-    torch.manual_seed(0)
-    classes = 4 if rotate else 10
-    model = create_backbone(name, classes, options=options)
-    mean, std = channel_stats(images)
-    runtime = RuntimeParams(device=str(device), compile=compile_)
-    n = steps * batch
-    split = Split(_tile(images, n), _tile(labels, n).astype(np.int64))
-    small = Split(images[:16], labels[:16].astype(np.int64))
-    meta = {"class_names": [str(i) for i in range(10)], "mean": mean, "std": std}
-    data = DeviceDataset.from_prepared(
-        PreparedDataset("bench", split, small, small, meta), device, runtime.channels_last
-    )
-    task = SupervisedTask(model, classes) if plain or not rotate else task_cls(model)
-    cfg = TrainParams(epochs=2, batch_size=batch, schedule=ScheduleParams(milestones=[]), optimizer={"lr": 0.01})
-    return Rig(Engine(data, runtime, device), task, cfg)
-
-
-def _record(rates: list[float], steps: int, warmup: int) -> dict[str, Any]:
-    return {"images_per_s": statistics.median(rates), "repeats": rates, "steps": steps, "warmup_steps": warmup}
-
-
-def timed_repeats(
-    step: Callable[[Batch], None],
-    batches: Iterator[Batch],
-    batch: int,
-    steps: int,
-    repeats: int,
-    warmup: int,
-    device: torch.device,
-) -> list[float]:
-    """Images/s of ``repeats`` runs of ``steps`` steps after ``warmup`` untimed ones, each run
-    synchronised and clocked as ``Engine.fit`` clocks an epoch."""
-    for _ in range(warmup):
-        step(next(batches))
-    return [timed_run(step, batches, batch, steps, device) for _ in range(repeats)]
-
-
-def timed_run(step: Callable[[Batch], None], batches: Iterator[Batch], batch: int, steps: int,
-              device: torch.device) -> float:  # fmt: skip
-    """Images/s of ``steps`` steps, synchronised and clocked as ``Engine.fit`` clocks an epoch."""
-    _sync(device)
-    t0 = time.monotonic()
-    for _ in range(steps):
-        step(next(batches))
-    _sync(device)
-    return steps * batch / max(time.monotonic() - t0, 1e-9)
-
-
 def engine_side(rig: Rig, steps: int, repeats: int) -> dict[str, Any]:
     """``Engine.fit`` for 1 + ``repeats`` epochs of ``steps`` steps: epoch 1 is the warm-up,
     each later epoch's images/s is one repeat."""
@@ -228,7 +114,7 @@ def engine_side(rig: Rig, steps: int, repeats: int) -> dict[str, Any]:
     result = rig.engine.fit(rig.task, cfg, seed=0, desc="bench")
     # fit prepared and compiled the task: model-only reuses that graph and micro-batch plan.
     rig.prepared, rig.micro = True, result.extra["micro_batch"]
-    return _record([row["images_per_s"] for row in result.history[1:]], steps, steps)
+    return record([row["images_per_s"] for row in result.history[1:]], steps, steps)
 
 
 def engine_and_model_only(rig: Rig, steps: int, repeats: int) -> dict[str, dict[str, Any]]:
@@ -257,8 +143,8 @@ def engine_and_model_only(rig: Rig, steps: int, repeats: int) -> dict[str, dict[
 
     cfg = rig.cfg.model_copy(update={"epochs": 1 + repeats})
     history = rig.engine.fit(rig.task, cfg, seed=0, desc="bench", on_epoch=between_epochs).history
-    engine = _record([row["images_per_s"] for row in history[1:]], steps, steps)
-    return {"engine": engine, "model-only": _record(rates, steps, steps)}
+    engine = record([row["images_per_s"] for row in history[1:]], steps, steps)
+    return {"engine": engine, "model-only": record(rates, steps, steps)}
 
 
 def model_only_step(rig: Rig) -> tuple[Callable[[Batch], None], Batch]:
@@ -273,89 +159,7 @@ def model_only_side(rig: Rig, steps: int, repeats: int, warmup: int | None = Non
     step, batch = model_only_step(rig)
     warmup = steps if warmup is None else warmup
     rates = timed_repeats(step, itertools.repeat(batch), rig.cfg.batch_size, steps, repeats, warmup, rig.engine.device)
-    return _record(rates, steps, warmup)
-
-
-class PilDataset(Dataset):
-    """The torchvision-CIFAR10 way: one PIL image per item, transformed in a worker."""
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, mean: list[float], std: list[float], rotate: bool):
-        self.images, self.labels, self.rotate = images, labels, rotate
-        self.transform = transforms.Compose(
-            [
-                transforms.RandomCrop(32, padding=4),
-                transforms.RandomHorizontalFlip(),
-                transforms.ToTensor(),
-                transforms.Normalize(mean, std),
-            ]
-        )
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int):
-        x = self.transform(Image.fromarray(self.images[i]))
-        if self.rotate:  # the official RotNet loader: four rotated copies per image
-            return torch.stack([torch.rot90(x, k, (1, 2)) for k in range(4)]), torch.arange(4)
-        return x, int(self.labels[i])
-
-
-def plain_side(
-    rig: Rig,
-    key: str,
-    images: np.ndarray,
-    labels: np.ndarray,
-    steps: int,
-    repeats: int,
-    workers: int,
-    warmup: int | None = None,
-) -> dict[str, Any]:
-    """The engine's step fed by a PIL Dataset and a DataLoader with ``workers`` processes."""
-    rotate = WORKLOADS[key][4]
-    batch, device = rig.cfg.batch_size, rig.engine.device
-    warmup = steps if warmup is None else warmup
-    n = (warmup + repeats * steps) * batch  # one pass of the loader: no epoch restarts inside a timed run
-    mean, std = channel_stats(images)
-    loader = DataLoader(
-        PilDataset(_tile(images, n), _tile(labels, n), mean, std, rotate),
-        batch_size=batch,
-        shuffle=True,
-        drop_last=True,
-        num_workers=workers,
-        pin_memory=device.type == "cuda",
-    )
-    layout = torch.channels_last if rig.engine.runtime.channels_last else torch.contiguous_format
-
-    def batches() -> Iterator[Batch]:
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            if rotate:
-                x, y = x.flatten(0, 1), y.flatten()
-            yield Batch(x.contiguous(memory_format=layout), y)  # the layout the engine's batches have
-
-    return _record(timed_repeats(rig.step(), batches(), batch, steps, repeats, warmup, device), steps, warmup)
-
-
-# name: (label, backbone, options, task, rotate)
-WORKLOADS = {
-    "nin-rotation": ("NIN rotation pretraining", "nin", {}, RotationTask, True),
-    "resnet18": ("ResNet-18 supervised", "resnet18", {}, SupervisedTask, False),
-    "resnet50": ("ResNet-50 supervised", "resnet50", {}, SupervisedTask, False),
-    "effb0-stride": (
-        "EfficientNet-B0 (stride) supervised",
-        "efficientnet_b0",
-        {"small_input": "stride"},
-        SupervisedTask,
-        False,
-    ),
-    "effb0-upsample": (
-        "EfficientNet-B0 (upsample 128) supervised",
-        "efficientnet_b0",
-        {"small_input": "upsample", "upsample_size": 128},
-        SupervisedTask,
-        False,
-    ),
-}
+    return record(rates, steps, warmup)
 
 
 SIDES = ("plain", "engine", "model-only")

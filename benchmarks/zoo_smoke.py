@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # runs without `pip install -e .`
 
-from gpu_check import result_path, scaled  # noqa: E402  (the same milestones and file naming)
+from benchmarks.gpu.common import result_path, scaled  # noqa: E402  (the same milestones and file naming)
 
 SHARED_MINI = ROOT.parent / "shared" / "datasets" / "cifar10-jpeg-mini.tar.gz"
 OUT = ROOT / "benchmarks" / "results" / "zoo-smoke"

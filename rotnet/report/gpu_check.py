@@ -2,6 +2,7 @@
 
 The GPU box cannot write DVC metrics back; its one JSON is committed instead, and the
 report shows the newest one beside the study, labelled with its device, date and data.
+Its format is rotnet/report/gpu_check_schema.py, which the writer follows too.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rotnet.errors import RotnetError
+from rotnet.report import gpu_check_schema as schema
+from rotnet.report.gpu_check_schema import Costs, GpuCheckResult, StudyGpuHours
+
 RESULTS = Path("benchmarks") / "results"
-GpuCheck = tuple[Path, dict[str, Any]]  # the result file and what it holds
+GpuCheck = tuple[Path, GpuCheckResult]  # the result file and what it holds
 WORKLOAD_LABELS = {
     "nin-rotation": "NIN rotation pretraining",
     "resnet18": "ResNet-18 supervised",
@@ -19,30 +24,48 @@ WORKLOAD_LABELS = {
 }
 
 
-def newest_json(folder: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest committed result in ``folder`` and what it holds: file names start with the
-    date, and a later run of the same day has a higher -N suffix."""
+def _by_date(folder: Path) -> list[Path]:
+    """The JSON files in ``folder``, oldest first: file names start with the date, and a later
+    run of the same day has a higher -N suffix."""
 
     def order(p: Path) -> tuple[str, int]:
         tail = p.stem.rsplit("-", 1)[-1]
         return p.stem[:10], int(tail) if tail.isdigit() and len(tail) < 4 else 1
 
-    files = sorted(folder.glob("*.json"), key=order) if folder.is_dir() else []
+    return sorted(folder.glob("*.json"), key=order) if folder.is_dir() else []
+
+
+def newest_json(folder: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The newest committed result in ``folder`` and what it holds."""
+    files = _by_date(folder)
     if not files:
         return None
     return files[-1], json.loads(files[-1].read_text(encoding="utf-8"))
 
 
 def latest_result(folder: Path = RESULTS) -> GpuCheck | None:
-    """The newest `make gpu-check` result."""
-    return newest_json(folder)
+    """The newest `make gpu-check` result, checked against its schema (the paper runs'
+    JSON beside it, of another kind, is not one)."""
+    for path in reversed(_by_date(folder)):
+        result = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(result, dict) or result.get("kind") != schema.KIND:
+            continue
+        wrong = schema.problems(result)
+        if wrong:
+            raise RotnetError(
+                f"{path} does not follow rotnet/report/gpu_check_schema.py: {'; '.join(wrong[:5])}"
+                f"{f' (and {len(wrong) - 5} more)' if len(wrong) > 5 else ''}; rewrite it with the current "
+                "benchmarks/gpu_check.py, or move it out of the folder"
+            )
+        return path, result
+    return None
 
 
 def _num(value: Any, spec: str) -> str:
     return format(value, spec) if isinstance(value, (int, float)) else "–"
 
 
-def throughput_lines(result: dict[str, Any]) -> list[str]:
+def throughput_lines(result: GpuCheckResult) -> list[str]:
     table = result.get("throughput", {}).get("table") or {}
     if not table:
         return ["No throughput figures were measured."]
@@ -82,7 +105,7 @@ def _cost_cells(entry: dict[str, Any], samples: bool) -> str:
     return f"{ips} | {_num(entry.get('micro_batch'), 'd')} | {_num(entry.get('peak_gib'), '.2f')}"
 
 
-def _hours_lines(hours: dict[str, Any]) -> list[str]:
+def _hours_lines(hours: StudyGpuHours | dict[str, Any]) -> list[str]:
     per = hours.get("per_backbone") or {}
     if not per:
         return []
@@ -104,9 +127,9 @@ def _hours_lines(hours: dict[str, Any]) -> list[str]:
     return out
 
 
-def cost_lines(result: dict[str, Any]) -> list[str]:
+def cost_lines(result: GpuCheckResult) -> list[str]:
     """The per-backbone probe: images/s, micro-batch and peak memory, then the study's GPU-hours."""
-    costs = result.get("costs")
+    costs: Costs | None = result.get("costs")
     if costs is None:
         return ["The per-backbone probe was not part of this run (it predates it): no per-backbone figures yet."]
     table = costs.get("table") or {}
@@ -138,7 +161,7 @@ def cost_lines(result: dict[str, Any]) -> list[str]:
     return out + _hours_lines(costs.get("study_gpu_hours") or {})
 
 
-def study_lines(result: dict[str, Any]) -> list[str]:
+def study_lines(result: GpuCheckResult) -> list[str]:
     study = result.get("study") or {}
     plan, pre, probe = study.get("plan"), study.get("pretrain"), study.get("probe")
     if not plan:

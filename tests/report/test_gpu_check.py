@@ -4,18 +4,35 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+from rotnet.errors import RotnetError
 from rotnet.report.gpu_check import gpu_check_section, latest_result
 
 COMMITTED = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+FIRST = COMMITTED / "2026-11-28-nvidia-h200.json"  # never overwritten: it predates the cost probe
 
 
 def test_the_newest_result_is_shown(tmp_path):
+    first = json.loads(FIRST.read_text())
     for name in ("2026-11-27-nvidia-h100.json", "2026-11-28-nvidia-h200.json", "2026-11-28-nvidia-h200-2.json"):
-        (tmp_path / name).write_text(json.dumps({"name": name}))
+        (tmp_path / name).write_text(json.dumps({**first, "device": name}))
+    # The paper run's JSON (benchmarks/gpu_check.py --paper) sits beside them: another kind.
+    (tmp_path / "2026-11-28-nvidia-h200-paper.json").write_text(json.dumps({"kind": "rotnet gpu-check paper"}))
     path, result = latest_result(tmp_path)
-    assert path.name == "2026-11-28-nvidia-h200-2.json" and result["name"] == path.name
+    assert path.name == "2026-11-28-nvidia-h200-2.json" and result["device"] == path.name
     assert latest_result(tmp_path / "missing") is None
     assert gpu_check_section(None) == []
+
+
+def test_a_result_that_breaks_the_schema_is_a_clear_error(tmp_path):
+    broken = json.loads(FIRST.read_text())
+    del broken["study"]["status"]
+    broken["throughput"]["tabel"] = broken["throughput"].pop("table")  # a renamed key
+    (tmp_path / FIRST.name).write_text(json.dumps(broken))
+    with pytest.raises(RotnetError, match=r"gpu_check_schema\.py: .*result\.study\.status: missing") as err:
+        latest_result(tmp_path)
+    assert "result.throughput.tabel: not in the schema" in str(err.value) and "rewrite it" in str(err.value)
 
 
 def test_section_from_a_committed_result(tmp_path):
@@ -66,8 +83,7 @@ def minimal_result(**extra) -> dict:
 
 
 def test_a_run_before_the_cost_probe_says_so():
-    path = COMMITTED / "2026-11-28-nvidia-h200.json"  # never overwritten: it predates the probe
-    text = "\n".join(gpu_check_section((path, json.loads(path.read_text()))))
+    text = "\n".join(gpu_check_section((FIRST, json.loads(FIRST.read_text()))))
     assert "### Per-backbone training cost" in text
     assert "The per-backbone probe was not part of this run (it predates it)" in text
     skipped = minimal_result(costs={"status": "skipped: --cost-backbones is empty"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from rotnet.report import sections
+from rotnet.report import paper_tables, sections
 from rotnet.report.results import StudyResults
 
 
@@ -124,7 +124,7 @@ def test_nin_beside_the_paper_on_cifar10_only(results):
     assert (
         "| random init + conv head (block 2) | 72.50 | not published: no official config (assumed: frozen random "
         "4-block NIN, head 100 epochs) | 54.00 | frozen random NIN (seeded), head 2 epochs "
-        f"| {sections.RANDOM_ASSUMED}; 2 epochs (official: 100) |"  # it reads no RotNet
+        f"| {paper_tables.RANDOM_ASSUMED}; 2 epochs (official: 100) |"  # it reads no RotNet
     ) in cifar
     for paper in ("NIN beside the paper", "89.06", "91.16", "92.80", "33.66", "64.63"):
         assert paper not in shapes
@@ -161,18 +161,6 @@ def test_semisup_table_with_paper_figures_on_cifar10(results):
     assert source in cifar and source not in shapes
     assert "paper scratch" not in report and "paper RotNet" not in report
     assert "![semi-supervised](report_files/shapes_semisup.png)" in shapes
-
-
-def test_semisup_protocol_says_which_subsets_and_in_which_order(results):
-    record = results.datasets["cifar10"].semisup[0]
-    assert "Labelled images" not in sections.semisup_protocol(record)  # older records: no claim either way
-    for description in (
-        "the official subsets: the first K training images of each class in the official order "
-        "(data_batch_1 to data_batch_5)",
-        "the first K training images of each class in file paths sorted within each class folder",
-    ):
-        line = sections.semisup_protocol({**record, "subset": {"official": False, "description": description}})
-        assert line.endswith(f"cpu (2 threads). Labelled images: {description}.")
 
 
 def test_dataset_heading_is_the_prepared_label_with_its_cuts(results, tmp_path, monkeypatch):
@@ -226,19 +214,6 @@ def test_rendering_touches_no_files(results, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert sections.render_markdown(results) == sections.render_markdown(results)
     assert not os.listdir(tmp_path)
-
-
-def test_finetune_rows_name_the_setting_that_was_run():
-    import pandas as pd
-
-    nonlinear = sections.finetune_row(pd.Series({"layer": "block2", "head": "nonlinear", "test_acc": 80.0}), 5)
-    assert nonlinear[:2] == ["RotNet fine-tuned (non-linear head)", 91.73]
-    assert nonlinear[4] == "RotNet up to block2 + fresh non-linear head, all trained, 5 epochs, our recipe"
-    whole = sections.finetune_row(pd.Series({"layer": "", "head": "linear", "test_acc": 80.0}), 5)
-    assert whole[1] == 92.17 and whole[4].endswith("(not the paper's setting), our recipe")
-    # A linear head on block 2 has no paper figure: none is borrowed from another head.
-    linear = sections.finetune_row(pd.Series({"layer": "block2", "head": "linear", "test_acc": 80.0}), 5)
-    assert linear[1:3] == [None, "no figure for this head"]
 
 
 def test_controls_table_per_map_with_the_val_chosen_head(results):

@@ -11,12 +11,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from benchmarks import stage_pass
-from benchmarks.stage_pass import NEEDS, Instance, StageProcessError, run_script, run_stage_pass
+from benchmarks import stage_pass, stage_pass_plan
+from benchmarks.stage_pass import StageProcessError, run_script, run_stage_pass
+from benchmarks.stage_pass_plan import Instance
 from rotnet.errors import RotnetError
-from rotnet.stages.table import STAGES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # Every instance the pass runs, in the DAG's order (one dataset, NIN, the nin3 baseline, both finetune heads).
 ORDER = [
     "prepare@cifar10",
@@ -51,22 +51,9 @@ def image_folder(root: Path, train: int = 8, test: int = 3, classes: int = 10) -
 
 @pytest.fixture
 def tiny_params(tmp_path) -> dict:
-    return stage_pass.build_params(stage_pass.pass_overrides(image_folder(tmp_path / "images"), "cpu", tiny=True))
-
-
-def test_needs_are_the_stages_that_dvc_yaml_says_each_reads():
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
-    assert set(NEEDS) == set(dvc) == {s.name for s in STAGES}
-    for name, stage in dvc.items():
-        reads: set[str] = set()
-        for dep in stage["deps"]:
-            if dep.startswith("data/prepared"):
-                reads.add("prepare")
-            elif dep in ("models", "metrics/runs"):
-                reads.add("*")
-            elif dep.startswith("models/"):
-                reads.add(dep.split("/")[3])  # models/<dataset>/<backbone>/<stage>/...
-        assert ({"*"} if "*" in reads else reads) == set(NEEDS[name]), name
+    return stage_pass_plan.build_params(
+        stage_pass_plan.pass_overrides(image_folder(tmp_path / "images"), "cpu", tiny=True)
+    )
 
 
 def test_every_stage_passes_on_tiny_images_and_the_json_says_so(tmp_path, capsys):
@@ -150,7 +137,7 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
     assert stage_pass.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
     assert "--data" in capsys.readouterr().err
     with pytest.raises(RotnetError, match="not a key of params.yaml"):
-        stage_pass.build_params({"pretrain.epoch": 1})
+        stage_pass_plan.build_params({"pretrain.epoch": 1})
     with pytest.raises(RotnetError, match="--set"):
-        stage_pass.parse_set(["backbones.nin.width"])
-    assert stage_pass.parse_set(["probe.knn_k=[3, 5]"]) == {"probe.knn_k": [3, 5]}
+        stage_pass_plan.parse_set(["backbones.nin.width"])
+    assert stage_pass_plan.parse_set(["probe.knn_k=[3, 5]"]) == {"probe.knn_k": [3, 5]}

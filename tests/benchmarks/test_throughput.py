@@ -125,12 +125,3 @@ def test_a_slow_model_only_is_flagged_as_a_measurement_bug(tiny, monkeypatch, ca
     assert not throughput.ceiling({"engine": 102.0, "plain": 90.0, "model-only": 100.0})["ceiling_broken"]
     check = throughput.ceiling({"engine": 90.0, "plain": 104.0, "model-only": 100.0})
     assert check["ceiling_broken"] and "plain at 104%" in check["warning"]
-
-
-def test_load_check_compares_a_checked_load_with_a_plain_one(capsys):
-    from benchmarks.load_check import main
-
-    result = main(["--scale", "0.002", "--repeats", "1"])
-    assert result["mib"] > 0 and result["checked_s"] > 0 and result["plain_s"] > 0
-    assert abs(result["ratio"] - result["checked_s"] / result["plain_s"]) < 1e-9
-    assert "ratio checked / plain" in capsys.readouterr().out

@@ -1,0 +1,1 @@
+"""Tests of benchmarks/: the scripts a GPU box runs without installing the project."""

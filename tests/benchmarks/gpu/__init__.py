@@ -1,0 +1,1 @@
+"""Tests of benchmarks/gpu/: the parts of make gpu-check."""
