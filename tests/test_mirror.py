@@ -12,7 +12,6 @@ from tests.conftest import REPO_ROOT
 NOT_YET_MIRRORED: dict[str, str] = {
     "rotnet/cli.py": "branch train: tests/test_cli.py (the CLI driven by the stage table)",
     "rotnet/probing/frozen.py": "the lead: the probe's frozen-backbone loop, moved out of stages/probe.py",
-    "rotnet/probing/task.py": "the lead: the probe's task and heads, moved out of training/tasks.py",
     "rotnet/training/on_labels.py": "the lead: what the supervised and baseline stages share",
     "rotnet/training/rangerlars.py": "branch train: rotnet/training is being split by job",
     "rotnet/training/recorder.py": "branch train: rotnet/training is being split by job",
