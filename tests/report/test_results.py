@@ -167,3 +167,14 @@ def test_headline_figures_carry_their_std_over_seeds(tmp_path, monkeypatch):
     assert figures["nin"]["std"] == {"supervised": 0.75} and "std" not in figures["resnet18"]
     assert set(figures["nin"]) == {"supervised", "rotation", "probe", "finetune_conv", "finetune_nonlinear", "std"}
     assert (figures["nin"]["finetune_conv"], figures["nin"]["finetune_nonlinear"]) == (78.5, 79.5)
+
+
+def test_supervised_rot_rows_one_per_figure_with_the_upright_copy_for_joint():
+    from rotnet.report.results import supervised_rot_rows
+
+    joint = {"mode": "joint", "weight": None, "val_acc": 74.0, "test_acc": 73.5, "epochs": 3}
+    joint |= {"data": "d", "wall_time_s": 1.0, "images_per_s": 10.0, "device": "cpu"}
+    joint |= {"upright_val_acc": 70.0, "upright_test_acc": 69.0}
+    rows = supervised_rot_rows("cifar10", "nin", joint)
+    assert [r["method"] for r in rows] == ["supervised+rot (joint)", "supervised+rot (joint, upright copy only)"]
+    assert [r["test_acc"] for r in rows] == [73.5, 69.0]
