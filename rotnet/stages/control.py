@@ -6,7 +6,7 @@ stage probes the RotNet (same heads, recipe and kNN, one frozen pass per batch):
 - ``supervised``: the supervised stage's backbone, frozen: how far labels take each map.
 
 As in the probe stage, each control's best head and kNN (k, T) are chosen once over the
-training seeds, on mean validation accuracy (rotnet.stages.probe.chosen_figures).
+training seeds, on mean validation accuracy (rotnet.probing.frozen.chosen_figures).
 
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/supervised/model.pt. Writes
 models/<dataset>/<backbone>/control/run.json and metrics/runs/<dataset>/<backbone>/control.json.
@@ -21,9 +21,9 @@ from typing import Any
 from rotnet.models.base import Backbone
 from rotnet.models.saved import build_model, file_sha256
 from rotnet.params import Params
+from rotnet.probing.frozen import FrozenProbes, chosen_figures, probe_frozen
 from rotnet.progress import log
 from rotnet.stages.entry import stage_main
-from rotnet.stages.probe import FrozenProbes, chosen_figures, probe_frozen
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import SeedResults, StageRun
 

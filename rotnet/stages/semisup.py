@@ -39,13 +39,14 @@ from rotnet.errors import RotnetError
 from rotnet.models.saved import build_model, file_sha256, load_model_file
 from rotnet.params import Params, TrainParams
 from rotnet.probing.heads import conv_head, conv_head_layer, with_conv_head
+from rotnet.probing.task import ProbeTask
 from rotnet.progress import log
 from rotnet.seeds import choose_once
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import SeedResults, StageRun, recipe
 from rotnet.training.engine import FitResult
-from rotnet.training.tasks import ProbeTask, SupervisedTask, Task
+from rotnet.training.tasks import SupervisedTask, Task
 
 SPEC = BY_NAME["semisup"]
 

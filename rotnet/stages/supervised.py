@@ -1,4 +1,5 @@
-"""supervised@<dataset>-<backbone>: train a backbone on the labels (the baseline).
+"""supervised@<dataset>-<backbone>: train a backbone on the labels (the baseline;
+rotnet.training.on_labels).
 
 Reads data/prepared/<dataset>. Writes models/<dataset>/<backbone>/supervised/{model.pt,
 run.json}, metrics/runs/<dataset>/<backbone>/supervised{.json,_history.csv} and
@@ -13,24 +14,13 @@ from typing import Any
 from rotnet.params import Params
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
-from rotnet.training.context import StageRun
-from rotnet.training.tasks import SupervisedTask
+from rotnet.training.on_labels import train_on_labels
 
 SPEC = BY_NAME["supervised"]
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
-    cfg = params.recipe("supervised", backbone)
-    with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        for _ in stage.each_seed():
-            classes = stage.prepared.num_classes
-            model = stage.new_backbone(classes)
-            result = stage.fit(SupervisedTask(model, classes), cfg)
-            out = result.outputs[SupervisedTask.output]
-            stage.save_model(model, classes, best_epoch=out.best_epoch)
-            metrics, record = stage.classifier_results(out, result, cfg)
-            stage.write_results(metrics, record)
-    return stage.metrics
+    return train_on_labels(params, dataset, backbone)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
