@@ -41,6 +41,12 @@ def test_every_results_block_is_what_the_committed_results_give():
     assert "<!-- results:quick:begin -->" in README
 
 
+def test_every_code_block_is_closed():
+    for path in doc_files():
+        fences = re.findall(r"^[ \t]*```", path.read_text(), re.M)
+        assert len(fences) % 2 == 0, f"{path.name}: a code block is never closed"
+
+
 def _anchors(text: str) -> set[str]:
     """GitHub's heading anchors."""
     slugs = set()
