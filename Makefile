@@ -52,7 +52,7 @@ endif
 # profiles/quick.yaml; `rotnet profile run` turns it into `dvc exp run -S ...` (README, "Profiles").
 PROFILE := $(PY) -m rotnet.cli profile
 
-.PHONY: help install lock quick paper study unprofile test lint format bench gpu-check stage-pass zoo-smoke zoo-test
+.PHONY: help install lock quick paper study unprofile test lint format docs bench gpu-check stage-pass zoo-smoke zoo-test
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -90,6 +90,9 @@ lint: ## ruff lint and format check
 format: ## apply ruff's fixes and formatting
 	ruff check --fix .
 	ruff format .
+
+docs: ## rewrite the docs' measured figures (results blocks) from the JSONs in benchmarks/results/
+	$(PY) -m rotnet.report.docblocks write
 
 test: install lint ## install, lint, and run the whole test suite
 	$(PY) -m pytest -q
