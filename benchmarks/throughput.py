@@ -82,6 +82,7 @@ from rotnet.data.device import Batch, DeviceDataset
 from rotnet.data.prepared import PreparedDataset, Split, channel_stats
 from rotnet.models.registry import create_backbone
 from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
+from rotnet.training import memory
 from rotnet.training.engine import Engine
 from rotnet.training.optim import build_optimizer
 from rotnet.training.runtime import describe_device
@@ -139,7 +140,7 @@ class Rig:
         once: a rig that fit already ran keeps fit's compiled model and micro-batch."""
         if not self.prepared:
             self.engine._prepare(self.task, sync_bn=False)
-            self.micro = self.engine._micro_batch(self.task, self.cfg, "bench")
+            self.micro = memory.micro_batch(self.engine, self.task, self.cfg, "bench")
             if self.engine.runtime.compile:
                 self.task.compile()
             self.prepared = True
@@ -238,7 +239,7 @@ def engine_and_model_only(rig: Rig, steps: int, repeats: int) -> dict[str, dict[
     warm-up epoch, model-only warm-up and repeat 1, engine repeat 1, model-only repeat 2, ..."""
     # fit decides the micro-batches eagerly, before compiling; deciding them the same way
     # here, before fit, keeps every trial pass off the compiled model.
-    rig.micro = rig.engine._micro_batch(rig.task, rig.cfg, "bench")
+    rig.micro = memory.micro_batch(rig.engine, rig.task, rig.cfg, "bench")
     rates: list[float] = []
     made: list[tuple[Callable[[Batch], None], Batch]] = []
 

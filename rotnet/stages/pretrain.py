@@ -18,7 +18,7 @@ from rotnet.params import Params
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import StageRun
-from rotnet.training.engine import per_class_accuracy
+from rotnet.training.results import per_class_accuracy
 from rotnet.training.tasks import RotationTask
 
 SPEC = BY_NAME["pretrain"]

@@ -44,7 +44,7 @@ from rotnet.seeds import choose_once
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
 from rotnet.training.context import SeedResults, StageRun, recipe
-from rotnet.training.engine import FitResult
+from rotnet.training.results import FitResult
 from rotnet.training.tasks import ProbeTask, SupervisedTask, Task
 
 SPEC = BY_NAME["semisup"]

@@ -49,8 +49,9 @@ from rotnet.params import Params, TrainParams
 from rotnet.progress import log
 from rotnet.seeds import over_seeds
 from rotnet.training.distributed import World, close_world, init_world
-from rotnet.training.engine import Checkpointing, Engine, FitResult, OutputResult, per_class_accuracy
+from rotnet.training.engine import Checkpointing, Engine
 from rotnet.training.recorder import Recorder
+from rotnet.training.results import FitResult, OutputResult, per_class_accuracy
 from rotnet.training.runtime import (
     describe_device,
     describe_precision,

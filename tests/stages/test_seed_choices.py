@@ -10,7 +10,7 @@ from rotnet.stages.control import choose_controls
 from rotnet.stages.probe import FrozenProbes, ProbeCandidates, choose_probes, chosen_figures
 from rotnet.stages.semisup import Curves, choose_epochs
 from rotnet.training.context import SeedResults
-from rotnet.training.engine import FitResult, OutputResult
+from rotnet.training.results import FitResult, OutputResult
 
 LAYERS = {"block1/linear": "block1", "block2/conv": "block2", "block2/linear": "block2"}
 

@@ -47,7 +47,7 @@ def test_best_validation_epoch_weights_are_kept():
     best_row = result.history[out.best_epoch - 1]
     assert best_row["val_acc/supervised"] == max(r["val_acc/supervised"] for r in result.history)
     # The restored weights reproduce the best epoch's validation accuracy.
-    from rotnet.training.engine import accuracy
+    from rotnet.training.results import accuracy
 
     assert accuracy(engine.evaluate(task, engine.data.val)[0]["supervised"]) == out.val_acc
 
@@ -55,7 +55,7 @@ def test_best_validation_epoch_weights_are_kept():
 def test_keep_last_keeps_the_final_epochs_weights():
     """keep="last" (pretrain.checkpoint: last, the official code's probes' RotNet): the model
     ends with its last epoch's weights, whatever epoch validated best."""
-    from rotnet.training.engine import accuracy
+    from rotnet.training.results import accuracy
 
     results = {}
     for keep in ("best", "last"):
