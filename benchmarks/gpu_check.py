@@ -254,7 +254,7 @@ def calibrate(args: argparse.Namespace, params) -> dict[str, float]:
     from rotnet.data.device import DeviceDataset
     from rotnet.data.prepared import load_prepared
     from rotnet.models.registry import create_backbone
-    from rotnet.stages.probe import probe_heads, probe_task
+    from rotnet.probing.task import probe_heads, probe_task
     from rotnet.training.engine import Engine
     from rotnet.training.tasks import RotationTask
 

@@ -102,6 +102,25 @@ def _full_disk_as_error(target: Path) -> Iterator[None]:
         raise
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and put back at once
+    os.umask(mask)
+    return mask
+
+
+def _as_open_would(path: Path, mode: int) -> None:
+    """Give a temporary the mode that open() or mkdir() would have given the target: mkstemp
+    and mkdtemp make them private (0600, 0700), and a renamed file keeps its mode."""
+    os.chmod(path, mode & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], overwrite: bool = True, clean: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` on success.
@@ -121,6 +140,7 @@ def atomic_path(target: str | os.PathLike[str], overwrite: bool = True, clean: b
         os.close(fd)
         tmp_path = Path(tmp)
         try:
+            _as_open_would(tmp_path, 0o666)
             yield tmp_path
             if overwrite:
                 os.replace(tmp_path, target)
@@ -181,6 +201,7 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     with _full_disk_as_error(target):
         tmp = Path(tempfile.mkdtemp(prefix=_temp_prefix(target), suffix=".tmp", dir=target.parent))
         try:
+            _as_open_would(tmp, 0o777)
             yield tmp
             _swap_in(tmp, target)
         finally:

@@ -45,3 +45,12 @@ def require_dvc() -> None:
 @pytest.fixture
 def needs_dvc() -> None:
     require_dvc()
+
+
+@pytest.fixture(scope="session")
+def tiny_study(tmp_path_factory):
+    """The tiny study, run once per session (tests/tiny_study.py). Read ``repo``; mutate clones."""
+    require_dvc()
+    from tests.tiny_study import build
+
+    return build(tmp_path_factory.mktemp("tiny"))

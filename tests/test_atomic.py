@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import subprocess
 import sys
 
@@ -89,3 +90,24 @@ def test_a_full_disk_or_quota_is_a_clear_error_and_the_target_is_kept(tmp_path, 
 def test_other_os_errors_pass_through(tmp_path):
     with pytest.raises(PermissionError), atomic_path(tmp_path / "x"):
         raise PermissionError(errno.EACCES, "denied")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_files_and_folders_get_the_mode_open_and_mkdir_would_give(tmp_path, umask):
+    old = os.umask(umask)
+    try:
+        write_text(tmp_path / "metrics.json", "{}")
+        with atomic_path(tmp_path / "model.pt") as tmp:
+            tmp.write_bytes(b"weights")
+        with atomic_dir(tmp_path / "folder") as folder:
+            (folder / "inside.txt").write_text("x")
+        (tmp_path / "plain.txt").write_text("x")  # what open() gives, for comparison
+        (tmp_path / "plain").mkdir()
+    finally:
+        os.umask(old)
+    file_mode = stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode)
+    assert file_mode == 0o666 & ~umask
+    for name in ("metrics.json", "model.pt"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == file_mode, name
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == stat.S_IMODE((tmp_path / "plain").stat().st_mode)
+    assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o777 & ~umask

@@ -37,7 +37,7 @@ from rotnet.data.device import DeviceDataset
 from rotnet.models.registry import create_backbone, list_backbones
 from rotnet.params import Params, load_params
 from rotnet.probing.heads import conv_head_layer, map_shape, with_head
-from rotnet.stages.probe import probe_heads, probe_task
+from rotnet.probing.task import probe_heads, probe_task
 from rotnet.training.engine import Engine
 from rotnet.training.tasks import FinetuneTask, RotationTask, SupervisedTask, Task
 from tests import synthetic

@@ -15,9 +15,9 @@ from typing import Any
 
 from rotnet.errors import RotnetError
 from rotnet.params import Params
-from rotnet.stages import supervised
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
+from rotnet.training.on_labels import train_on_labels
 
 SPEC = BY_NAME["baseline"]
 
@@ -28,7 +28,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             f"'{backbone}' is not in study.baselines ({params.study.baselines}); add it there, "
             "or train a study.backbones entry with the supervised stage"
         )
-    return supervised.run(params, dataset, backbone)
+    return train_on_labels(params, dataset, backbone)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -20,7 +20,8 @@ def targets_of(targets: Targets, output: str) -> torch.Tensor:
     return targets[output] if isinstance(targets, dict) else targets
 
 
-def _copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
+def copy_state(module: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached copy of ``module``'s weights (a best-epoch snapshot)."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
@@ -94,7 +95,7 @@ class Task:
         raise NotImplementedError
 
     def snapshot(self, output: str) -> dict[str, torch.Tensor]:
-        return _copy_state(self.model)
+        return copy_state(self.model)
 
     def restore(self, output: str, state: dict[str, torch.Tensor]) -> None:
         self.model.load_state_dict(state)
@@ -144,89 +145,6 @@ class RotationTask(Task):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         rotated, labels = rotation.rotate_all(x, self.angles, self.view.mask, self.view.offset)
         return {self.output: self.net(rotated)}, labels
-
-
-class ProbeHeads(nn.Module):
-    """Every probe head, run as one module so DDP can synchronise them together."""
-
-    def __init__(self, heads: dict[str, nn.Module], layers: dict[str, str]) -> None:
-        super().__init__()
-        self.heads = nn.ModuleDict({k.replace("/", "-"): h for k, h in heads.items()})
-        self.layers = layers  # output name -> feature map name
-
-    def head(self, output: str) -> nn.Module:
-        return self.heads[output.replace("/", "-")]
-
-    def forward(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {out: self.head(out)(feats[layer]) for out, layer in self.layers.items()}
-
-
-class ProbeTask(Task):
-    """Heads on the frozen feature maps of a backbone, all fed by one backbone pass.
-
-    The backbone stays in eval mode (BN statistics frozen) with gradients off; every
-    head is an independent classifier, so summing their losses trains each as if alone.
-    """
-
-    def __init__(
-        self,
-        backbone: Backbone,
-        heads: dict[str, nn.Module],
-        layers: dict[str, str],
-        num_classes: int,
-        milestones: dict[str, Sequence[int]] | None = None,
-    ):
-        super().__init__(backbone)
-        # Each output's own step milestones, if it has any (probe.head_milestones).
-        self.milestones = {o: tuple(m) for o, m in (milestones or {}).items()}
-        self.heads = ProbeHeads(heads, layers)
-        self.run = self.heads
-        self.layers = layers
-        self.num_classes = num_classes
-        names = backbone.feature_names
-        self.deepest = max(layers.values(), key=names.index)
-        backbone.requires_grad_(False)
-        self.features: Callable = backbone.forward_intermediates
-
-    @property
-    def outputs(self) -> list[str]:
-        return list(self.layers)
-
-    def trainable_module(self) -> nn.Module:
-        return self.heads
-
-    def param_groups(self) -> list[ParamGroup]:
-        return [ParamGroup(self.head(o), milestones=self.milestones.get(o)) for o in self.layers]
-
-    def modules(self) -> list[nn.Module]:
-        return [self.model, self.heads]
-
-    def train(self) -> None:
-        self.model.eval()
-        self.heads.train()
-
-    def eval(self) -> None:
-        self.model.eval()
-        self.heads.eval()
-
-    def compile(self) -> None:
-        super().compile()
-        self.compiled_features = torch.compile(self.model.forward_intermediates)
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        features = self.compiled_features if self.compiled is not None and self.run.training else self.features
-        with torch.no_grad():
-            feats = features(x, upto=self.deepest)
-        return self.net(feats), y
-
-    def head(self, output: str) -> nn.Module:
-        return self.heads.head(output)
-
-    def snapshot(self, output: str) -> dict[str, torch.Tensor]:
-        return _copy_state(self.head(output))
-
-    def restore(self, output: str, state: dict[str, torch.Tensor]) -> None:
-        self.head(output).load_state_dict(state)
 
 
 class WithRotationHead(nn.Module):

@@ -4,95 +4,20 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
-from PIL import Image
 
 from tests.conftest import tools_env
+from tests.tiny_study import DATASETS, SEEDS
+from tests.tiny_study import run as _run
 
 ROOT = Path(__file__).resolve().parents[2]
-CLASSES = ["cat", "dog", "ship"]
-SEEDS = (0, 1)
 
 pytestmark = pytest.mark.usefixtures("needs_dvc")
-
-
-def _draw_image_folder(root: Path) -> None:
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 40), ("test", 12)):
-        for c, name in enumerate(CLASSES):
-            folder = root / split / name
-            folder.mkdir(parents=True)
-            for i in range(n):
-                img = rng.integers(0, 60, (32, 32, 3)).astype(np.uint8)
-                img[: 4 + 6 * c, 4:28, c] = 230  # class and orientation cue
-                Image.fromarray(img).save(folder / f"{i:03d}.png")
-
-
-def _write_fashion_idx(folder: Path) -> None:
-    from tests.data.test_fashion import make_idx_folder
-
-    rng = np.random.default_rng(1)
-    make_idx_folder(
-        folder,
-        arrays={
-            "train-images-idx3-ubyte": rng.integers(0, 256, (120, 28, 28), dtype=np.uint8),
-            "train-labels-idx1-ubyte": (np.arange(120) % 10).astype(np.uint8),
-            "t10k-images-idx3-ubyte": rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
-            "t10k-labels-idx1-ubyte": (np.arange(40) % 10).astype(np.uint8),
-        },
-    )
-
-
-def _tiny_params(data: Path, fashion: Path) -> dict:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    # One backbone (the stages are the same code for every backbone; the zoo and stage tests
-    # cover the others), two datasets: an image folder and Fashion-MNIST's IDX files.
-    params["study"]["backbones"] = ["nin"]
-    params["study"]["datasets"] = ["cifar10", "fashion_mnist"]
-    params["study"]["seeds"] = list(SEEDS)  # every stage with several training seeds
-    params["datasets"]["fashion_mnist"].update(source="idx", path=str(fashion), val_size=30, keep_first_per_class=4)
-    params["runtime"].update(device="cpu", eval_batch_size=128)
-    params["datasets"]["cifar10"].update(source="imagefolder", path=str(data), val_size=30, keep_first_per_class=4)
-    params["backbones"] = {"nin": {"blocks": 4, "width": 16}}
-    for stage in ("supervised", "pretrain", "probe", "finetune"):
-        params[stage].update(epochs=2, batch_size=30)
-        params[stage]["schedule"]["milestones"] = [1]
-    params["probe"]["hidden"] = 32
-    params["supervised_rot"].update(epochs=2, batch_size=30)
-    params["supervised_rot"]["schedule"]["milestones"] = [1]
-    params["robustness"].update(corruptions=["gaussian_noise", "contrast"], severities=[5])
-    params["probe"]["head_milestones"] = {"nonlinear": [1]}
-    params["control"]["inits"] = ["random"]  # the supervised control runs in tests/stages/test_stage_runs.py
-    # A quarter of B0's channels: its full width costs as much as the rest of a seed's DAG.
-    params["backbones"]["efficientnet_b0"] = {"small_input": "stride", "width_multiplier": 0.25}
-    params["backbones"]["efficientnet_b0_upsample"] = {
-        "arch": "efficientnet_b0",
-        "small_input": "upsample",
-        "upsample_size": 64,
-        "width_multiplier": 0.25,
-    }
-    params["small_input"].update(epochs=1, batch_size=30)
-    params["semisup"]["labels_per_class"] = [4]
-    params["backbones"]["nin3"] = {"arch": "nin", "blocks": 3, "width": 16}
-    for arm in ("scratch", "rotnet"):
-        params["semisup"][arm].update(epochs=2, batch_size=12, epoch_size=36)
-        params["semisup"][arm]["schedule"]["milestones"] = [1]
-    params["small_input"]["schedule"]["warmup_epochs"] = 0
-    return params
-
-
-def _run(cmd: list[str], cwd: Path) -> str:
-    env = tools_env(PYTHONDONTWRITEBYTECODE="1")  # dvc.yaml's `python` is this environment's
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}"
-    return done.stdout + done.stderr
 
 
 def _ran(output: str) -> set[str]:
@@ -104,24 +29,8 @@ def _restored(output: str) -> set[str]:
 
 
 @pytest.mark.slow
-def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
-    data = tmp_path / "images"
-    _draw_image_folder(data)
-    fashion = tmp_path / "fashion"
-    _write_fashion_idx(fashion)
-    repo = tmp_path / "study"
-    repo.mkdir()
-    for name in ("dvc.yaml", ".dvcignore", ".gitignore", "requirements.lock"):
-        shutil.copy(ROOT / name, repo / name)
-    for folder in ("stages", "rotnet", "benchmarks/results"):
-        shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "params.yaml").write_text(yaml.safe_dump(_tiny_params(data, fashion)))
-    _run(["git", "init", "-q"], repo)
-    _run(["dvc", "init", "-q"], repo)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], repo)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny study"], repo)
-
-    first = _run(["dvc", "repro"], repo)
+def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
+    first, repo, data, fashion = tiny_study.repro_output, tiny_study.repo, tiny_study.data, tiny_study.fashion
     datasets = ("cifar10", "fashion_mnist")
     expected = {"report"} | {f"{k}@{d}" for k in ("prepare", "small_input") for d in datasets}
     expected |= {f"semisup@{d}-nin" for d in datasets} | {f"baseline@{d}-nin3" for d in datasets}
@@ -178,6 +87,11 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     assert (repo / "checkpoints/cifar10/nin/pretrain/seed0-last.pt").is_file()  # resume state, outside DVC's outputs
     _check_every_stage_ran_every_seed(repo, datasets)
 
+
+@pytest.mark.slow
+def test_a_clone_reruns_only_what_changed(tiny_study, tmp_path):
+    repo = tiny_study.clone(tmp_path / "clone")
+    datasets = DATASETS
     again = _run(["dvc", "repro"], repo)
     assert _ran(again) == set()
 
@@ -193,7 +107,6 @@ def test_dvc_repro_runs_the_study_and_reruns_only_what_changed(tmp_path):
     # The first line is the status; DVC may add a warning that it cleared the killed run's lock entry.
     assert json.loads(_run(["dvc", "status", "--json"], repo).splitlines()[0]) == {}
 
-    _commit(repo, "baseline run")
     # Editing code used by one stage family changes those stages alone.
     small_input_code = repo / "rotnet/stages/small_input.py"
     small_input_code.write_text(small_input_code.read_text() + "\n# an edit\n")
@@ -294,11 +207,6 @@ def _kill_while_running(cmd: list[str], cwd: Path, gone: Path, timeout: float = 
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-
-
-def _commit(repo: Path, message: str) -> None:
-    _run(["git", "add", "-A"], repo)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], repo)
 
 
 def _wait_for_queue(repo: Path, timeout: float = 300) -> None:

@@ -8,6 +8,7 @@ import torch
 from rotnet import paths
 from rotnet.models.registry import create_backbone
 from rotnet.models.saved import load_model_file, model_state, save_model_file
+from rotnet.probing.frozen import viewed
 from rotnet.rotation import InputView, circle_mask
 from rotnet.stages import probe
 
@@ -47,7 +48,7 @@ def test_a_masked_rotnet_is_probed_on_masked_and_on_plain_inputs(project):
 
 
 def test_the_viewed_backbone_sees_no_corners_on_every_path():
-    model = probe.viewed(create_backbone("nin", 4, options={"width": 8}).eval(), InputView(mask=True))
+    model = viewed(create_backbone("nin", 4, options={"width": 8}).eval(), InputView(mask=True))
     x = torch.randn(2, 3, 16, 16)
     y = x.clone()
     y[:, :, ~circle_mask(16)] = 5.0

@@ -4,10 +4,10 @@ Planted per-seed figures where each seed alone would choose differently from the
 
 import pytest
 
+from rotnet.probing.frozen import FrozenProbes, ProbeCandidates, choose_probes, chosen_figures
 from rotnet.probing.knn import KnnGrid
 from rotnet.seeds import over_seeds
 from rotnet.stages.control import choose_controls
-from rotnet.stages.probe import FrozenProbes, ProbeCandidates, choose_probes, chosen_figures
 from rotnet.stages.semisup import Curves, choose_epochs
 from rotnet.training.context import SeedResults
 from rotnet.training.results import FitResult, OutputResult

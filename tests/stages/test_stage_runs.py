@@ -7,9 +7,10 @@ import torch
 
 from rotnet import paths
 from rotnet.params import parse_params
+from rotnet.probing import frozen
+from rotnet.probing.frozen import knn_probe
 from rotnet.seeds import choose_once
 from rotnet.stages import pretrain, probe, robustness, supervised
-from rotnet.stages.probe import knn_probe
 
 
 def test_identical_runs_write_byte_identical_models(project):
@@ -52,7 +53,7 @@ def test_probe_adds_knn_figures_for_every_map_after_the_heads(project, monkeypat
         assert torch.equal(rng, torch.get_rng_state())
         return calls[-1]
 
-    monkeypatch.setattr(probe, "knn_probe", spy)
+    monkeypatch.setattr(frozen, "knn_probe", spy)
     metrics = probe.run(project, "cifar10", "nin")
     assert len(calls) == 1
     record = json.loads(paths.record_file("probe", "cifar10", "nin").read_text())

@@ -5,9 +5,10 @@ from rotnet.data.device import DeviceDataset
 from rotnet.models.registry import create_backbone
 from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
 from rotnet.probing.heads import build_head
+from rotnet.probing.task import ProbeTask
 from rotnet.training.engine import Engine
 from rotnet.training.results import accuracy
-from rotnet.training.tasks import ProbeTask, RotationTask, SupervisedTask
+from rotnet.training.tasks import RotationTask, SupervisedTask
 from tests.synthetic import dataset
 
 CPU = torch.device("cpu")

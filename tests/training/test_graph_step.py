@@ -12,10 +12,11 @@ from rotnet.errors import RotnetError
 from rotnet.models.registry import create_backbone
 from rotnet.params import AugmentParams, RuntimeParams, ScheduleParams, TrainParams
 from rotnet.probing.heads import build_head
+from rotnet.probing.task import ProbeTask
 from rotnet.training.engine import Engine
 from rotnet.training.graph_step import EAGER_FALLBACKS, GraphStep, draws, fallbacks
 from rotnet.training.optim import build_optimizer
-from rotnet.training.tasks import ProbeTask, RotationTask, SupervisedTask
+from rotnet.training.tasks import RotationTask, SupervisedTask
 from tests.synthetic import dataset
 
 CPU = torch.device("cpu")
