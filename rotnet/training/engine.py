@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ from rotnet.training import memory
 from rotnet.training.distributed import World, check_batch
 from rotnet.training.optim import build_optimizer, build_schedule
 from rotnet.training.results import FitResult, accuracy, final_outputs
-from rotnet.training.resume import Counts, load_resume_state, save_resume_state
+from rotnet.training.resume import Progress, resume_progress, save_resume_state
 from rotnet.training.runtime import autocast
 from rotnet.training.tasks import Task, targets_of
 
@@ -41,21 +41,6 @@ class Checkpointing:
     path: Path
     every: int  # epochs between checkpoints (the last epoch always gets one)
     fingerprint: dict[str, Any]  # params and data the run depends on
-
-
-@dataclass
-class _Progress:
-    """A run's state across epochs and segments (a resumed run starts from its checkpoint's):
-    the next epoch, each output's best (val acc, epoch, weights), the history, and the
-    counts over all segments (Counts)."""
-
-    first_epoch: int = 1
-    best: dict[str, tuple[float, int, dict[str, torch.Tensor]]] = field(default_factory=dict)
-    history: list[dict[str, float]] = field(default_factory=list)
-    train_time: float = 0.0
-    train_images: int = 0
-    wall_before: float | None = 0.0
-    segments: int | None = 1
 
 
 def _sync(device: torch.device) -> None:
@@ -188,7 +173,14 @@ class Engine:
         schedule = build_schedule(optimizer, cfg.schedule, cfg.epochs, steps)
         epoch_images = steps * cfg.batch_size
         loops = (task, optimizer, schedule)
-        run = self._resume(checkpointing, desc, loops, epoch_images, on_epoch)
+        run = Progress()  # a fresh run's, or the one its checkpoint kept (task and loops restored in place)
+        if checkpointing is not None:
+            run = resume_progress(
+                checkpointing.path, checkpointing.fingerprint, desc, loops, epoch_images, world.is_main
+            )
+        if on_epoch:
+            for row in run.history:
+                on_epoch(row)  # the history file and logs hold every epoch, resumed or not
         for epoch in range(run.first_epoch, last_epoch + 1):
             lr, per_output, epoch_time = self._train_epoch(
                 task, cfg, optimizer, schedule, seed, epoch, steps, micro, desc, checkpointing
@@ -207,11 +199,9 @@ class Engine:
             due = epoch % checkpointing.every == 0 or epoch == last_epoch if checkpointing else False
             if due and world.is_main:
                 assert checkpointing is not None
-                wall = None if run.wall_before is None else row["time_s"]
-                counts = Counts(run.train_time, run.train_images, wall, run.segments)
                 save_resume_state(
                     checkpointing.path, checkpointing.fingerprint, epoch, epoch == cfg.epochs, run.best, run.history,
-                    counts, *loops,
+                    run.counts(row["time_s"]), *loops,
                 )  # fmt: skip
             shown = ", ".join(f"val {o} {row[f'val_acc/{o}']:.2f}%" for o in task.outputs[:4])
             more = f" (+{len(task.outputs) - 4} more)" if len(task.outputs) > 4 else ""
@@ -242,36 +232,6 @@ class Engine:
                 f"{cfg.batch_size}; lower batch_size or set epoch_size (images per epoch, cycled)"
             )
         return steps
-
-    def _resume(
-        self,
-        checkpointing: Checkpointing | None,
-        desc: str,
-        loops: tuple[Task, torch.optim.Optimizer, Any],
-        epoch_images: int,
-        on_epoch: Callable[[dict[str, float]], None] | None,
-    ) -> _Progress:
-        """A fresh run's progress, or the one its checkpoint kept (task, optimizer and
-        schedule restored in place); this segment adds to the counts it held."""
-        run = _Progress()
-        if checkpointing is None:
-            return run
-        resumed = load_resume_state(checkpointing.path, checkpointing.fingerprint, desc, *loops)
-        if resumed is None:
-            return run
-        was = resumed.counts
-        run.first_epoch, run.best, run.history = resumed.next_epoch, resumed.best, resumed.history
-        run.train_time = was.train_time
-        # An older checkpoint's images are known all the same: its fingerprint fixes steps and batch.
-        run.train_images = epoch_images * (run.first_epoch - 1) if was.train_images is None else was.train_images
-        run.wall_before = was.wall_time
-        run.segments = None if was.segments is None else was.segments + 1
-        if was.wall_time is None and self.world.is_main:
-            log(f"{desc}: {checkpointing.path} predates whole-run times; wall time covers this segment only")
-        for row in run.history:
-            if on_epoch:
-                on_epoch(row)  # the history file and logs hold every epoch, resumed or not
-        return run
 
     def _train_epoch(
         self,
@@ -340,7 +300,7 @@ class Engine:
     def _epoch_row(
         self,
         task: Task,
-        run: _Progress,
+        run: Progress,
         epoch: int,
         lr: float,
         per_output: torch.Tensor,
