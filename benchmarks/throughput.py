@@ -74,6 +74,7 @@ import numpy as np
 import torch
 
 from rotnet.data.device import Batch
+from rotnet.training import memory
 from rotnet.training.runtime import describe_device
 
 MINI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg-mini.tar.gz"
@@ -124,7 +125,7 @@ def engine_and_model_only(rig: Rig, steps: int, repeats: int) -> dict[str, dict[
     warm-up epoch, model-only warm-up and repeat 1, engine repeat 1, model-only repeat 2, ..."""
     # fit decides the micro-batches eagerly, before compiling; deciding them the same way
     # here, before fit, keeps every trial pass off the compiled model.
-    rig.micro = rig.engine._micro_batch(rig.task, rig.cfg, "bench")
+    rig.micro = memory.micro_batch(rig.engine, rig.task, rig.cfg, "bench")
     rates: list[float] = []
     made: list[tuple[Callable[[Batch], None], Batch]] = []
 

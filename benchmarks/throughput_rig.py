@@ -16,6 +16,7 @@ from rotnet.data.device import Batch, DeviceDataset
 from rotnet.data.prepared import PreparedDataset, Split, channel_stats
 from rotnet.models.registry import create_backbone
 from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
+from rotnet.training import memory
 from rotnet.training.engine import Engine
 from rotnet.training.optim import build_optimizer
 from rotnet.training.tasks import RotationTask, SupervisedTask, Task
@@ -70,7 +71,7 @@ class Rig:
         once: a rig that fit already ran keeps fit's compiled model and micro-batch."""
         if not self.prepared:
             self.engine._prepare(self.task, sync_bn=False)
-            self.micro = self.engine._micro_batch(self.task, self.cfg, "bench")
+            self.micro = memory.micro_batch(self.engine, self.task, self.cfg, "bench")
             if self.engine.runtime.compile:
                 self.task.compile()
             self.prepared = True

@@ -112,8 +112,8 @@ def run_one(params: Any, data: Any, classes: int, backbone: str, task_name: str,
     import torch
 
     from rotnet.models.registry import create_backbone
-    from rotnet.training.context import recipe
     from rotnet.training.engine import Engine
+    from rotnet.training.results import recipe
     from rotnet.training.tasks import RotationTask, SupervisedTask
 
     full = params.recipe(SECTION[task_name], backbone)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -16,35 +17,9 @@ from rotnet.stages.table import BY_NAME, STAGES
 
 
 def stage_runner(name: str) -> Callable[..., Any]:
-    """The ``run`` function of a stage. Imported only when called: `rotnet --help` should
-    not pay for importing torch (a test checks this map against the table)."""
-    if name == "prepare":
-        from rotnet.stages.prepare import run
-    elif name == "supervised":
-        from rotnet.stages.supervised import run
-    elif name == "supervised_rot":
-        from rotnet.stages.supervised_rot import run
-    elif name == "baseline":
-        from rotnet.stages.baseline import run
-    elif name == "pretrain":
-        from rotnet.stages.pretrain import run
-    elif name == "probe":
-        from rotnet.stages.probe import run
-    elif name == "control":
-        from rotnet.stages.control import run
-    elif name == "finetune":
-        from rotnet.stages.finetune import run
-    elif name == "small_input":
-        from rotnet.stages.small_input import run
-    elif name == "semisup":
-        from rotnet.stages.semisup import run
-    elif name == "robustness":
-        from rotnet.stages.robustness import run
-    elif name == "report":
-        from rotnet.stages.report import run
-    else:
-        raise KeyError(name)
-    return run
+    """The ``run`` function of a stage of the table. Imported only when called: `rotnet --help`
+    should not pay for importing torch."""
+    return importlib.import_module(BY_NAME[name].module).run
 
 
 def _infer(args: argparse.Namespace) -> None:

@@ -24,23 +24,29 @@ from rotnet.probing.knn import KnnGrid, KnnResult, knn_grid, pooled_features, se
 from rotnet.probing.task import probe_heads, probe_task
 from rotnet.rotation import InputView
 from rotnet.seeds import choose_once
-from rotnet.training.engine import FitResult
+from rotnet.training.results import FitResult
 from rotnet.training.tasks import Task
 
 if TYPE_CHECKING:
-    from rotnet.training.context import SeedResults
+    from rotnet.training.seed_runs import SeedResults
 
 SPLITS = ("train", "val", "test")
 
 
-class ProbeRun(Protocol):
-    """What probing needs of a stage's run: its data, and a fit of a task with a recipe."""
+class ProbeEnv(Protocol):
+    """What probing needs of a stage's environment (rotnet.training.environment): its data."""
 
     params: Params
     prepared: PreparedDataset
     data: DeviceDataset
     in_chans: int
     backbone: str | None
+
+
+class ProbeRun(Protocol):
+    """What probing needs of a stage's run: its environment, and a fit of a task with a recipe."""
+
+    env: ProbeEnv
 
     def fit(self, task: Task, cfg: Any, **fit_args: Any) -> FitResult: ...
 
@@ -166,13 +172,14 @@ def viewed(model: Backbone, view: InputView) -> Backbone:
 def probe_frozen(stage: ProbeRun, model: Backbone, cfg: ProbeParams, **fit_args: Any) -> FrozenProbes:
     """Train every head of ``cfg`` on every frozen map of ``model`` (one backbone pass per
     batch), then the kNN probe; ``fit_args`` go to the run's ``fit`` (part, desc, fingerprint)."""
-    classes = stage.prepared.num_classes
-    hw = stage.prepared.train.images.shape[1:3]
-    heads, layers = probe_heads(model, cfg, stage.in_chans, hw, classes, stage.backbone or "")
+    env = stage.env
+    classes = env.prepared.num_classes
+    hw = env.prepared.train.images.shape[1:3]
+    heads, layers = probe_heads(model, cfg, env.in_chans, hw, classes, env.backbone or "")
     result = stage.fit(probe_task(heads, layers, model, cfg, classes), cfg, **fit_args)
     # The kNN probe reads the same frozen backbone once the heads are trained, so the heads'
     # random draws are those of a run without it (kNN itself draws none). Every process
     # computes it on the whole splits; rank 0 writes it.
-    knn = knn_probe(model, stage.data, cfg, classes, stage.params.runtime)
+    knn = knn_probe(model, env.data, cfg, classes, env.params.runtime)
     milestones = {k: list(cfg.head_milestones.get(k, cfg.schedule.milestones)) for k in cfg.heads}
     return FrozenProbes(heads, layers, result, knn, milestones)

@@ -25,7 +25,9 @@ from rotnet.probing.frozen import FrozenProbes, chosen_figures, probe_frozen
 from rotnet.progress import log
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
-from rotnet.training.context import SeedResults, StageRun
+from rotnet.training import results
+from rotnet.training.context import StageRun
+from rotnet.training.seed_runs import SeedResults
 
 SPEC = BY_NAME["control"]
 
@@ -61,24 +63,25 @@ def choose_controls(seeds: list[SeedResults]) -> None:
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.recipe("probe", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
+        env = stage.env
 
         def frozen(init: str) -> tuple[Backbone, dict[str, Any]]:
             if init == "random":
-                stage.reseed()  # the same random backbone on every rerun: the supervised model's start
-                return stage.new_backbone(stage.prepared.num_classes), {}
-            ckpt, supervised = stage.upstream_model("supervised")
+                env.reseed()  # the same random backbone on every rerun: the supervised model's start
+                return env.new_backbone(env.prepared.num_classes), {}
+            ckpt, supervised = env.upstream_model("supervised")
             return build_model(ckpt), {"supervised": file_sha256(supervised)}
 
         for _ in stage.each_seed(choose_controls):
             probes: dict[str, FrozenProbes] = {}
             for init in params.control.inits:
                 model, source = frozen(init)
-                stage.reseed()  # every control's heads start as the probe stage's do
+                env.reseed()  # every control's heads start as the probe stage's do
                 found = probe_frozen(
                     stage, model, cfg, part=init, history=False, desc=f"control@{backbone}-{init}", init=init, **source
                 )
                 probes[init] = dataclasses.replace(found, heads={})  # figures only: the heads are not kept
-            details = {"inits": list(params.control.inits), **stage.run_details(cfg)}
+            details = {"inits": list(params.control.inits), **results.run_details(env, cfg)}
             stage.write_results({}, details, candidates=probes)
     return stage.metrics
 

@@ -27,6 +27,7 @@ from rotnet.params import FinetuneParams, Params
 from rotnet.probing.heads import conv_head_layer, map_shape
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
+from rotnet.training import results
 from rotnet.training.context import StageRun
 from rotnet.training.tasks import FinetuneTask
 
@@ -63,18 +64,19 @@ def run(params: Params, dataset: str, backbone: str, head: str | None = None) ->
 
 def run_head(params: Params, cfg: FinetuneParams, dataset: str, backbone: str, head: str) -> dict[str, Any]:
     with StageRun(params, SPEC.name, dataset, backbone, variant=head) as stage:
+        env, outputs = stage.env, stage.outputs
         for _ in stage.each_seed():
-            ckpt, pretrained = stage.upstream_model("pretrain")
-            classes = stage.prepared.num_classes
+            ckpt, pretrained = env.upstream_model("pretrain")
+            classes = env.prepared.num_classes
             cut: dict[str, Any] | None = None
             if cfg.network == "whole":  # heads is [linear]: the backbone's own classifier (FinetuneParams)
-                model = stage.new_backbone(classes)  # then every weight but the fresh classifier's is replaced
+                model = env.new_backbone(classes)  # then every weight but the fresh classifier's is replaced
                 copied = load_pretrained_body(model, ckpt["state_dict"])
                 network = f"whole {backbone} + fresh linear classifier"
             else:
                 rotnet = build_model(ckpt)
                 layer = conv_head_layer(params.probe.conv_layers, rotnet.feature_names)
-                shape = map_shape(rotnet, layer, stage.in_chans, tuple(stage.prepared.train.images.shape[1:3]))
+                shape = map_shape(rotnet, layer, env.in_chans, tuple(env.prepared.train.images.shape[1:3]))
                 model = with_head(rotnet, layer, head, classes, shape, cfg.hidden)
                 copied = [k for k in model.state_dict() if not k.startswith("head.")]
                 cut = {"layer": layer, "head": head, "hidden": cfg.hidden, "map_shape": list(shape)}
@@ -82,9 +84,10 @@ def run_head(params: Params, cfg: FinetuneParams, dataset: str, backbone: str, h
             task = FinetuneTask(model, classes, cfg.backbone_lr_scale)  # type: ignore[arg-type]
             result = stage.fit(task, cfg, pretrained=file_sha256(pretrained), desc=f"finetune {head}@{backbone}")
             out = result.outputs[FinetuneTask.output]
-            stage.save_model(model, classes, best_epoch=out.best_epoch, init="rotnet-pretrain", cut=cut)  # type: ignore[arg-type]
+            outputs.save_model(model, classes, best_epoch=out.best_epoch, init="rotnet-pretrain", cut=cut)  # type: ignore[arg-type]
             trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-            metrics, record = stage.classifier_results(
+            metrics, record = results.classifier_results(
+                env,
                 out,
                 result,
                 cfg,

@@ -17,8 +17,8 @@ from rotnet import rotation
 from rotnet.params import Params
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
+from rotnet.training import results
 from rotnet.training.context import StageRun
-from rotnet.training.engine import per_class_accuracy
 from rotnet.training.tasks import RotationTask
 
 SPEC = BY_NAME["pretrain"]
@@ -27,9 +27,10 @@ SPEC = BY_NAME["pretrain"]
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.recipe("pretrain", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
+        env, outputs = stage.env, stage.outputs
         for _ in stage.each_seed():
             angles = list(cfg.rotations)  # label i = angles[i]
-            model = stage.new_backbone(len(angles))
+            model = env.new_backbone(len(angles))
             task = RotationTask(model, angles, cfg.mask)
             result = stage.fit(task, cfg, keep=cfg.checkpoint)
             out = result.outputs[RotationTask.output]
@@ -40,9 +41,12 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             # best_epoch: the epoch whose weights these are (the last one with checkpoint: last).
             view = task.view.record()
             fields = {} if task.view.identity else view
-            stage.save_model(model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles, **fields)
+            outputs.save_model(
+                model, len(angles), best_epoch=out.best_epoch, task="rotation", rotations=angles, **fields
+            )
             # images_per_s counts source images; each is seen at every angle.
-            metrics, record = stage.output_results(
+            metrics, record = results.output_results(
+                env,
                 out,
                 result,
                 cfg,
@@ -50,7 +54,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 rotations=angles,
                 checkpoint=cfg.checkpoint,
                 **view,
-                per_rotation_test_acc=per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
+                per_rotation_test_acc=results.per_class_accuracy(out.test_confusion, rotation.labels_of(angles)),
             )
             stage.write_results(metrics, record)
     return stage.metrics

@@ -33,6 +33,7 @@ from rotnet.params import Params
 from rotnet.probing.frozen import ProbeCandidates, choose_probes, probe_frozen, viewed
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
+from rotnet.training import results
 from rotnet.training.context import StageRun
 
 SPEC = BY_NAME["probe"]
@@ -41,8 +42,9 @@ SPEC = BY_NAME["probe"]
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.recipe("probe", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
+        env, outputs = stage.env, stage.outputs
         for _ in stage.each_seed(choose_probes):
-            pretrained = stage.upstream("pretrain")
+            pretrained = env.upstream("pretrain")
             ckpt = load_model_file(pretrained, kind="pretrain")
             if ckpt["backbone"] != backbone:
                 raise RotnetError(
@@ -52,7 +54,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             view = input_view(ckpt)
             seen = None
             if not view.identity:  # see the module docstring; the headline stays the images as they are
-                stage.reseed()  # its heads start as the headline's did
+                env.reseed()  # its heads start as the headline's did
                 seen = probe_frozen(
                     stage,
                     viewed(build_model(ckpt), view),
@@ -63,14 +65,14 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                     pretrained=file_sha256(pretrained),
                     view=view.record(),
                 )
-            stage.save(
-                stage.out_dir / "heads.pt",
+            outputs.save(
+                outputs.out_dir / "heads.pt",
                 {
                     "kind": "probe",
                     "backbone": backbone,
                     "heads": {o: {k: v.cpu() for k, v in h.state_dict().items()} for o, h in probes.heads.items()},
                     "layers": probes.layers,
-                    "class_names": stage.prepared.class_names,
+                    "class_names": env.prepared.class_names,
                 },
             )
             # The choices wait for every seed (choose_probes); the heads are saved already.
@@ -79,7 +81,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 None if seen is None else dataclasses.replace(seen, heads={}),
                 None if seen is None else view,
             )
-            stage.write_results({}, stage.run_details(cfg, probes.result), candidates=lean)
+            stage.write_results({}, results.run_details(env, cfg, probes.result), candidates=lean)
     return stage.metrics
 
 

@@ -37,7 +37,9 @@ from rotnet.params import Params
 from rotnet.probing.heads import map_shape
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
+from rotnet.training import results
 from rotnet.training.context import StageRun
+from rotnet.training.environment import StageEnvironment
 from rotnet.training.runtime import autocast
 
 SPEC = BY_NAME["robustness"]
@@ -74,17 +76,17 @@ def probe_choice(dataset: str, backbone: str) -> tuple[str, str]:
     return best["layer"], best["head"]
 
 
-def _probe_classifier(stage: StageRun, device: torch.device, batch: int) -> Classifier:
+def _probe_classifier(env: StageEnvironment, device: torch.device, batch: int) -> Classifier:
     """The current seed's RotNet with its probe head at the probe stage's choice."""
-    ckpt = load_model_file(stage.upstream("pretrain"), kind="pretrain")
+    ckpt = load_model_file(env.upstream("pretrain"), kind="pretrain")
     backbone = build_model(ckpt).eval()  # on the CPU for the dry pass of map_shape
-    heads = torch.load(stage.upstream("probe", "heads.pt"), map_location="cpu", weights_only=True)
-    layer, kind = probe_choice(stage.dataset, stage.backbone or "")
+    heads = torch.load(env.upstream("probe", "heads.pt"), map_location="cpu", weights_only=True)
+    layer, kind = probe_choice(env.dataset, env.backbone or "")
     state = heads["heads"][f"{layer}/{kind}"]
-    p = stage.prepared
-    shape = map_shape(backbone, layer, stage.in_chans, tuple(p.train.images.shape[1:3]))
+    p = env.prepared
+    shape = map_shape(backbone, layer, env.in_chans, tuple(p.train.images.shape[1:3]))
     backbone.to(device)
-    cfg = stage.params.recipe("probe", stage.backbone)
+    cfg = env.params.recipe("probe", env.backbone)
     head: nn.Module = build_head(kind, shape, p.num_classes, cfg.hidden)
     head.load_state_dict(state)
     head.to(device).eval()
@@ -94,7 +96,7 @@ def _probe_classifier(stage: StageRun, device: torch.device, batch: int) -> Clas
     @torch.no_grad()
     def scores(images: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(images).to(device).permute(0, 3, 1, 2).float()
-        with autocast(device, stage.params.runtime.amp):
+        with autocast(device, env.params.runtime.amp):
             return head(backbone.forward_intermediates((x - mean) / std, upto=layer)[layer])
 
     return _batched(scores, batch)
@@ -131,7 +133,8 @@ def _accuracy(classify: Classifier, images: np.ndarray, labels: np.ndarray) -> f
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.robustness
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        test = stage.prepared.test
+        env = stage.env
+        test = env.prepared.test
         sets = corrupted_sets(params, dataset, test.images, test.labels)
         batch = params.runtime.eval_batch_size
         for _ in stage.each_seed():
@@ -139,15 +142,15 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             record: dict[str, Any] = {}
             for kind in cfg.models:
                 if kind == "probe":
-                    classifiers = {"": _probe_classifier(stage, stage.device, batch)}
+                    classifiers = {"": _probe_classifier(env, env.device, batch)}
                 else:
-                    path = stage.upstream(kind)
+                    path = env.upstream(kind)
                     if not path.is_file():
                         raise RotnetError(
                             f"{path} not found: run the {kind} stage first (dvc repro), or remove "
                             f"'{kind}' from robustness.models"
                         )
-                    classifiers = _stage_classifiers(path, stage.device, batch)
+                    classifiers = _stage_classifiers(path, env.device, batch)
                 for variant, classify in classifiers.items():
                     name = f"{kind}_{variant}" if variant else kind  # supervised_rot_upright: joint, upright copy
                     clean = _accuracy(classify, test.images, test.labels)
@@ -168,7 +171,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 severities=list(cfg.severities),
                 source=f"published CIFAR-10-C files in {source}" if source else "regenerated (rotnet.data.corruptions)",
                 seed=params.seed,
-                **stage.run_details(params.supervised),
+                **results.run_details(env, params.supervised),
             )
             record.pop("recipe", None)  # nothing is trained here
             stage.write_results(metrics, record)

@@ -45,8 +45,11 @@ from rotnet.progress import log
 from rotnet.seeds import choose_once
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
-from rotnet.training.context import SeedResults, StageRun, recipe
-from rotnet.training.engine import FitResult
+from rotnet.training import results
+from rotnet.training.context import StageRun
+from rotnet.training.environment import StageEnvironment
+from rotnet.training.results import FitResult
+from rotnet.training.seed_runs import SeedResults
 from rotnet.training.tasks import SupervisedTask, Task
 
 SPEC = BY_NAME["semisup"]
@@ -109,11 +112,13 @@ def trainable_parameters(task: Task) -> int:
     return sum(p.numel() for p in seen.values())
 
 
-def arm_task(arm: str, stage: StageRun, ckpt: dict[str, Any], layer: str, scratch_net: str) -> tuple[Task, TrainParams]:
+def arm_task(
+    arm: str, env: StageEnvironment, ckpt: dict[str, Any], layer: str, scratch_net: str
+) -> tuple[Task, TrainParams]:
     """The task one arm trains, and its recipe (params.semisup.scratch or .rotnet)."""
-    cfg, classes = stage.params.semisup, stage.prepared.num_classes
+    cfg, classes = env.params.semisup, env.prepared.num_classes
     if arm == "scratch":
-        return SupervisedTask(stage.new_backbone(classes, scratch_net), classes), cfg.scratch
+        return SupervisedTask(env.new_backbone(classes, scratch_net), classes), cfg.scratch
     rotnet = build_model(ckpt)
     if arm == "rotnet":
         channels = next(f.channels for f in rotnet.feature_info if f.name == layer)
@@ -166,10 +171,11 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
         raise RotnetError(f"semisup.backbones names '{backbone}', which study.backbones does not pretrain")
     scratch_net = cfg.scratch_backbone(backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        check_label_counts(stage.prepared, cfg.labels_per_class)  # before any training
-        rule = subset_rule(stage.prepared.meta, dataset)
+        env = stage.env
+        check_label_counts(env.prepared, cfg.labels_per_class)  # before any training
+        rule = subset_rule(env.prepared.meta, dataset)
         for _ in stage.each_seed(choose_epochs):
-            pretrained = stage.upstream("pretrain")
+            pretrained = env.upstream("pretrain")
             ckpt = load_model_file(pretrained, kind="pretrain")
             names = build_model(ckpt).feature_names
             # The conv head goes where the probes put it (block 2 for NIN), else on the last map.
@@ -178,16 +184,16 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
             curves: dict[tuple[int, str], Curves] = {}
             details: list[dict[str, Any]] = []
             for n in cfg.labels_per_class:
-                subset = with_labels(stage.prepared, n)
-                data = stage.device_data(subset)
+                subset = with_labels(env.prepared, n)
+                data = env.device_data(subset)
                 detail: dict[str, Any] = {
                     "labels_per_class": n,
                     "train_images": len(subset.train.labels),  # K x classes (check_label_counts)
                     "val_images": len(subset.val.labels),
                 }
                 for arm in cfg.arms:
-                    stage.reseed()  # every arm starts from the same seed
-                    task, arm_cfg = arm_task(arm, stage, ckpt, layer, scratch_net)
+                    env.reseed()  # every arm starts from the same seed
+                    task, arm_cfg = arm_task(arm, env, ckpt, layer, scratch_net)
                     result = stage.fit(
                         task,
                         arm_cfg,
@@ -201,7 +207,7 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                         scratch_backbone=params.backbone_options(scratch_net) if arm == "scratch" else None,
                         # Several seeds choose one epoch together: each epoch's test accuracy is kept
                         # to be read at that epoch (choose_epochs); one seed reads its best epoch's.
-                        test_each_epoch=stage.several_seeds,
+                        test_each_epoch=env.several_seeds,
                     )
                     curves[n, arm] = Curves.of(result, task.outputs[0])
                     # val_acc, test_acc and best_epoch come once the epoch is chosen (choose_epochs).
@@ -215,9 +221,9 @@ def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
                 details.append(detail)
             metrics: dict[str, Any] = {"points": {}}
             record = {
-                **stage.run_details(cfg.rotnet),
+                **results.run_details(env, cfg.rotnet),
                 "epochs": {arm: (cfg.scratch if arm == "scratch" else cfg.rotnet).epochs for arm in cfg.arms},
-                "recipe": {"scratch": recipe(cfg.scratch), "rotnet": recipe(cfg.rotnet)},
+                "recipe": {"scratch": results.recipe(cfg.scratch), "rotnet": results.recipe(cfg.rotnet)},
                 "epoch_size": {"scratch": cfg.scratch.epoch_size, "rotnet": cfg.rotnet.epoch_size},
                 "conv_head_layer": layer,
                 "scratch_backbone": scratch_net,

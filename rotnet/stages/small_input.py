@@ -22,6 +22,7 @@ from rotnet.params import Params
 from rotnet.progress import log
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
+from rotnet.training import results
 from rotnet.training.context import StageRun
 from rotnet.training.tasks import SupervisedTask
 
@@ -39,16 +40,17 @@ def subset(data: PreparedDataset, n: int | None, seed: int) -> PreparedDataset:
 def run(params: Params, dataset: str) -> dict[str, Any]:
     cfg = params.small_input
     with StageRun(params, SPEC.name, dataset) as stage:
+        env = stage.env
         for _ in stage.each_seed():
-            train = subset(stage.prepared, cfg.train_images, params.seed)
-            data = stage.device_data(train)
+            train = subset(env.prepared, cfg.train_images, params.seed)
+            data = env.device_data(train)
             classes = train.num_classes
             choices: dict[str, dict[str, Any]] = {}
             details: dict[str, dict[str, Any]] = {}
             for name in cfg.backbones:
-                stage.reseed()
+                env.reseed()
                 arch, opts = resolve_arch(name, params.backbone_options(name))
-                model = stage.new_backbone(classes, name)
+                model = env.new_backbone(classes, name)
                 result = stage.fit(
                     SupervisedTask(model, classes),
                     params.recipe("small_input", name),
@@ -72,10 +74,10 @@ def run(params: Params, dataset: str) -> dict[str, Any]:
                 }
                 log(f"small_input@{name}: test {out.test_acc:.2f}%, {result.images_per_s:.0f} images/s")
                 del model
-                if stage.device.type == "cuda":
+                if env.device.type == "cuda":
                     torch.cuda.empty_cache()
             metrics = {"choices": choices}
-            record = {**stage.run_details(cfg), "train_images": len(train.train.labels), "choices": details}
+            record = {**results.run_details(env, cfg), "train_images": len(train.train.labels), "choices": details}
             stage.write_results(metrics, record)
     return stage.metrics
 

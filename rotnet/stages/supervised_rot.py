@@ -22,6 +22,7 @@ from rotnet.params import Params
 from rotnet.rotation import InputView
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
+from rotnet.training import results
 from rotnet.training.context import StageRun
 from rotnet.training.tasks import JointRotationTask, MultitaskRotationTask, Task
 
@@ -31,30 +32,34 @@ SPEC = BY_NAME["supervised_rot"]
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
     cfg = params.recipe("supervised_rot", backbone)
     with StageRun(params, SPEC.name, dataset, backbone) as stage:
+        env, outputs = stage.env, stage.outputs
         for _ in stage.each_seed():
-            classes = stage.prepared.num_classes
+            classes = env.prepared.num_classes
             angles = list(cfg.rotations)
             task: Task
             if cfg.mode == "multitask":
-                model = stage.new_backbone(classes)
+                model = env.new_backbone(classes)
                 task = MultitaskRotationTask(model, classes, angles, cfg.weight)
                 head_outputs = classes
             else:
-                model = stage.new_backbone(classes * len(angles))
+                model = env.new_backbone(classes * len(angles))
                 task = JointRotationTask(model, classes, angles)
                 head_outputs = classes * len(angles)
             result = stage.fit(task, cfg)
             out = result.outputs["supervised"]
             view = InputView.of(angles)  # a set with a 45: masked, turned by the shared offset
             fields = {} if view.identity else view.record()  # for predict (rotnet.models.saved.input_view)
-            stage.save_model(model, head_outputs, best_epoch=out.best_epoch, mode=cfg.mode, rotations=angles, **fields)
+            outputs.save_model(
+                model, head_outputs, best_epoch=out.best_epoch, mode=cfg.mode, rotations=angles, **fields
+            )
             extra: dict[str, Any] = {}
             if cfg.mode == "multitask":  # the rotation head at the selected epoch
                 extra["rotation_test_acc"] = round(result.outputs["rotation"].test_acc, 2)
             else:  # the upright copy alone, without the aggregation
                 upright = result.outputs["upright"]
                 extra.update(upright_val_acc=round(upright.val_acc, 2), upright_test_acc=round(upright.test_acc, 2))
-            metrics, record = stage.classifier_results(
+            metrics, record = results.classifier_results(
+                env,
                 out,
                 result,
                 cfg,

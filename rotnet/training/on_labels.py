@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from rotnet.params import Params
+from rotnet.training import results
 from rotnet.training.context import StageRun
 from rotnet.training.tasks import SupervisedTask
 
@@ -15,12 +16,13 @@ def train_on_labels(params: Params, dataset: str, backbone: str) -> dict[str, An
     outputs (model, run record, metrics, history, logs) and returns its metrics."""
     cfg = params.recipe("supervised", backbone)
     with StageRun(params, "supervised", dataset, backbone) as stage:
+        env, outputs = stage.env, stage.outputs
         for _ in stage.each_seed():
-            classes = stage.prepared.num_classes
-            model = stage.new_backbone(classes)
+            classes = env.prepared.num_classes
+            model = env.new_backbone(classes)
             result = stage.fit(SupervisedTask(model, classes), cfg)
             out = result.outputs[SupervisedTask.output]
-            stage.save_model(model, classes, best_epoch=out.best_epoch)
-            metrics, record = stage.classifier_results(out, result, cfg)
+            outputs.save_model(model, classes, best_epoch=out.best_epoch)
+            metrics, record = results.classifier_results(env, out, result, cfg)
             stage.write_results(metrics, record)
     return stage.metrics

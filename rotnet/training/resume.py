@@ -11,7 +11,7 @@ written before they were saved still resumes: its counts come back as None (unkn
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,45 @@ class Resumed:
     best: Best
     history: list[dict[str, float]]
     counts: Counts
+
+
+@dataclass
+class Progress:
+    """A run's state across epochs and segments, as Engine.fit keeps it: the next epoch, each
+    output's best (val acc, epoch, weights), the history, and the counts over all segments."""
+
+    first_epoch: int = 1
+    best: Best = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_time: float = 0.0
+    train_images: int = 0
+    wall_before: float | None = 0.0  # the earlier segments' wall time (None: unknown)
+    segments: int | None = 1
+
+    def counts(self, time_s: float) -> Counts:
+        """The counts a checkpoint saves, ``time_s`` seconds into the whole run."""
+        return Counts(self.train_time, self.train_images, None if self.wall_before is None else time_s, self.segments)
+
+
+def resume_progress(
+    path: Path, fingerprint: dict[str, Any], desc: str, loops: tuple[Any, ...], epoch_images: int, is_main: bool
+) -> Progress:
+    """A fresh run's progress, or the one the checkpoint at ``path`` kept (``loops``: task,
+    optimizer and schedule, restored in place); this segment adds to the counts it held."""
+    run = Progress()
+    resumed = load_resume_state(path, fingerprint, desc, *loops)
+    if resumed is None:
+        return run
+    was = resumed.counts
+    run.first_epoch, run.best, run.history = resumed.next_epoch, resumed.best, resumed.history
+    run.train_time = was.train_time
+    # An older checkpoint's images are known all the same: its fingerprint fixes steps and batch.
+    run.train_images = epoch_images * (run.first_epoch - 1) if was.train_images is None else was.train_images
+    run.wall_before = was.wall_time
+    run.segments = None if was.segments is None else was.segments + 1
+    if was.wall_time is None and is_main:
+        log(f"{desc}: {path} predates whole-run times; wall time covers this segment only")
+    return run
 
 
 def _rng_state() -> dict[str, Any]:

@@ -11,7 +11,7 @@ from rotnet.code_deps import code_hash
 from rotnet.errors import RotnetError
 from rotnet.params import parse_params
 from rotnet.stages import supervised
-from rotnet.training import context, engine
+from rotnet.training import context, engine, environment
 from tests.synthetic import TINY_TRAINING
 
 
@@ -35,7 +35,7 @@ def test_a_run_killed_under_one_version_of_the_code_is_not_resumed_under_another
     monkeypatch.setattr(engine, "save_resume_state", real_save)
     # The training code is edited: the hash of the stage's closure changes.
     with pytest.MonkeyPatch.context() as edited:
-        edited.setattr(context.StageRun, "code", "edited")
+        edited.setattr(environment.StageEnvironment, "code", "edited")
         with pytest.raises(RotnetError, match=r"made with other code than the current ones.*runtime\.resume: false"):
             supervised.run(params, "cifar10", "nin")
     # The code as it was: the same run resumes and finishes.
@@ -47,5 +47,5 @@ def test_every_stage_checkpoint_records_its_code(project):
     from rotnet.code_deps import ROOT
 
     with context.StageRun(project, "supervised", "cifar10", "nin") as stage:
-        fingerprint = stage.fingerprint(project.supervised)
+        fingerprint = stage.env.fingerprint(project.supervised)
     assert fingerprint["code"] == code_hash(ROOT / "stages" / "supervised.py")

@@ -9,8 +9,8 @@ from rotnet.probing.knn import KnnGrid
 from rotnet.seeds import over_seeds
 from rotnet.stages.control import choose_controls
 from rotnet.stages.semisup import Curves, choose_epochs
-from rotnet.training.context import SeedResults
-from rotnet.training.engine import FitResult, OutputResult
+from rotnet.training.results import FitResult, OutputResult
+from rotnet.training.seed_runs import SeedResults
 
 LAYERS = {"block1/linear": "block1", "block2/conv": "block2", "block2/linear": "block2"}
 

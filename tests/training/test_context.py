@@ -18,7 +18,7 @@ def project(tmp_path, monkeypatch):
 
 def test_a_second_run_of_the_same_stage_fails_clearly_while_the_first_runs(project):
     with StageRun(project, "pretrain", "cifar10", "nin") as first:
-        assert len(first.data.train) == 64 and first.in_chans == 3
+        assert len(first.env.data.train) == 64 and first.env.in_chans == 3
         with pytest.raises(RotnetError, match=r"pretrain@cifar10-nin is already running \(pid \d+"):
             StageRun(project, "pretrain", "cifar10", "nin").__enter__()
         # Other stage instances are independent.

@@ -7,6 +7,7 @@ from rotnet.models.registry import create_backbone
 from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
 from rotnet.probing.task import ProbeTask
 from rotnet.training.engine import Engine
+from rotnet.training.results import accuracy
 from rotnet.training.tasks import RotationTask, SupervisedTask
 from tests.synthetic import dataset
 
@@ -48,16 +49,12 @@ def test_best_validation_epoch_weights_are_kept():
     best_row = result.history[out.best_epoch - 1]
     assert best_row["val_acc/supervised"] == max(r["val_acc/supervised"] for r in result.history)
     # The restored weights reproduce the best epoch's validation accuracy.
-    from rotnet.training.engine import accuracy
-
     assert accuracy(engine.evaluate(task, engine.data.val)[0]["supervised"]) == out.val_acc
 
 
 def test_keep_last_keeps_the_final_epochs_weights():
     """keep="last" (pretrain.checkpoint: last, the official code's probes' RotNet): the model
     ends with its last epoch's weights, whatever epoch validated best."""
-    from rotnet.training.engine import accuracy
-
     results = {}
     for keep in ("best", "last"):
         torch.manual_seed(0)
@@ -191,7 +188,9 @@ def test_compile_compiles_the_model_for_training_steps_and_evaluates_eager(monke
     steps = 2 * result.steps_per_epoch
     # rotation: the model once per step; probe: the frozen features and the heads per step
     assert len(compiled_calls) == steps * (1 if kind == "rotation" else 2)
-    assert result.outputs[task.outputs[0]].test_acc >= 0
+    out = result.outputs[task.outputs[0]]  # the test figures are the eager evaluation's
+    assert sum(map(sum, out.test_confusion)) == 64 * (4 if kind == "rotation" else 1)
+    assert 0 <= out.test_acc <= 100 and out.test_acc == accuracy(torch.tensor(out.test_confusion))
 
 
 def test_test_each_epoch_records_test_figures_and_changes_no_training():

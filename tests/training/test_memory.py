@@ -64,7 +64,7 @@ def test_a_step_too_large_for_the_cpu_is_refused_before_it_starts(monkeypatch):
     engine = _engine()
     model = create_backbone("nin", 4, options={"width": 8})
     task = RotationTask(model)
-    per_image, fixed = engine._cpu_estimate(task)
+    per_image, fixed = memory.cpu_estimate(engine, task)
     assert per_image > 0 and fixed > 0
     # Room for about 10 images of a 32-image step.
     room = (fixed + 10.5 * memory.BACKWARD_FACTOR * per_image) / memory.CPU_SHARE
@@ -91,7 +91,7 @@ def test_the_estimate_changes_nothing():
     model = create_backbone("efficientnet_b0", 4, options={"small_input": "stride", "drop_path_rate": 0.2})
     state = {k: v.clone() for k, v in model.state_dict().items()}
     rng = torch.random.get_rng_state()
-    engine._cpu_estimate(SupervisedTask(model, 4))
+    memory.cpu_estimate(engine, SupervisedTask(model, 4))
     assert torch.equal(rng, torch.random.get_rng_state())
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
 
