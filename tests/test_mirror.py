@@ -7,17 +7,9 @@ from pathlib import Path
 
 from tests.conftest import REPO_ROOT
 
-# Modules whose mirror test file lands with another branch of issue 24; the lead empties this
-# at the merge (module -> why it has no mirror here yet). A new module is never added here.
-NOT_YET_MIRRORED: dict[str, str] = {
-    "rotnet/cli.py": "branch train: tests/test_cli.py (the CLI driven by the stage table)",
-    "rotnet/probing/frozen.py": "the lead: the probe's frozen-backbone loop, moved out of stages/probe.py",
-    "rotnet/training/on_labels.py": "the lead: what the supervised and baseline stages share",
-    "rotnet/training/rangerlars.py": "branch train: rotnet/training is being split by job",
-    "rotnet/training/recorder.py": "branch train: rotnet/training is being split by job",
-    "rotnet/training/runtime.py": "branch train: rotnet/training is being split by job",
-    "rotnet/training/tasks.py": "branch train: the probe task moves to rotnet/probing (lead)",
-}
+# Modules without their own test file, and why (module -> reason). Empty: every module has
+# one. A new module gets its test file, not an entry here.
+NOT_YET_MIRRORED: dict[str, str] = {}
 
 
 def mirror(module: Path) -> Path:

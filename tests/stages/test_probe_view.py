@@ -8,8 +8,7 @@ import torch
 from rotnet import paths
 from rotnet.models.registry import create_backbone
 from rotnet.models.saved import load_model_file, model_state, save_model_file
-from rotnet.probing.frozen import viewed
-from rotnet.rotation import InputView, circle_mask
+from rotnet.rotation import InputView
 from rotnet.stages import probe
 
 
@@ -45,17 +44,3 @@ def test_a_masked_rotnet_is_probed_on_masked_and_on_plain_inputs(project):
     plain = probe.run(project, "cifar10", "nin")
     assert "rotnet_view" not in plain
     assert _speedless(plain) == _speedless({k: v for k, v in metrics.items() if k != "rotnet_view"})
-
-
-def test_the_viewed_backbone_sees_no_corners_on_every_path():
-    model = viewed(create_backbone("nin", 4, options={"width": 8}).eval(), InputView(mask=True))
-    x = torch.randn(2, 3, 16, 16)
-    y = x.clone()
-    y[:, :, ~circle_mask(16)] = 5.0
-    with torch.no_grad():
-        a, b = model.forward_intermediates(x), model.forward_intermediates(y)
-        assert all(torch.equal(a[k], b[k]) for k in a)
-        assert torch.equal(model(x), model(y))
-    plain = create_backbone("nin", 4, options={"width": 8}).eval()
-    with torch.no_grad():
-        assert not torch.equal(plain(x), plain(y))

@@ -1,13 +1,12 @@
-"""rotnet/training/seed_runs.py, outputs.py and environment.py as a stage uses them: the
-body once per training seed, each seed's outputs in its own folder, the results written
-once every seed has run (averaged with several), and upstream models checked."""
+"""rotnet/training/seed_runs.py as a stage uses it: the body once per training seed, each
+seed's outputs in its own folder, the results written once every seed has run (averaged
+with several)."""
 
 import json
 
 import pytest
 
 from rotnet import paths
-from rotnet.errors import RotnetError
 from rotnet.params import parse_params
 from rotnet.training.context import StageRun
 from tests.synthetic import save_project_data
@@ -62,26 +61,3 @@ def test_several_seeds_each_write_their_own_and_the_stage_folder_gets_the_mean(d
         again.env.seed = 2
         assert again.outputs.checkpoint("arm").name == "seed2-arm.pt"
         assert again.env.upstream("supervised") == folder / "2" / "model.pt"
-
-
-def test_an_upstream_model_built_with_other_options_is_refused(data):
-    _run(_params([1]), {1: 50.0})
-    wider = parse_params({"runtime": {"device": "cpu"}, "backbones": {"nin": {"width": 16}}})
-    refused = pytest.raises(RotnetError, match=r"the supervised nin was built with options .*rerun the supervised")
-    with StageRun(wider, "finetune", "cifar10", "nin") as stage, refused:
-        stage.env.upstream_model("supervised")
-    with StageRun(_params([1]), "finetune", "cifar10", "nin") as stage:
-        ckpt, path = stage.env.upstream_model("supervised")
-        assert path == paths.stage_dir("supervised", "cifar10", "nin") / "model.pt" and ckpt["best_epoch"] == 1
-
-
-def test_the_fingerprint_holds_the_seed_params_and_data_a_resumed_run_must_match(data):
-    params = _params([1, 2])
-    with StageRun(params, "supervised", "cifar10", "nin") as stage:
-        env = stage.env
-        first = env.fingerprint(params.supervised, part="a")
-        env.seed = 2
-        second = env.fingerprint(params.supervised, part="a")
-    assert first["training_seed"] == 1 and second["training_seed"] == 2 and first["part"] == "a"
-    assert first["params"] == params.supervised.model_dump(mode="json") and first["data"]["counts"]
-    assert first["backbone_options"] == {"width": 8} and first["stage"] == "supervised@cifar10-nin"
