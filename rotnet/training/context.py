@@ -82,9 +82,11 @@ class StageRun:
         env, world, runtime = self.env, self.env.world, self.env.params.runtime
         engine = env.engine if data is None else Engine(data, runtime, env.device, world)
         recorder = None
-        # Per-epoch history and TensorBoard logs: the first seed's run.
-        if history and world.is_main and env.seed == env.seeds[0]:
-            recorder = Recorder(self.outputs.history_path, self.outputs.logs_dir)
+        # Per-epoch history and TensorBoard logs: the first seed's run. A fit without the
+        # stage's history (a control, an arm, a variant) logs to TensorBoard under its part.
+        if world.is_main and env.seed == env.seeds[0]:
+            out = self.outputs
+            recorder = Recorder(out.history_path, out.logs_dir) if history else Recorder(None, out.logs_dir / part)
         ckpt = self.outputs.checkpoint(part)
         if not runtime.resume and world.is_main:
             ckpt.unlink(missing_ok=True)

@@ -1,4 +1,8 @@
-"""Per-epoch history (CSV, a DVC plot) and TensorBoard event logs for one stage."""
+"""Per-epoch history (CSV, a DVC plot) and TensorBoard event logs for one stage.
+
+The history file is rewritten (atomically) after every epoch, so `dvc plots show` and the
+VS Code extension draw a stage while it runs; a resumed run feeds the checkpoint's epochs
+back first, so the file continues without repeating one."""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from rotnet.atomic import write_text
 
 
 class Recorder:
-    def __init__(self, history_path: Path, logs_dir: Path) -> None:
+    def __init__(self, history_path: Path | None, logs_dir: Path) -> None:
+        """``history_path`` None: TensorBoard logs only (a stage's second and later fits)."""
         self.history_path = history_path
         self.rows: list[dict[str, float]] = []
         # A rerun replaces the stage's logs rather than appending a second run to them.
@@ -27,9 +32,15 @@ class Recorder:
             if key != "epoch":
                 self.writer.add_scalar(key, value, epoch)
         self.writer.flush()
+        self._write_history()
 
     def close(self) -> None:
         self.writer.close()
+        self._write_history()
+
+    def _write_history(self) -> None:
+        if self.history_path is None:
+            return
         buf = io.StringIO()
         fields = list(self.rows[0]) if self.rows else ["epoch"]
         out = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")

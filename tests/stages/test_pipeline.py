@@ -84,6 +84,10 @@ def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
     assert record["wall_time_s"] > 0 and record["layers"]["block2"]["conv"]["best_epoch"] >= 1
     assert (repo / "models/cifar10/nin/supervised_rot/model.pt").is_file()
     assert list((repo / "logs/cifar10/nin/pretrain").glob("events.out.tfevents.*"))
+    # TensorBoard has every training stage: those with several fits log each under its part.
+    for stage in ("nin/control", "nin/semisup", "small_input"):
+        parts = [p for p in (repo / "logs/cifar10" / stage).iterdir() if p.is_dir()]
+        assert parts and all(list(p.glob("events.out.tfevents.*")) for p in parts), stage
     assert (repo / "checkpoints/cifar10/nin/pretrain/seed0-last.pt").is_file()  # resume state, outside DVC's outputs
     _check_every_stage_ran_every_seed(repo, datasets)
 

@@ -44,3 +44,15 @@ def test_an_unknown_dataset_or_missing_data_is_a_clear_error(project):
     # The failed entry left no lock behind: the same error again, not "already running".
     with pytest.raises(RotnetError, match="run the prepare stage first"):
         StageRun(project, "supervised", "cifar10", "nin").__enter__()
+
+
+def test_a_fit_of_a_part_logs_to_tensorboard_under_its_part_and_leaves_the_history(project):
+    from rotnet.training.tasks import SupervisedTask
+
+    cfg = project.supervised.model_copy(update={"epochs": 1, "batch_size": 32})
+    cfg = cfg.model_copy(update={"schedule": cfg.schedule.model_copy(update={"milestones": []})})
+    with StageRun(project, "control", "cifar10", "nin") as stage:
+        model = stage.env.new_backbone(stage.env.prepared.num_classes)
+        stage.fit(SupervisedTask(model, stage.env.prepared.num_classes), cfg, part="random", history=False)
+    assert list((paths.logs_dir("control", "cifar10", "nin") / "random").glob("events.out.tfevents.*"))
+    assert not paths.history_file("control", "cifar10", "nin").exists()

@@ -39,3 +39,22 @@ def test_a_run_with_no_epochs_writes_a_header_only(tmp_path):
     recorder = Recorder(tmp_path / "history.csv", tmp_path / "logs")
     recorder.close()
     assert (tmp_path / "history.csv").read_text() == "epoch\n"
+
+
+def test_the_history_file_holds_every_epoch_so_far_while_the_stage_runs(tmp_path):
+    history = tmp_path / "history.csv"
+    recorder = Recorder(history, tmp_path / "logs")
+    for n, row in enumerate(ROWS, 1):
+        recorder(row)
+        rows = list(csv.DictReader(history.open()))  # before close: what `dvc plots show` reads
+        assert [r["epoch"] for r in rows] == [str(r["epoch"]) for r in ROWS[:n]]
+    recorder.close()
+    assert len(list(csv.DictReader(history.open()))) == len(ROWS)
+
+
+def test_a_fit_without_the_stage_history_writes_logs_only(tmp_path):
+    recorder = Recorder(None, tmp_path / "logs" / "random")
+    recorder(ROWS[0])
+    recorder.close()
+    assert list(tmp_path.iterdir()) == [tmp_path / "logs"]
+    assert list((tmp_path / "logs" / "random").glob("events.out.tfevents.*"))

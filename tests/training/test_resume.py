@@ -180,6 +180,9 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_metrics(tmp_pat
     proc.wait()
     state = torch.load(ckpt, weights_only=True)
     assert not state["complete"] and 2 <= state["epoch"] < 6
+    # The history was there while the stage ran, an epoch a row (DVC plots draw a running stage).
+    live = (killed / "metrics/runs/cifar10/nin/supervised_history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in live[1:]][: state["epoch"]] == [str(e) for e in range(1, state["epoch"] + 1)]
     assert not (killed / "metrics/runs/cifar10/nin/supervised.json").exists()
 
     rerun = subprocess.run(cmd, cwd=killed, check=True, capture_output=True, text=True, timeout=300)
@@ -194,7 +197,7 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_metrics(tmp_pat
     model = "models/cifar10/nin/supervised/model.pt"
     assert (killed / model).read_bytes() == (whole / model).read_bytes()
     rows = (killed / "metrics/runs/cifar10/nin/supervised_history.csv").read_text().splitlines()
-    assert len(rows) == 1 + 6
+    assert [row.split(",")[0] for row in rows[1:]] == [str(e) for e in range(1, 7)]  # continued, no repeat
     # The record reports the whole run: its images/s is over all 6 epochs, both segments'
     # (each epoch's rate is in the history; equal epochs, so their harmonic mean).
     runs = {r: json.loads((r / "models/cifar10/nin/supervised/run.json").read_text()) for r in (whole, killed)}
