@@ -4,7 +4,8 @@ README.md and docs/*.md hold blocks `<!-- results:NAME:begin -->` ... `<!-- resu
 `python -m rotnet.report.docblocks` (`make docs`) rewrites each from the newest JSON of its kind under
 benchmarks/results/, naming its date and machine; `--check` fails when a committed doc is stale (CI's test does
 the same). `record-quick` turns a finished `make quick` (metrics/summary.json and the run records) into
-benchmarks/results/quick/<date>-<host>.json, the file the `quick` block reads.
+benchmarks/results/quick/<date>-<host>.json, the file the `quick` block and the README's
+picture (docs/report-probe.svg, rotnet.report.docfigure) read.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rotnet.errors import RotnetError
+from rotnet.report.docfigure import FIGURE, draw, probe_layers
 from rotnet.report.paper import COMPARISON, nin_probe_figure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +142,7 @@ def record_quick(project: Path, out: Path, date: str) -> Path:
     host = re.sub(r"[^A-Za-z0-9_.-]", "-", str(first["host"]))
     result = {"kind": "rotnet quick", "schema": 1, "date": date, "host": first["host"], "device": first["device"]}
     result |= {"data": first["data"], "summary": json.loads(summary_path.read_text())}
+    result["probe_layers"] = probe_layers(project)  # the README's picture (rotnet.report.docfigure)
     target = out / f"{date}-{host}.json"
     out.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=2) + "\n")
@@ -170,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
             stale.append(path.relative_to(root).as_posix())
             if args.command != "check":
                 path.write_text(new)
+    figure = root / FIGURE
+    _, quick = newest(root / "benchmarks" / "results" / "quick", "rotnet quick")
+    if "probe_layers" in quick:  # results recorded before the picture have none
+        svg = draw(quick)
+        if not figure.is_file() or figure.read_bytes() != svg:
+            stale.append(FIGURE.as_posix())
+            if args.command != "check":
+                figure.write_bytes(svg)
     if args.command == "check" and stale:
         print(f"stale results blocks in {', '.join(stale)}: run `make docs`", file=sys.stderr)
         return 1
