@@ -267,7 +267,9 @@ class Engine:
             shard=(world.rank, world.size),
             epoch_size=cfg.epoch_size,
         )
-        for step, batch in enumerate(progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}"), 1):
+        # The time left counts the later epochs' steps too: the stage's, not the epoch's.
+        shown = progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}", later=(cfg.epochs - epoch) * steps)
+        for step, batch in enumerate(shown, 1):
             optimizer.zero_grad(set_to_none=True)
             try:
                 loss, step_outputs = self._step(task, batch, cfg, micro)
