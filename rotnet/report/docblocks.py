@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rotnet.atomic import write_bytes
 from rotnet.errors import RotnetError
 from rotnet.report.docfigure import FIGURE, draw, probe_layers
 from rotnet.report.paper import COMPARISON, nin_probe_figure
@@ -180,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         if not figure.is_file() or figure.read_bytes() != svg:
             stale.append(FIGURE.as_posix())
             if args.command != "check":
-                figure.write_bytes(svg)
+                write_bytes(figure, svg)
     if args.command == "check" and stale:
         print(f"stale results blocks in {', '.join(stale)}: run `make docs`", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ import pytest
 
 from rotnet.errors import RotnetError
 from rotnet.report import docblocks
-from rotnet.report.docblocks import RESULTS, fill, main, record_quick
+from rotnet.report.docblocks import RESULTS, ROOT, fill, main, record_quick
 
 SUMMARY = {"cifar10": {"nin": {"supervised": 37.7, "rotation": 54.18, "finetune_conv": 42.4}}}
 
@@ -74,3 +74,4 @@ def test_check_fails_on_a_stale_doc_and_write_mends_it(tmp_path, capsys):
     assert main(["write", "--root", str(tmp_path)]) == 0
     assert main(["check", "--root", str(tmp_path)]) == 0
     assert "99.99" not in (tmp_path / "README.md").read_text()
+    assert (tmp_path / "docs" / "report-probe.svg").read_bytes() == (ROOT / "docs" / "report-probe.svg").read_bytes()
