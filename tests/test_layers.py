@@ -136,3 +136,21 @@ def test_no_module_of_the_package_is_over_400_lines():
     assert set(long) <= LONG_ALLOWED, (
         f"split these by job (lines): { {k: v for k, v in long.items() if k not in LONG_ALLOWED} }"
     )
+
+
+# The stage package's plumbing, which every stage shares: the table and the entry point.
+STAGE_PLUMBING = {"rotnet.stages.table", "rotnet.stages.entry", "rotnet.stages"}
+
+
+def test_stages_never_import_stages():
+    found = {}
+    for path in sorted((ROOT / "rotnet" / "stages").glob("*.py")):
+        me = module_name(path)
+        if me in STAGE_PLUMBING:
+            continue
+        # `from rotnet.stages.x import y` reads as rotnet.stages.x.y: the stage module is rotnet.stages.x
+        named = {".".join(m.split(".")[:3]) for m in imports(path) if m.startswith("rotnet.stages.")}
+        others = named - STAGE_PLUMBING - {me}
+        if others:
+            found[me] = sorted(others)
+    assert not found, f"a stage imports another stage; move what they share to a lower layer: {found}"
