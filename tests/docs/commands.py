@@ -17,6 +17,7 @@ RUN = (
     ("dvc", "metrics", "diff"),
     ("dvc", "status"),
     ("dvc", "checkout"),
+    ("dvc", "plots", "show"),
     ("rotnet", "stages"),
     ("rotnet", "backbones"),
     ("rotnet", "predict"),

@@ -203,4 +203,11 @@ def test_the_docs_commands_run_on_the_tiny_study(tiny_study, tmp_path, monkeypat
             assert "Experiment" in out and exp in out and "cifar10.nin.supervised" in out, out
         if argv[:2] == ["rotnet", "stages"]:
             assert "| `pretrain` |" in out
+        if argv[:3] == ["dvc", "plots", "show"]:
+            html = (repo / "dvc_plots" / "index.html").read_text()
+            assert "supervised_history.csv" in html and "val_acc" in html
+    # Two experiments' curves side by side: the page names both revisions.
+    tiny_study.run(["dvc", "plots", "diff", "HEAD", exp, "-o", str(tmp_path / "diff")], repo)
+    page = (tmp_path / "diff" / "index.html").read_text()
+    assert "HEAD" in page and exp in page and "supervised_history.csv" in page
     assert (repo / "preds.csv").is_file() and (repo / "upright" / "orientation.csv").is_file()
