@@ -28,6 +28,16 @@ CHECK = (
     ("dvc", "exp", "run"),
     ("dvc", "queue", "start"),
     ("rotnet", "ablations"),
+    # Sharing (docs/sharing.md): run for real by tests/stages/test_pipeline.py, with a folder
+    # as the remote and a bare repository as origin; here, the arguments as written.
+    ("dvc", "remote", "add"),
+    ("dvc", "push"),
+    ("dvc", "pull"),
+    ("dvc", "repro"),
+    ("dvc", "exp", "push"),
+    ("dvc", "exp", "pull"),
+    ("dvc", "exp", "apply"),
+    ("git",),
     ("python",),
     ("python3",),
     ("torchrun",),

@@ -128,6 +128,9 @@ def check(argv: list[str], tmp: Path) -> None:
 
         args = get_args_parser().parse_args(argv[1:])
         assert_script_parses([args.training_script, *args.training_script_args])
+    elif argv[0] == "git":  # a git command that exists, and its options as git reads them
+        usage = subprocess.run(["git", argv[1], "-h"], capture_output=True, text=True)
+        assert f"usage: git {argv[1]}" in usage.stdout + usage.stderr, f"git has no command {argv[1]!r}"
     elif argv[0] == "tensorboard":
         assert shutil.which("tensorboard", path=TOOLS_PATH), "tensorboard is not installed (make install)"
     else:

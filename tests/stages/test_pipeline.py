@@ -13,6 +13,7 @@ import yaml
 
 from tests.conftest import tools_env
 from tests.tiny_study import DATASETS, SEEDS
+from tests.tiny_study import commit as _commit
 from tests.tiny_study import run as _run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,17 +125,20 @@ def test_a_clone_reruns_only_what_changed(tiny_study, tmp_path):
     # they start from.
     semisup = {f"semisup@{d}-nin" for d in datasets}
     variant = "semisup.labels_per_class=[3]"
+    _add_remote(repo, tmp_path)  # experiments push their outputs to the remote their commit names
     _run(["dvc", "exp", "run", "--queue", "--name", "fewer-labels", "-S", variant], repo)
     _run(["dvc", "queue", "start", "-j", "1"], repo)
     _wait_for_queue(repo)
     queued = _run(["dvc", "queue", "logs", "fewer-labels"], repo)
     assert _ran(queued) == semisup | {"report"}, queued
 
-    # The same variant in the workspace: DVC restores those same stages from its run cache
-    # (the queued run filled it) and runs nothing else.
-    third = _run(["dvc", "exp", "run", "-S", variant], repo)
-    assert _ran(third) | _restored(third) == semisup | {"report"}, third
-    assert _ran(third) <= semisup | {"report"}
+    # What this clone made travels through a DVC remote and a bare git repo (folders here; S3
+    # or SSH alike): another clone pulls the study and the queued variant, and reruns nothing.
+    _share_and_pull(repo, tmp_path, "fewer-labels")
+
+    # The queued variant applied in the workspace: its outputs come from DVC's cache.
+    applied = _run(["dvc", "exp", "apply", "fewer-labels"], repo)
+    assert _ran(applied) == set(), applied
     assert yaml.safe_load((repo / "params.yaml").read_text())["semisup"]["labels_per_class"] == [3]
     diff = json.loads(_run(["dvc", "metrics", "diff", "--json"], repo))
     # The semi-supervised files and the figures the report writes; nothing upstream.
@@ -149,6 +153,43 @@ def test_a_clone_reruns_only_what_changed(tiny_study, tmp_path):
     # and with several seeds at most one std beside each.
     assert 50 < len(values) <= 120 * len(datasets) and all(isinstance(v, (int, float, str)) for v in values)
     assert len(values) < len(_leaves(shown, skip=("seeds",))) <= 2 * len(values)
+
+
+def _add_remote(repo: Path, tmp_path: Path) -> None:
+    """A folder as the study's default DVC remote, committed (as docs/sharing.md sets one up),
+    and a bare repository as its git origin."""
+    _run(["dvc", "remote", "add", "-d", "storage", str(tmp_path / "remote")], repo)  # .dvc/config
+    _commit(repo, "the study's DVC remote")
+    _run(["git", "init", "-q", "--bare", str(tmp_path / "origin.git")], tmp_path)
+    _run(["git", "remote", "set-url", "origin", str(tmp_path / "origin.git")], repo)  # was the study
+
+
+def _share_and_pull(repo: Path, tmp_path: Path, exp: str) -> None:
+    remote, origin, other = tmp_path / "remote", tmp_path / "origin.git", tmp_path / "elsewhere"
+    _run(["git", "push", "-q", "origin", "HEAD"], repo)
+    _run(["dvc", "push"], repo)
+    _run(["dvc", "exp", "push", "origin", exp], repo)  # the experiment's git ref and its cache
+    # The variant's own outputs reached the remote, not only the main line's.
+    refs = _run(["git", "for-each-ref", "--format=%(refname) %(objectname)", "refs/exps"], repo).splitlines()
+    ref = next(line.split()[1] for line in refs if line.split()[0].endswith(f"/{exp}"))
+    lock = yaml.safe_load(_run(["git", "show", f"{ref}:dvc.lock"], repo))
+    outs = [o for o in lock["stages"]["semisup@cifar10-nin"]["outs"] if o["path"].endswith("semisup.json")]
+    md5 = outs[0]["md5"]
+    assert (remote / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+
+    _run(["git", "clone", "-q", str(origin), str(other)], tmp_path)
+    _run(["dvc", "pull"], other)
+    assert json.loads(_run(["dvc", "status", "--json"], other).splitlines()[0]) == {}
+    assert _ran(_run(["dvc", "repro"], other)) == set()
+    for name in ("report.md", "report.csv", "summary.json"):
+        assert (other / "metrics" / name).read_bytes() == (repo / "metrics" / name).read_bytes(), name
+    _run(["dvc", "exp", "pull", "origin", exp], other)
+    assert exp in _run(["dvc", "exp", "list", "--name-only"], other).split()
+    _run(["dvc", "exp", "apply", exp], other)
+    assert yaml.safe_load((other / "params.yaml").read_text())["semisup"]["labels_per_class"] == [3]
+    semisup = "metrics/runs/cifar10/nin/semisup.json"
+    assert json.loads((other / semisup).read_text())["points"].keys() == {"3"}
+    assert (other / "models/cifar10/nin/semisup/run.json").is_file()
 
 
 def _check_every_stage_ran_every_seed(repo: Path, datasets: tuple[str, ...]) -> None:

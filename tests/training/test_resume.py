@@ -154,6 +154,7 @@ def _stage_project(root, epochs=6):
 @pytest.mark.slow
 def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_metrics(tmp_path):
     import json
+    import shutil
     import signal
     import subprocess
     import sys
@@ -185,6 +186,12 @@ def test_sigkill_mid_training_then_rerun_gives_the_uninterrupted_metrics(tmp_pat
     assert [row.split(",")[0] for row in live[1:]][: state["epoch"]] == [str(e) for e in range(1, state["epoch"] + 1)]
     assert not (killed / "metrics/runs/cifar10/nin/supervised.json").exists()
 
+    # The killed run continues in another clone (docs/sharing.md): its checkpoint folder copied there.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    _stage_project(moved)
+    shutil.copytree(killed / "checkpoints", moved / "checkpoints")
+    killed = moved
     rerun = subprocess.run(cmd, cwd=killed, check=True, capture_output=True, text=True, timeout=300)
     assert f"resuming after epoch {state['epoch']}" in rerun.stderr
 
