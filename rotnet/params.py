@@ -446,20 +446,10 @@ class RobustnessParams(Strict):
     each severity, seeded by the top-level ``seed``."""
 
     corruptions: list[str] = Field(
-        default_factory=lambda: [
-            "gaussian_noise",
-            "shot_noise",
-            "impulse_noise",
-            "gaussian_blur",
-            "defocus_blur",
-            "brightness",
-            "contrast",
-            "pixelate",
-            "jpeg_compression",
-        ],
+        default_factory=lambda: list(CORRUPTION_NAMES),  # all of CIFAR-10-C's that we regenerate
         min_length=1,
     )
-    severities: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
+    severities: list[int] = Field(default_factory=lambda: list(SEVERITIES), min_length=1)
     # supervised, supervised_rot: the stages' classifiers; probe: the RotNet with its best
     # (validation-chosen) probe head.
     models: list[Literal["supervised", "supervised_rot", "probe"]] = Field(

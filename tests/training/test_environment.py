@@ -8,14 +8,7 @@ from rotnet import paths
 from rotnet.errors import RotnetError
 from rotnet.params import parse_params
 from rotnet.training.context import StageRun
-from tests.synthetic import save_project_data
 from tests.training.test_seed_runs import _params, _run
-
-
-@pytest.fixture
-def data(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    save_project_data(32, 16, 16)
 
 
 def test_reseeding_builds_the_same_random_backbone_again(data):

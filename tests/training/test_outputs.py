@@ -1,19 +1,10 @@
 """rotnet/training/outputs.py: where a stage's run writes: one folder per training seed, the
 checkpoint names, and model files that record what built them."""
 
-import pytest
-
 from rotnet import paths
 from rotnet.models.saved import load_model_file
 from rotnet.training.context import StageRun
-from tests.synthetic import save_project_data
 from tests.training.test_seed_runs import _params
-
-
-@pytest.fixture
-def data(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    save_project_data(32, 16, 16)
 
 
 def test_one_seed_writes_at_the_stage_folder_and_several_under_seeds(data):

@@ -4,22 +4,13 @@ with several)."""
 
 import json
 
-import pytest
-
 from rotnet import paths
 from rotnet.params import parse_params
 from rotnet.training.context import StageRun
-from tests.synthetic import save_project_data
 
 
 def _params(seeds):
     return parse_params({"runtime": {"device": "cpu"}, "backbones": {"nin": {"width": 8}}, "study": {"seeds": seeds}})
-
-
-@pytest.fixture
-def data(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    save_project_data(32, 16, 16)
 
 
 def _run(params, figures, choose=None):
