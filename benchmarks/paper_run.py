@@ -33,7 +33,6 @@ import datetime as dt
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -42,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # runs without `pip install -e .`
 
+from benchmarks.gpu.children import run_until  # noqa: E402
 from benchmarks.gpu.common import PAPER_PRETRAIN_EPOCHS, PAPER_PROBE_EPOCHS, SHARED_FULL, read_json, slug, write_json  # noqa: E402
 from benchmarks.gpu.paper_box import Box, BoxReached, Progress  # noqa: E402
 from benchmarks.gpu.paper_params import BACKBONE, DATASET, paper_params  # noqa: E402
@@ -187,18 +187,11 @@ def run_child(args: argparse.Namespace, call: int, until: float) -> tuple[str, f
     if args.box_epochs:
         cmd += ["--box-epochs", str(args.box_epochs)]
     started = time.time()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    try:
-        rc = proc.wait(timeout=max(1.0, until - started + GRACE_S))
-        status = {0: "finished", BOX_EXIT: "stopped at the box"}.get(rc, f"failed (exit {rc}; its output is above)")
-    except subprocess.TimeoutExpired:
-        proc.terminate()
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    rc = run_until(cmd, until, GRACE_S)
+    if rc is None:
         status = "killed at the box (resumes from its last checkpoint)"
+    else:
+        status = {0: "finished", BOX_EXIT: "stopped at the box"}.get(rc, f"failed (exit {rc}; its output is above)")
     return status, round(time.time() - started, 1)
 
 

@@ -28,17 +28,12 @@ def read_rows(rows: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in rows.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def run_child(name: str, args: argparse.Namespace, until: float, extra: list[str]) -> dict[str, Any]:
-    """Run one part in a child process until ``until`` (wall clock); its rows, its status."""
-    rows = Path(args.work) / f"{name}.jsonl"
-    cmd = [sys.executable, str(SCRIPT), "--phase", name, "--rows", str(rows),
-           "--until", f"{until:.3f}", "--work", str(args.work), *extra]  # fmt: skip
-    started = time.time()
-    log(f"{name}: starting ({until - started:.0f} s in its box)")
+def run_until(cmd: list[str], until: float, grace_s: float = GRACE_S) -> int | None:
+    """Run ``cmd`` in the project root until ``until`` (wall clock) and ``grace_s``; its exit
+    status, or None when it was stopped (terminated, then killed if it would not end)."""
     child = subprocess.Popen(cmd, cwd=ROOT)
     try:
-        rc = child.wait(timeout=max(1.0, until - started + GRACE_S))
-        status = "complete" if rc == 0 else f"failed (exit {rc}; its output is above)"
+        return child.wait(timeout=max(1.0, until - time.time() + grace_s))
     except subprocess.TimeoutExpired:
         child.terminate()
         try:
@@ -46,7 +41,21 @@ def run_child(name: str, args: argparse.Namespace, until: float, extra: list[str
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        return None
+
+
+def run_child(name: str, args: argparse.Namespace, until: float, extra: list[str]) -> dict[str, Any]:
+    """Run one part in a child process until ``until`` (wall clock); its rows, its status."""
+    rows = Path(args.work) / f"{name}.jsonl"
+    cmd = [sys.executable, str(SCRIPT), "--phase", name, "--rows", str(rows),
+           "--until", f"{until:.3f}", "--work", str(args.work), *extra]  # fmt: skip
+    started = time.time()
+    log(f"{name}: starting ({until - started:.0f} s in its box)")
+    rc = run_until(cmd, until)
+    if rc is None:
         status = "stopped at the time box"
+    else:
+        status = "complete" if rc == 0 else f"failed (exit {rc}; its output is above)"
     seconds = round(time.time() - started, 1)
     log(f"{name}: {status} after {seconds} s")
     return {"status": status, "seconds": seconds, "rows": read_rows(rows)}

@@ -51,6 +51,19 @@ def scaled(milestones: list[int], paper_epochs: int, epochs: int) -> list[int]:
     return out
 
 
+def scale_paper_epochs(raw: dict[str, Any], pre_epochs: int, probe_epochs: int) -> None:
+    """Set raw params' pretrain and probe epochs, their step milestones (and the probe heads'
+    own) scaled from the paper's 200 and 100 epochs."""
+    pre, probe = raw["pretrain"], raw["probe"]
+    pre["schedule"]["milestones"] = scaled(pre["schedule"]["milestones"], PAPER_PRETRAIN_EPOCHS, pre_epochs)
+    pre["epochs"] = pre_epochs
+    probe["schedule"]["milestones"] = scaled(probe["schedule"]["milestones"], PAPER_PROBE_EPOCHS, probe_epochs)
+    probe["head_milestones"] = {
+        k: scaled(v, PAPER_PROBE_EPOCHS, probe_epochs) for k, v in probe["head_milestones"].items()
+    }
+    probe["epochs"] = probe_epochs
+
+
 def num(v: Any, fmt: str) -> str:
     """``v`` formatted, or a dash as wide as the format asks for."""
     if isinstance(v, (int, float)):

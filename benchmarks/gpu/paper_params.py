@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.gpu.common import PAPER_PRETRAIN_EPOCHS, PAPER_PROBE_EPOCHS, ROOT, scaled
+from benchmarks.gpu.common import ROOT, scale_paper_epochs
 
 DATASET, BACKBONE = "cifar10", "nin"
 
@@ -43,15 +43,7 @@ def paper_params(options: dict[str, Any], device: str, mode: str):
         cut["control.inits"] = ["random"]
     raw = merge(raw, cut, "paper run")
     if options["epochs"]:
-        pre_epochs, probe_epochs = options["epochs"]
-        pre, probe = raw["pretrain"], raw["probe"]
-        pre["schedule"]["milestones"] = scaled(pre["schedule"]["milestones"], PAPER_PRETRAIN_EPOCHS, pre_epochs)
-        pre["epochs"] = pre_epochs
-        probe["schedule"]["milestones"] = scaled(probe["schedule"]["milestones"], PAPER_PROBE_EPOCHS, probe_epochs)
-        probe["head_milestones"] = {
-            k: scaled(v, PAPER_PROBE_EPOCHS, probe_epochs) for k, v in probe["head_milestones"].items()
-        }
-        probe["epochs"] = probe_epochs
+        scale_paper_epochs(raw, *options["epochs"])
     overrides = {}
     for item in options["set"]:
         key, sep, value = item.partition("=")

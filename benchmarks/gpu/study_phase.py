@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from benchmarks.gpu.children import emit
-from benchmarks.gpu.common import PAPER_PRETRAIN_EPOCHS, PAPER_PROBE_EPOCHS, ROOT, device_of, log, scaled
+from benchmarks.gpu.common import PAPER_PRETRAIN_EPOCHS, PAPER_PROBE_EPOCHS, ROOT, device_of, log, scale_paper_epochs
 from rotnet.report.gpu_check_schema import ThroughputFigures
 
 
@@ -49,14 +49,7 @@ def study_params(args: argparse.Namespace, pre_epochs: int, probe_epochs: int):
     raw["runtime"]["checkpoint_every"] = max(pre_epochs, probe_epochs)
     if args.width:
         raw["backbones"]["nin"]["width"] = args.width
-    pre, probe = raw["pretrain"], raw["probe"]
-    pre["schedule"]["milestones"] = scaled(pre["schedule"]["milestones"], PAPER_PRETRAIN_EPOCHS, pre_epochs)
-    pre["epochs"] = pre_epochs
-    probe["schedule"]["milestones"] = scaled(probe["schedule"]["milestones"], PAPER_PROBE_EPOCHS, probe_epochs)
-    probe["head_milestones"] = {
-        k: scaled(v, PAPER_PROBE_EPOCHS, probe_epochs) for k, v in probe["head_milestones"].items()
-    }
-    probe["epochs"] = probe_epochs
+    scale_paper_epochs(raw, pre_epochs, probe_epochs)
     return parse_params(raw, "params.yaml (gpu-check)")
 
 

@@ -5,6 +5,7 @@ plot the report opens with. `make docs` redraws it; the docs test fails when it 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,6 @@ HEADS = ("nonlinear", "linear", "conv", "knn")
 
 def probe_layers(project: Path) -> dict[str, dict[str, dict[str, dict[str, float]]]]:
     """dataset -> backbone -> map -> head -> test accuracy, from a finished study's probe metrics."""
-    import json
-
     found: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
     for path in sorted((project / "metrics" / "runs").glob("*/*/probe.json")):
         metrics = json.loads(path.read_text())
