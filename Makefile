@@ -20,18 +20,16 @@ SHARED_MINI := $(abspath ../shared/datasets/cifar10-jpeg-mini.tar.gz)
 # Quick profile: the whole DAG on 2 CPU cores in minutes, on real CIFAR-10 images.
 # Uses the mini JPEG archive in ../shared when it is there, else the official download
 # cut to 300 train images per class.
-# The archive's path relative to the project root, where DVC runs every stage: dvc.lock and the
-# prepared data then record the same path on every machine, so a clone elsewhere reruns nothing.
-# A queued or temporary experiment runs in a copy of the project elsewhere: only there the
-# absolute path is given.
-ifneq ($(filter --queue --temp,$(ARGS)),)
-MINI_PATH := $(SHARED_MINI)
-else
-MINI_PATH := ../shared/datasets/cifar10-jpeg-mini.tar.gz
-endif
+# `rotnet data add` copies the data into data/raw/<dataset>, which DVC tracks by content
+# (data/raw/<dataset>.dvc): dvc.lock then names no path of this machine, so a clone
+# elsewhere or a queued experiment in a temporary copy reruns nothing. --replace swaps in
+# this profile's data for what is there (the study's official files stay in DVC's cache).
+DATA_ADD := $(PY) -m rotnet.cli data add
 ifneq ($(wildcard $(SHARED_MINI)),)
-QUICK_DATA := -S datasets.cifar10.source=imagefolder -S datasets.cifar10.path=$(MINI_PATH)
+QUICK_SOURCE := $(SHARED_MINI)
+QUICK_DATA := -S datasets.cifar10.source=imagefolder
 else
+QUICK_SOURCE :=
 QUICK_DATA := -S datasets.cifar10.train_per_class=300
 endif
 # Fashion-MNIST joins the quick study when you say where it comes from:
@@ -44,9 +42,10 @@ ifeq ($(FASHION),)
 QUICK_DATA += -S 'study.datasets=[cifar10]'
 else ifeq ($(FASHION),download)
 QUICK_DATA += -S 'study.datasets=[cifar10,fashion_mnist]' $(FASHION_CUT)
+FASHION_ADD := $(DATA_ADD) fashion_mnist --replace
 else
-QUICK_DATA += -S 'study.datasets=[cifar10,fashion_mnist]' $(FASHION_CUT) \
-	-S datasets.fashion_mnist.source=idx -S datasets.fashion_mnist.path=$(abspath $(FASHION))
+QUICK_DATA += -S 'study.datasets=[cifar10,fashion_mnist]' $(FASHION_CUT) -S datasets.fashion_mnist.source=idx
+FASHION_ADD := $(DATA_ADD) fashion_mnist $(abspath $(FASHION)) --replace
 endif
 # The quick profile itself (NIN alone, narrow, a few epochs: within 5 minutes on 2 CPU cores) is
 # profiles/quick.yaml; `rotnet profile run` turns it into `dvc exp run -S ...` (README, "Profiles").
@@ -71,13 +70,18 @@ lock: ## write requirements.lock from the environment (after `make test` passed 
 	$(PY) -m pip freeze --exclude-editable | sort -f >> $(LOCK)
 
 quick: install ## install, then run the whole study with the quick CPU profile (a DVC experiment; ARGS: more -S overrides)
+	$(DATA_ADD) cifar10 $(QUICK_SOURCE) --replace
+	$(FASHION_ADD)
 	$(PROFILE) run quick $(QUICK_DATA) $(ARGS)
 
 paper: install ## install, then run the paper-comparison experiment as the official code ran it (profiles/paper.yaml; wants a GPU)
+	$(DATA_ADD) cifar10 --replace
 	$(PROFILE) run paper $(ARGS)
 
 study: install ## install, then run the paper-scale study (params.yaml as committed; wants a GPU)
 	$(PROFILE) check-study
+	$(DATA_ADD) cifar10 --replace
+	$(DATA_ADD) fashion_mnist --replace
 	dvc repro
 
 unprofile: ## put back the params.yaml from before the last `make quick` or `make paper`

@@ -51,6 +51,8 @@ RESULTS = ROOT / "benchmarks" / "results" / "stage-pass"  # a subfolder: the rep
 TAIL_LINES = 12  # of a failed stage's traceback (or a failed process's stderr)
 
 from benchmarks.stage_pass_plan import Instance, build_params, instances, parse_set, pass_overrides, prerequisites  # noqa: E402
+from rotnet import paths  # noqa: E402
+from rotnet.data.raw import link_source  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -139,12 +141,14 @@ def recorded_device(inst: Instance) -> str | None:
 def run_stage_pass(
     raw: Mapping[str, Any],
     work: Path,
+    data: Path,
     isolate: bool = False,
     stage_timeout_s: float | None = None,
     say: Callable[[str], None] = log,
 ) -> dict[str, Any]:
     """Run every stage instance of the params ``raw`` once, in the project folder ``work``
-    (created; stages write there as in a checkout). Returns the result the JSON holds."""
+    (created; stages write there as in a checkout), on CIFAR-10 from ``data`` (an image
+    folder or archive). Returns the result the JSON holds."""
     import torch
     import yaml
 
@@ -156,6 +160,7 @@ def run_stage_pass(
     work.mkdir(parents=True, exist_ok=True)
     params_file = work / "params.yaml"
     params_file.write_text(yaml.safe_dump(dict(raw), sort_keys=False), encoding="utf-8")
+    link_source("cifar10", data, work / paths.raw_dir("cifar10"))
     todo = instances(params)
     rows: dict[Instance, dict[str, Any]] = {}
     started = time.perf_counter()
@@ -281,11 +286,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if not args.data.exists():
             raise RotnetError(f"--data {args.data} does not exist; give a CIFAR-10 image folder or archive")
-        overrides = {**pass_overrides(args.data.resolve(), args.device, args.tiny), **parse_set(args.sets)}
+        overrides = {**pass_overrides(args.device, args.tiny), **parse_set(args.sets)}
         raw = build_params(overrides)
         work = args.work or Path(tempfile.mkdtemp(prefix="stage-pass-"))
         try:
-            result = run_stage_pass(raw, work.resolve(), isolate=args.isolate, stage_timeout_s=args.stage_timeout_s)
+            result = run_stage_pass(
+                raw, work.resolve(), args.data.resolve(), isolate=args.isolate, stage_timeout_s=args.stage_timeout_s
+            )
         finally:
             if args.work is None:
                 shutil.rmtree(work, ignore_errors=True)

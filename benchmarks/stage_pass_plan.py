@@ -120,13 +120,14 @@ def prerequisites(inst: Instance, everything: Sequence[Instance]) -> list[Instan
     return out
 
 
-def pass_overrides(data: Path, device: str, tiny: bool = False) -> dict[str, Any]:
-    """The dotted overrides on params.yaml: the quick profile, one epoch, NIN on CIFAR-10
-    from ``data``, fresh runs on ``device``; with ``tiny``, the CPU cut too."""
+def pass_overrides(device: str, tiny: bool = False) -> dict[str, Any]:
+    """The dotted overrides on params.yaml: the quick profile, one epoch, NIN on CIFAR-10 from
+    an image folder (the work folder's data/raw/cifar10), fresh runs on ``device``; with
+    ``tiny``, the CPU cut too."""
     from rotnet.profiles import load_profile
 
     study = {"study.datasets": ["cifar10"], "study.backbones": ["nin"], "study.baselines": ["nin3"]}
-    where = {"datasets.cifar10.source": "imagefolder", "datasets.cifar10.path": str(data)}
+    where = {"datasets.cifar10.source": "imagefolder"}
     runtime = {"runtime.device": device, "runtime.resume": False, "study.seeds": [0]}
     quick = load_profile(str(ROOT / "profiles" / "quick.yaml"))
     out = {**quick, **ONE_EPOCH, **study, **where, **runtime}

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rotnet import ablations, profiles
+from rotnet import ablations, data_add, profiles
 from rotnet.errors import RotnetError
 from rotnet.stages.entry import add_stage_args, call_stage
 from rotnet.stages.table import BY_NAME, STAGES
@@ -99,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     orp.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images")
     ablations.add_parser(sub)
     profiles.add_parser(sub)
+    data_add.add_parser(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     try:
@@ -108,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             ablations.main(args)
         elif args.command == "profile":
             profiles.main(args)
+        elif args.command == "data":
+            data_add.main(args)
         elif args.command == "stages":
             from rotnet.stages.table import markdown_table
 

@@ -101,14 +101,14 @@ class DistributedParams(Strict):
 
 
 class DatasetParams(Strict):
-    # download: the official files, checksum-checked (datasets with an official source:
-    # cifar10, fashion_mnist); cifar-archive: a local copy of the official CIFAR python
-    # archive; idx: a folder with the four official Fashion-MNIST IDX files (.gz or not);
-    # imagefolder: a folder or .tar.gz/.tgz/.zip with train/<class>/*, test/<class>/* and
-    # optionally val/<class>/* (then used as the validation split instead of carving one).
+    # What data/raw/<name> holds (`rotnet data add` puts it there; DVC tracks it by content,
+    # so no param names where a copy sits). download: the official files, checksum-checked
+    # (cifar10, fashion_mnist; `rotnet data add <name>` without a path fetches them);
+    # cifar-archive: a copy of the official CIFAR python archive; idx: a folder with the four
+    # official Fashion-MNIST IDX files (.gz or not); imagefolder: a folder or .tar.gz/.tgz/.zip
+    # with train/<class>/*, test/<class>/* and optionally val/<class>/* (then used as the
+    # validation split instead of carving one).
     source: Literal["download", "cifar-archive", "idx", "imagefolder"] = "download"
-    path: str | None = None
-    download_dir: str = "data/raw"
     val_size: int = Field(5000, ge=1)  # images carved from train, stratified by class
     train_per_class: int | None = Field(None, ge=1)  # keep only the first N train images per class
     # The validation carve never takes the first N training images of each class (source
@@ -127,10 +127,20 @@ class DatasetParams(Strict):
     # instead of regenerating its corruptions (rotnet.data.corruptions).
     corruptions: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_path(cls, raw: Any) -> Any:
+        gone = sorted({"path", "download_dir"} & set(raw)) if isinstance(raw, dict) else []
+        if gone:
+            raise ValueError(
+                f"'{gone[0]}' is gone: a dataset's files enter the project with `rotnet data add <dataset> PATH` "
+                "(data/raw/<dataset>, tracked by DVC by content, so results do not depend on where a copy sat); "
+                f"remove {' and '.join(repr(k) for k in gone)}"
+            )
+        return raw
+
     @model_validator(mode="after")
-    def _path_matches_source(self) -> DatasetParams:
-        if self.source != "download" and not self.path:
-            raise ValueError(f"source '{self.source}' needs 'path': the archive file or folder to read")
+    def _pad_fits(self) -> DatasetParams:
         if self.resize and self.pad_to and self.pad_to < self.resize:
             raise ValueError(f"pad_to ({self.pad_to}) must be >= resize ({self.resize})")
         return self

@@ -21,6 +21,11 @@ LOGS = Path("logs")
 CHECKPOINTS = Path("checkpoints")
 
 
+def raw_dir(dataset: str) -> Path:
+    """The dataset's source, tracked by DVC by content (`rotnet data add`; rotnet.data.raw)."""
+    return DATA / "raw" / dataset
+
+
 def prepared_dir(dataset: str) -> Path:
     return DATA / "prepared" / dataset
 

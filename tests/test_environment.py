@@ -54,20 +54,22 @@ def test_make_installs_into_its_own_environment_with_the_lock(tmp_path):
     assert shown.split(":")[0] == f"{venv}/bin"
 
 
-def test_make_quick_takes_the_mini_archive_by_its_relative_path_when_it_is_there(tmp_path):
-    # The data path is relative to the project root: dvc.lock is the same on every machine.
-    # Only a queued or temporary experiment, run in a copy elsewhere, gets the absolute one.
+def test_make_quick_adds_the_mini_archive_as_data_and_passes_no_path_to_the_study(tmp_path):
+    # The data enters data/raw/cifar10 (tracked by content): no param names where it sat, so
+    # dvc.lock is the same on every machine and a queued experiment needs no absolute path.
     mini = tmp_path / "cifar10-jpeg-mini.tar.gz"
     mini.touch()
-    quick = _make("-n", "quick", f"SHARED_MINI={mini}")
-    assert "datasets.cifar10.path=../shared/datasets/cifar10-jpeg-mini.tar.gz" in quick
-    assert "datasets.cifar10.source=imagefolder" in quick and "train_per_class=300" not in quick
-    queued = _make("-n", "quick", "ARGS=--queue", f"SHARED_MINI={mini}")
-    assert f"datasets.cifar10.path={mini}" in queued
+    for args in ((), ("ARGS=--queue",)):
+        quick = _make("-n", "quick", f"SHARED_MINI={mini}", *args)
+        assert f"rotnet.cli data add cifar10 {mini} --replace" in quick
+        run = next(line for line in quick.splitlines() if "profile run quick" in line)
+        assert "datasets.cifar10.source=imagefolder" in run and "train_per_class=300" not in run
+        assert str(tmp_path) not in run and ".path=" not in run
     # Without it, the official download cut to 300 images per class.
     mini.unlink()
     absent = _make("-n", "quick", f"SHARED_MINI={mini}")
-    assert "datasets.cifar10.train_per_class=300" in absent and "datasets.cifar10.path" not in absent
+    assert "rotnet.cli data add cifar10  --replace" in absent
+    assert "datasets.cifar10.train_per_class=300" in absent and str(tmp_path) not in absent
 
 
 def test_a_missing_dvc_fails_in_ci_and_skips_elsewhere(monkeypatch):

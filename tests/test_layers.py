@@ -21,7 +21,7 @@ LAYERS: dict[str, int] = {
     "data": 5,
     **dict.fromkeys(("training", "inference"), 6),
     **dict.fromkeys(("probing", "report"), 7),
-    **dict.fromkeys(("stages", "ablations", "profiles"), 8),
+    **dict.fromkeys(("stages", "ablations", "profiles", "data_add"), 8),
     "cli": 9,
 }
 SCRIPTS = {"stages": 8, "benchmarks": 9}  # top-level folders of scripts, outside the package

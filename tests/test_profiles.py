@@ -15,8 +15,8 @@ from rotnet.errors import RotnetError
 from rotnet.params import parse_params
 
 ROOT = Path(__file__).resolve().parents[1]
-# What the Makefile adds to the quick profile: the image source, a path with odd characters.
-DATA = {"datasets.cifar10.source": "imagefolder", "datasets.cifar10.path": "/data/cifar 10,mini-v1.tar.gz"}
+# What a user adds to a profile: the image source, and a path with odd characters.
+DATA = {"datasets.cifar10.source": "imagefolder", "datasets.cifar10.corruptions": "/data/cifar 10,c-v1"}
 
 
 def _through_dvc(tmp_path: Path, overrides: dict) -> dict:
@@ -36,7 +36,7 @@ def test_a_profile_gives_identical_params_through_dvc_and_through_python(tmp_pat
     assert _through_dvc(tmp_path, overrides) == merged
     params = parse_params(merged, name)
     assert params == parse_params(_through_dvc(tmp_path, overrides), name)
-    assert params.datasets["cifar10"].path == DATA["datasets.cifar10.path"]
+    assert params.datasets["cifar10"].corruptions == DATA["datasets.cifar10.corruptions"]
     assert params != parse_params(raw)  # the profile changed something
 
 
@@ -57,9 +57,9 @@ def test_the_paper_profile_runs_as_the_official_code():
 
 
 def test_strings_that_look_like_other_values_stay_strings(tmp_path):
-    odd = {"datasets.cifar10.path": "null", "datasets.cifar10.download_dir": "1"}
-    got = _through_dvc(tmp_path, odd)["datasets"]["cifar10"]
-    assert got["path"] == "null" and got["download_dir"] == "1"
+    odd = {"datasets.cifar10.corruptions": "null", "runtime.device": "1"}
+    got = _through_dvc(tmp_path, odd)
+    assert got["datasets"]["cifar10"]["corruptions"] == "null" and got["runtime"]["device"] == "1"
 
 
 def test_an_unknown_key_is_refused_with_its_name():

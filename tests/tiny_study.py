@@ -52,16 +52,16 @@ def write_fashion_idx(folder: Path) -> None:
     )
 
 
-def tiny_params(data: Path, fashion: Path) -> dict:
+def tiny_params() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     # One backbone (the stages are the same code for every backbone; the zoo and stage tests
     # cover the others), two datasets: an image folder and Fashion-MNIST's IDX files.
     params["study"]["backbones"] = ["nin"]
     params["study"]["datasets"] = list(DATASETS)
     params["study"]["seeds"] = list(SEEDS)  # every stage with several training seeds
-    params["datasets"]["fashion_mnist"].update(source="idx", path=str(fashion), val_size=30, keep_first_per_class=4)
+    params["datasets"]["fashion_mnist"].update(source="idx", val_size=30, keep_first_per_class=4)
     params["runtime"].update(device="cpu", eval_batch_size=128)
-    params["datasets"]["cifar10"].update(source="imagefolder", path=str(data), val_size=30, keep_first_per_class=4)
+    params["datasets"]["cifar10"].update(source="imagefolder", val_size=30, keep_first_per_class=4)
     params["backbones"] = {"nin": {"blocks": 4, "width": 16}}
     for stage in ("supervised", "pretrain", "probe", "finetune"):
         params[stage].update(epochs=2, batch_size=30)
@@ -112,8 +112,8 @@ class TinyStudy:
     """
 
     repo: Path
-    data: Path  # the image folder behind datasets.cifar10
-    fashion: Path  # the IDX folder behind datasets.fashion_mnist
+    data: Path  # the image folder added as data/raw/cifar10
+    fashion: Path  # the IDX folder added as data/raw/fashion_mnist
     params: dict  # what params.yaml holds
     repro_output: str  # stdout and stderr of the first `dvc repro`
 
@@ -139,10 +139,12 @@ def build(root: Path) -> TinyStudy:
         shutil.copy(ROOT / name, repo / name)
     for folder in ("stages", "rotnet", "benchmarks/results"):
         shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    params = tiny_params(data, fashion)
+    params = tiny_params()
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     run(["git", "init", "-q"], repo)
     run(["dvc", "init", "-q"], repo)
+    for dataset, source in (("cifar10", data), ("fashion_mnist", fashion)):  # as the README adds data
+        run(["python", "-m", "rotnet.cli", "data", "add", dataset, str(source)], repo)
     commit(repo, "tiny study")
     output = run(["dvc", "repro"], repo, timeout=1800)  # CI runs it alone in ~2 min; loaded machines take longer
     commit(repo, "tiny study run")

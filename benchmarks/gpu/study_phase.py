@@ -18,15 +18,16 @@ from rotnet.report.gpu_check_schema import ThroughputFigures
 
 
 def phase_prepare(args: argparse.Namespace, rows: Path) -> None:
+    from rotnet import paths
     from rotnet.params import DatasetParams
     from rotnet.stages.prepare import prepare
 
     if args.data:
-        cfg = DatasetParams(source="imagefolder", path=str(args.data), val_size=args.val_size)
-    else:  # the official archive (needs the internet)
-        cfg = DatasetParams(source="download", download_dir=str(Path(args.work) / "data" / "raw"), val_size=5000)
+        cfg, source = DatasetParams(source="imagefolder", val_size=args.val_size), Path(args.data)
+    else:  # the official archive, downloaded there (needs the internet)
+        cfg, source = DatasetParams(source="download", val_size=5000), Path(args.work) / paths.raw_dir("cifar10")
     cfg = cfg.model_copy(update={"train_per_class": args.train_per_class})
-    meta = prepare("cifar10", cfg, Path(args.work) / "data" / "prepared" / "cifar10", seed=0)
+    meta = prepare("cifar10", cfg, source, Path(args.work) / paths.prepared_dir("cifar10"), seed=0)
     emit(rows, {"description": meta["description"], "counts": meta["counts"], "checksum": meta["checksum"]})
 
 

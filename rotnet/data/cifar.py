@@ -54,7 +54,7 @@ def check_md5(path: Path, name: str) -> str:
         raise RotnetError(
             f"{path} has md5 {actual}, but the official CIFAR-10 python archive has md5 {CIFAR10_MD5}: "
             "the file is incomplete, damaged or a different file. Delete it and download it again "
-            f"(datasets.{name}.source: download), or point datasets.{name}.path at a good copy"
+            f"(`rotnet data add {name} --replace`), or add a good copy (`rotnet data add {name} PATH --replace`)"
         )
     return actual
 
@@ -122,8 +122,8 @@ def download_cifar10(download_dir: Path, name: str = "cifar10") -> Path:
         raise RotnetError(
             f"could not download CIFAR-10 from {CIFAR10_URL} ({err}); this machine may be offline. "
             f"Fetch that file another way and put it at {target} (it is used when its md5 is "
-            f"{CIFAR10_MD5}), or set datasets.{name}.source: cifar-archive with path: pointing at "
-            "your copy of cifar-10-python.tar.gz"
+            f"{CIFAR10_MD5}), or add your copy of cifar-10-python.tar.gz with `rotnet data add {name} PATH` "
+            f"and set datasets.{name}.source: cifar-archive"
         ) from None
     return target
 
@@ -159,8 +159,8 @@ def load_cifar_archive(path: Path, name: str = "cifar10") -> SourceSplits:
     """Check the md5 of an official-format archive and parse it without extracting to disk."""
     if not path.is_file():
         raise RotnetError(
-            f"CIFAR-10 archive {path} not found; set datasets.{name}.path to your copy of "
-            f"{CIFAR10_FILENAME}, or use datasets.{name}.source: download"
+            f"CIFAR-10 archive {path} not found; add your copy of {CIFAR10_FILENAME} with "
+            f"`rotnet data add {name} PATH`, or download it with `rotnet data add {name}`"
         )
     md5 = check_md5(path, name)
     wanted = {f"{CIFAR10_DIR}/{m}" for m in (*TRAIN_BATCHES, TEST_BATCH, META_MEMBER)}

@@ -59,7 +59,8 @@ def fashion_urls() -> list[str]:
 def _fix(name: str) -> str:
     return (
         "delete it and download it again "
-        f"(datasets.{name}.source: download), or point datasets.{name}.path at good copies (source: idx)"
+        f"(`rotnet data add {name} --replace`), or add a folder of good copies "
+        f"(`rotnet data add {name} PATH --replace`, source: idx)"
     )
 
 
@@ -107,9 +108,9 @@ def load_idx_folder(folder: Path, name: str = "fashion_mnist") -> SourceSplits:
     """
     if not folder.is_dir():
         raise RotnetError(
-            f"datasets.{name}.path {folder} is not a folder; point it at the folder that holds the four "
+            f"{folder} is not a folder; add the folder that holds the four "
             "Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
-            "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])"
+            "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]) with `rotnet data add {name} FOLDER`"
         )
     files = {base: _find(folder, base) for pair in SPLIT_FILES.values() for base in pair}
     missing = [base for base, found in files.items() if found is None]
@@ -177,8 +178,8 @@ def download_fashion_mnist(download_dir: Path, name: str = "fashion_mnist") -> P
                 raise RotnetError(
                     f"{target} has md5 {actual}, but the official Fashion-MNIST {filename} has md5 {md5}: "
                     f"the file is incomplete, damaged or a different file. Delete it and download it again "
-                    f"(datasets.{name}.source: download), or set datasets.{name}.source: idx with path: "
-                    "pointing at a folder with good copies"
+                    f"(`rotnet data add {name} --replace`), or add a folder of good copies with "
+                    f"`rotnet data add {name} FOLDER --replace` and datasets.{name}.source: idx"
                 )
             continue
         try:
@@ -188,7 +189,7 @@ def download_fashion_mnist(download_dir: Path, name: str = "fashion_mnist") -> P
             raise RotnetError(
                 f"could not download Fashion-MNIST {filename} ({err}); this machine may be offline. "
                 f"Fetch the official files another way ({urls}) and put them in {folder} (each is used "
-                f"when its md5 matches), or set datasets.{name}.source: idx with path: pointing at a "
-                "folder that holds them (.gz or uncompressed)"
+                f"when its md5 matches), or add a folder that holds them (.gz or uncompressed) with "
+                f"`rotnet data add {name} FOLDER` and datasets.{name}.source: idx"
             ) from None
     return folder

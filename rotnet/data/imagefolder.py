@@ -77,8 +77,9 @@ def _list_images(tree: FileTree, name: str) -> _Listing:
     for split in IMAGE_SPLITS:
         if at(split) not in tree.dirs:
             raise RotnetError(
-                f"{tree.shown(at(split))} is missing: datasets.{name}.path must hold {LAYOUT}; "
-                "add the folder or point path at the right folder or archive"
+                f"{tree.shown(at(split))} is missing: dataset '{name}' must hold {LAYOUT}; "
+                "add that folder to the source, or add the right folder or archive "
+                f"(`rotnet data add {name} PATH --replace`)"
             )
     splits = [*IMAGE_SPLITS, *(s for s in OPTIONAL_SPLITS if at(s) in tree.dirs)]
     depth = at("train").count("/") + 1  # path parts before <class>
@@ -178,9 +179,9 @@ def load_imagefolder(
     a folder a sha256 over its image paths and the sha256 of each image.
     """
     if not path.exists():
-        raise RotnetError(f"datasets.{name}.path {path} does not exist; point it at a folder or archive with {LAYOUT}")
+        raise RotnetError(f"{path} does not exist; dataset '{name}' needs a folder or archive with {LAYOUT}")
     if not path.is_dir() and not is_archive(path):
-        raise RotnetError(f"datasets.{name}.path {path} is neither a folder nor a .tar.gz/.tgz/.tar/.zip archive")
+        raise RotnetError(f"{path} (dataset '{name}') is neither a folder nor a .tar.gz/.tgz/.tar/.zip archive")
     with open_tree(path, limits) as tree:
         listing = _list_images(tree, name)
         names = [f for per_split in listing.files.values() for per_class in per_split for f in per_class]

@@ -50,24 +50,41 @@ def _idx_provenance(folder: Path, shown: str) -> dict[str, Any]:
     return provenance(f"Fashion-MNIST format, from {shown}", False, checked, "the IDX files' order")
 
 
-def _download_cifar10(name: str, cfg: DatasetParams) -> Source:
-    archive = cifar.download_cifar10(Path(cfg.download_dir), name)
-    entry = {"kind": "download", "url": cifar.CIFAR10_URL, "path": str(archive)}
+class Official(NamedTuple):
+    """A dataset's official files: how to fetch them into a folder (checksum-checked; files
+    already there are verified, never overwritten), the entry they make there, and how to
+    read them."""
+
+    download: Callable[[Path, str], Path]
+    entry: str  # the file or folder that download() makes in the folder
+    read: Callable[[str, Path], Source]
+
+
+def _read_cifar10(name: str, archive: Path) -> Source:
     data = cifar.load_cifar_archive(archive, name)
+    entry = {"kind": "download", "url": cifar.CIFAR10_URL, "path": str(archive)}
     return Source(data, entry, _cifar_provenance(data.checksum["value"]))
 
 
-def _download_fashion_mnist(name: str, cfg: DatasetParams) -> Source:
-    folder = fashion.download_fashion_mnist(Path(cfg.download_dir), name)
+def _read_fashion_mnist(name: str, folder: Path) -> Source:
     entry = {"kind": "download", "url": fashion.FASHION_MIRROR, "path": str(folder)}
     return Source(fashion.load_idx_folder(folder, name), entry, _idx_provenance(folder, str(folder)))
 
 
 # Datasets with an official download (source: download): adding one is one entry.
-OFFICIAL_DOWNLOADS: dict[str, Callable[[str, DatasetParams], Source]] = {
-    "cifar10": _download_cifar10,
-    "fashion_mnist": _download_fashion_mnist,
+OFFICIAL_DOWNLOADS: dict[str, Official] = {
+    "cifar10": Official(cifar.download_cifar10, cifar.CIFAR10_FILENAME, _read_cifar10),
+    "fashion_mnist": Official(fashion.download_fashion_mnist, fashion.FASHION_DIR, _read_fashion_mnist),
 }
+
+
+def official(name: str) -> Official:
+    if name not in OFFICIAL_DOWNLOADS:
+        raise RotnetError(
+            f"no official download for dataset '{name}' (official downloads: {', '.join(OFFICIAL_DOWNLOADS)}); "
+            f"add its files with `rotnet data add {name} PATH` and set datasets.{name}.source to imagefolder"
+        )
+    return OFFICIAL_DOWNLOADS[name]
 
 
 def dataset_label(prov: dict[str, Any], train_per_class: int | None, val_size: int | None) -> str:
@@ -113,41 +130,44 @@ def check_final_size(name: str, cfg: DatasetParams, height: int, width: int) -> 
         )
 
 
-def _folder_provenance(name: str, path: str) -> dict[str, Any]:
+def _folder_provenance(name: str, path: Path) -> dict[str, Any]:
     # No official checksum exists for an image folder: never official, whatever it holds.
     checked = "an image folder has no official checksum"
-    if name == "cifar10" and "jpeg" in Path(path).name.lower():
+    if name == "cifar10" and "jpeg" in path.name.lower():
         return provenance(f"CIFAR-10 JPEG copy (image folder {path})", False, checked, FOLDER_ORDER)
     return provenance(f"image folder {path}", False, checked, FOLDER_ORDER)
 
 
-def read_source(name: str, cfg: DatasetParams) -> Source:
-    """The source's splits, its meta['source'] entry and its provenance."""
+def read_source(name: str, cfg: DatasetParams, source: Path) -> Source:
+    """The splits of ``source``, its meta['source'] entry and its provenance. ``source`` is the
+    archive or folder to read; for source: download, the folder of the official files
+    (data/raw/<name>), where they are fetched when absent (outside DVC: under DVC it holds them)."""
     if cfg.source == "download":
-        if name not in OFFICIAL_DOWNLOADS:
+        files = official(name)
+        others = sorted(p.name for p in source.iterdir() if p.name != files.entry) if source.is_dir() else []
+        if others:
             raise RotnetError(
-                f"no official download for dataset '{name}' (official downloads: {', '.join(OFFICIAL_DOWNLOADS)}); "
-                f"set datasets.{name}.source to imagefolder with a path"
+                f"{source} holds {', '.join(others)}, not the official {name} files that datasets.{name}.source: "
+                f"download names; set datasets.{name}.source to what it is (cifar-archive, idx or imagefolder), or "
+                f"run `rotnet data add {name} --replace` to download the official files"
             )
-        return OFFICIAL_DOWNLOADS[name](name, cfg)
-    assert cfg.path is not None  # DatasetParams requires a path for the other sources
-    path = Path(cfg.path)
-    entry = {"kind": cfg.source, "path": cfg.path}
+        return files.read(name, files.download(source, name))
+    entry = {"kind": cfg.source, "path": str(source)}
     if cfg.source == "cifar-archive":
-        data = cifar.load_cifar_archive(path, name)
+        data = cifar.load_cifar_archive(source, name)
         return Source(data, entry, _cifar_provenance(data.checksum["value"]))
     if cfg.source == "idx":
-        return Source(fashion.load_idx_folder(path, name), entry, _idx_provenance(path, cfg.path))
+        return Source(fashion.load_idx_folder(source, name), entry, _idx_provenance(source, str(source)))
     # Resize and convert while decoding: it is cheaper, and it is what makes folders of mixed sizes usable.
     data = load_imagefolder(
-        path,
+        source,
         name,
         cfg.resize,
         channels=cfg.channels,
         skip_unreadable=cfg.skip_unreadable,
         limits=TreeLimits(cfg.max_files, cfg.max_total_mb, f"datasets.{name}"),
     )
-    return Source(data, entry, _folder_provenance(name, cfg.path))
+    return Source(data, entry, _folder_provenance(name, source))
 
 
 def class_counts(labels: np.ndarray, num_classes: int) -> list[int]:

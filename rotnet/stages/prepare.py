@@ -1,6 +1,7 @@
 """prepare@<dataset>: one dataset from its configured source into data/prepared/<dataset>.
 
-Read the source (official download, local archive or image folder), keep the first N
+Read the source in data/raw/<dataset> (the official files, an archive or an image folder,
+put there by `rotnet data add` and tracked by DVC by content), keep the first N
 training images per class if asked, carve a stratified, seeded validation split (or use
 the source's own) from outside the first ``keep_first_per_class`` images of each class
 (the semi-supervised subsets), convert channels, resize and pad, and save uint8 arrays
@@ -8,7 +9,7 @@ with their metadata, atomically. The metadata says where the data comes from
 (``provenance``: official only when checksum-checked, and the training order) and labels
 it with every cut (``description``).
 
-Reads the source named by params (datasets.<dataset>). Writes data/prepared/<dataset>.
+Reads data/raw/<dataset> as params say (datasets.<dataset>). Writes data/prepared/<dataset>.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from rotnet import paths
 from rotnet.data.prepare import check_final_size, class_counts, dataset_label, read_source, shape_images
 from rotnet.data.prepared import Split, channel_stats, save_prepared
+from rotnet.data.raw import source_in
 from rotnet.data.split import first_per_class, stratified_split, take
 from rotnet.errors import RotnetError
 from rotnet.locks import StageLock
@@ -33,10 +35,11 @@ SPEC = BY_NAME["prepare"]
 SKIPPED_EXAMPLES = 10  # skipped files listed by name in meta
 
 
-def prepare(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> dict[str, Any]:
-    """Prepare dataset ``name`` into ``out_dir`` (written atomically) and return the meta it wrote."""
+def prepare(name: str, cfg: DatasetParams, source: Path, out_dir: Path, seed: int) -> dict[str, Any]:
+    """Prepare dataset ``name`` from ``source`` (rotnet.data.prepare.read_source) into
+    ``out_dir`` (written atomically) and return the meta it wrote."""
     started = time.monotonic()
-    data, source, prov = read_source(name, cfg)
+    data, entry, prov = read_source(name, cfg, source)
     check_final_size(name, cfg, *data.train.images.shape[1:3])  # every split has the train size
     num_classes = len(data.class_names)
     train = data.train
@@ -60,7 +63,7 @@ def prepare(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> dict[str
     meta: dict[str, Any] = {
         "name": name,
         "description": dataset_label(prov, cfg.train_per_class, cfg.val_size if val_source == "carved" else None),
-        "source": source,
+        "source": entry,
         "provenance": prov,
         "checksum": data.checksum,
         "counts": {k: len(s.labels) for k, s in splits.items()},
@@ -90,7 +93,9 @@ def prepare(name: str, cfg: DatasetParams, out_dir: Path, seed: int) -> dict[str
 def run(params: Params, dataset: str) -> dict[str, Any]:
     name = f"{SPEC.name}@{dataset}"
     with StageLock(paths.stage_lock(name), name):  # one writer of data/prepared/<dataset> at a time
-        meta = prepare(dataset, params.dataset(dataset), paths.prepared_dir(dataset), params.seed)
+        cfg, raw = params.dataset(dataset), paths.raw_dir(dataset)
+        source = raw if cfg.source == "download" else source_in(dataset, raw)
+        meta = prepare(dataset, cfg, source, paths.prepared_dir(dataset), params.seed)
     counts = meta["counts"]
     log(
         f"prepared {meta['description']}: {counts['train']} train, {counts['val']} val, {counts['test']} test, "

@@ -14,6 +14,7 @@ from PIL import Image
 from benchmarks import stage_pass, stage_pass_plan
 from benchmarks.stage_pass import StageProcessError, run_script, run_stage_pass
 from benchmarks.stage_pass_plan import Instance
+from rotnet.data.raw import link_source
 from rotnet.errors import RotnetError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,10 +51,8 @@ def image_folder(root: Path, train: int = 8, test: int = 3, classes: int = 10) -
 
 
 @pytest.fixture
-def tiny_params(tmp_path) -> dict:
-    return stage_pass_plan.build_params(
-        stage_pass_plan.pass_overrides(image_folder(tmp_path / "images"), "cpu", tiny=True)
-    )
+def tiny_params() -> dict:
+    return stage_pass_plan.build_params(stage_pass_plan.pass_overrides("cpu", tiny=True))
 
 
 def test_every_stage_passes_on_tiny_images_and_the_json_says_so(tmp_path, capsys):
@@ -87,7 +86,8 @@ def test_a_failed_stage_is_recorded_its_dependents_skipped_and_the_others_run(tm
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
     monkeypatch.setattr(pretrain, "run", broken)
-    result = run_stage_pass(tiny_params, tmp_path / "work", say=lambda msg: None)
+    images = image_folder(tmp_path / "images")
+    result = run_stage_pass(tiny_params, tmp_path / "work", images, say=lambda msg: None)
     rows = {r["stage"]: r for r in result["stages"]}
     assert list(rows) == ORDER
     failed = rows["pretrain@cifar10-nin"]
@@ -124,6 +124,7 @@ def test_a_stage_script_that_fails_is_an_error_with_its_last_lines(tmp_path, tin
     # then the probe, with no RotNet to read, exits with the stage's own error message.
     params_file = tmp_path / "params.yaml"
     params_file.write_text(yaml.safe_dump(tiny_params))
+    link_source("cifar10", image_folder(tmp_path / "images"), tmp_path / "data/raw/cifar10")
     with stage_pass.working_dir(tmp_path):
         run_script(Instance("prepare", "cifar10"), params_file, tmp_path / "logs", timeout_s=120)
         assert (tmp_path / "data/prepared/cifar10").is_dir()

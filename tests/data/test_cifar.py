@@ -16,9 +16,8 @@ import pytest
 
 from rotnet.data import cifar
 from rotnet.errors import RotnetError
-from rotnet.params import DatasetParams
-from rotnet.stages.prepare import prepare as prepare_dataset
 from tests.data.cifar_files import CIFAR_CLASSES, MARK, add_member, make_cifar_archive, md5
+from tests.data.sources import in_folder, prepare_dataset, sourced
 
 
 def test_cifar_archive_parses_shapes_labels_classes_and_pixel_layout(tiny_cifar):
@@ -40,12 +39,12 @@ def test_cifar_archive_parses_shapes_labels_classes_and_pixel_layout(tiny_cifar)
 def test_cifar_archive_md5_mismatch(tmp_path):
     path = tmp_path / "copy.tar.gz"
     make_cifar_archive(path)
-    cfg = DatasetParams(source="cifar-archive", path=str(path))
+    cfg = sourced(path, source="cifar-archive")
     with pytest.raises(RotnetError) as err:
         prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
     message = str(err.value)
     assert str(path) in message and md5(path) in message and cifar.CIFAR10_MD5 in message
-    assert "download" in message and "datasets.cifar10.path" in message
+    assert "`rotnet data add cifar10 --replace`" in message and "`rotnet data add cifar10 PATH --replace`" in message
     assert not (tmp_path / "out").exists()
 
 
@@ -64,14 +63,14 @@ def test_cifar_archive_damaged(tmp_path, monkeypatch, damage):
         path.write_bytes(bad)
     monkeypatch.setattr(cifar, "CIFAR10_MD5", md5(path))
     with pytest.raises(RotnetError, match="cannot read CIFAR-10 archive") as err:
-        prepare_dataset("cifar10", DatasetParams(source="cifar-archive", path=str(path)), tmp_path / "out", 0)
+        prepare_dataset("cifar10", sourced(path, source="cifar-archive"), tmp_path / "out", 0)
     assert str(path) in str(err.value)
     if damage == "missing member":
         assert "test_batch" in str(err.value)
 
 
 def test_cifar_archive_missing_file(tmp_path):
-    cfg = DatasetParams(source="cifar-archive", path=str(tmp_path / "nope.tar.gz"))
+    cfg = sourced(tmp_path / "nope.tar.gz", source="cifar-archive")
     with pytest.raises(RotnetError, match="nope.tar.gz not found"):
         prepare_dataset("cifar10", cfg, tmp_path / "out", 0)
 
@@ -84,11 +83,11 @@ def test_download_offline_error(tmp_path, monkeypatch):
     monkeypatch.setattr(cifar, "download_url", offline)
     raw = tmp_path / "raw"
     with pytest.raises(RotnetError) as err:
-        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
+        prepare_dataset("cifar10", in_folder(raw), tmp_path / "out", 0)
     message = str(err.value)
     assert cifar.CIFAR10_URL in message
     assert str(raw / "cifar-10-python.tar.gz") in message
-    assert "source: cifar-archive" in message and "path:" in message
+    assert "`rotnet data add cifar10 PATH` and set datasets.cifar10.source: cifar-archive" in message
     assert "name resolution" in message
     assert list(raw.iterdir()) == []  # no partial download left behind
     assert not (tmp_path / "out").exists()
@@ -104,7 +103,7 @@ def test_download_skipped_when_archive_present(tiny_cifar, tmp_path, monkeypatch
         raise AssertionError("must not download when a verified archive is present")
 
     monkeypatch.setattr(cifar, "download_url", no_network)
-    meta = prepare_dataset("cifar10", DatasetParams(download_dir=str(raw), val_size=10), tmp_path / "out", 0)
+    meta = prepare_dataset("cifar10", in_folder(raw, val_size=10), tmp_path / "out", 0)
     assert meta["source"] == {
         "kind": "download",
         "url": cifar.CIFAR10_URL,
@@ -123,7 +122,7 @@ def test_download_then_prepare(tiny_cifar, tmp_path, monkeypatch):
 
     monkeypatch.setattr(cifar, "download_url", fake_download)
     raw = tmp_path / "raw"
-    meta = prepare_dataset("cifar10", DatasetParams(download_dir=str(raw), val_size=10), tmp_path / "out", 0)
+    meta = prepare_dataset("cifar10", in_folder(raw, val_size=10), tmp_path / "out", 0)
     assert calls == [cifar.CIFAR10_URL]
     assert [p.name for p in raw.iterdir()] == ["cifar-10-python.tar.gz"]
     assert meta["checksum"]["value"] == md5(path)
@@ -133,7 +132,7 @@ def test_download_with_wrong_md5_is_not_kept(tmp_path, monkeypatch):
     monkeypatch.setattr(cifar, "download_url", lambda url, root, filename: (Path(root) / filename).write_bytes(b"x"))
     raw = tmp_path / "raw"
     with pytest.raises(RotnetError, match=f"expected {cifar.CIFAR10_MD5}"):
-        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
+        prepare_dataset("cifar10", in_folder(raw), tmp_path / "out", 0)
     assert list(raw.iterdir()) == []
 
 
@@ -143,7 +142,7 @@ def test_existing_download_with_wrong_md5(tmp_path, monkeypatch):
     (raw / "cifar-10-python.tar.gz").write_bytes(b"not the archive")
     monkeypatch.setattr(cifar, "download_url", lambda *a: pytest.fail("must not overwrite the user's file"))
     with pytest.raises(RotnetError, match="Delete it and download it again") as err:
-        prepare_dataset("cifar10", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
+        prepare_dataset("cifar10", in_folder(raw), tmp_path / "out", 0)
     assert str(raw / "cifar-10-python.tar.gz") in str(err.value)
     assert hashlib.md5(b"not the archive").hexdigest() in str(err.value)
 
@@ -153,7 +152,7 @@ def test_only_the_official_md5_passes(tmp_path):
     good.write_bytes(b"official")
     assert cifar.file_md5(good) == hashlib.md5(b"official").hexdigest()
     assert not cifar.is_official_cifar10(cifar.file_md5(good)) and cifar.is_official_cifar10(cifar.CIFAR10_MD5)
-    with pytest.raises(RotnetError, match="datasets.mine.source: download.*datasets.mine.path at a good copy"):
+    with pytest.raises(RotnetError, match=r"`rotnet data add mine --replace`.*`rotnet data add mine PATH --replace`"):
         cifar.check_md5(good, "mine")
 
 

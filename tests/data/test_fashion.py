@@ -15,7 +15,7 @@ from rotnet.data import cifar, fashion
 from rotnet.data.prepared import load_prepared
 from rotnet.errors import RotnetError
 from rotnet.params import DatasetParams
-from rotnet.stages.prepare import prepare as prepare_dataset
+from tests.data.sources import in_folder, prepare_dataset, sourced
 
 N_TRAIN, N_TEST = 40, 20
 
@@ -51,7 +51,7 @@ def make_idx_folder(folder: Path, gz: bool = True, arrays: dict[str, np.ndarray]
 
 
 def idx(path: Path, **kwargs) -> DatasetParams:
-    return DatasetParams(source="idx", path=str(path), **{"val_size": 10, **kwargs})
+    return sourced(path, source="idx", **{"val_size": 10, **kwargs})
 
 
 def md5(path: Path) -> str:
@@ -104,7 +104,7 @@ def test_damaged_idx_file_named_with_fix(tmp_path, damage, expected):
         prepare_dataset("fashion_mnist", idx(folder), tmp_path / "out", 0)
     message = str(err.value)
     assert str(bad) in message
-    assert "delete it and download it again" in message and "datasets.fashion_mnist.path" in message
+    assert "delete it and download it again" in message and "rotnet data add fashion_mnist PATH" in message
     assert not (tmp_path / "out").exists()
 
 
@@ -242,7 +242,7 @@ def test_download_then_prepare(official, tmp_path, monkeypatch):
     calls: list[str] = []
     monkeypatch.setattr(cifar, "download_url", serving(official, calls))
     raw = tmp_path / "raw"
-    cfg = DatasetParams(download_dir=str(raw), val_size=10)
+    cfg = in_folder(raw, val_size=10)
     meta = prepare_dataset("fashion_mnist", cfg, tmp_path / "out", 0)
     assert calls == fashion.fashion_urls()
     assert all(url.startswith("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/") for url in calls)
@@ -264,11 +264,12 @@ def test_download_offline_error(official, tmp_path, monkeypatch):
     monkeypatch.setattr(cifar, "download_url", offline)
     raw = tmp_path / "raw"
     with pytest.raises(RotnetError) as err:
-        prepare_dataset("fashion_mnist", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
+        prepare_dataset("fashion_mnist", in_folder(raw), tmp_path / "out", 0)
     message = str(err.value)
     assert all(url in message for url in fashion.fashion_urls())
     assert str(raw / "fashion_mnist") in message
-    assert "datasets.fashion_mnist.source: idx with path:" in message and "name resolution" in message
+    assert "`rotnet data add fashion_mnist FOLDER` and datasets.fashion_mnist.source: idx" in message
+    assert "name resolution" in message
     assert list((raw / "fashion_mnist").iterdir()) == []  # no partial download left behind
     assert not (tmp_path / "out").exists()
 
@@ -277,7 +278,7 @@ def test_download_with_wrong_md5_is_not_kept(official, tmp_path, monkeypatch):
     monkeypatch.setattr(cifar, "download_url", lambda url, root, filename: (Path(root) / filename).write_bytes(b"x"))
     raw = tmp_path / "raw"
     with pytest.raises(RotnetError, match="a truncated or altered download"):
-        prepare_dataset("fashion_mnist", DatasetParams(download_dir=str(raw)), tmp_path / "out", 0)
+        prepare_dataset("fashion_mnist", in_folder(raw), tmp_path / "out", 0)
     assert list((raw / "fashion_mnist").iterdir()) == []
 
 
@@ -289,7 +290,7 @@ def test_existing_file_with_wrong_md5_is_reported_not_overwritten(official, tmp_
     calls: list[str] = []
     monkeypatch.setattr(cifar, "download_url", serving(official, calls))
     with pytest.raises(RotnetError, match="Delete it and download it again") as err:
-        prepare_dataset("fashion_mnist", DatasetParams(download_dir=str(tmp_path / "raw")), tmp_path / "out", 0)
+        prepare_dataset("fashion_mnist", in_folder(tmp_path / "raw"), tmp_path / "out", 0)
     assert str(bad) in str(err.value) and hashlib.md5(b"not the file").hexdigest() in str(err.value)
     assert bad.read_bytes() == b"not the file"
     # The files before it in the table were fetched; the bad one was never downloaded over.

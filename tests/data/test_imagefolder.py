@@ -11,7 +11,7 @@ from PIL import Image
 
 from rotnet.data.prepared import load_prepared
 from rotnet.errors import RotnetError
-from rotnet.stages.prepare import prepare as prepare_dataset
+from tests.data.sources import prepare_dataset
 from tests.data.test_prepare import CLASSES, colour, imagefolder, make_folder, tar_folder, zip_folder
 
 

@@ -17,8 +17,8 @@ from rotnet.data import cifar
 from rotnet.data.prepared import load_prepared
 from rotnet.errors import RotnetError
 from rotnet.params import DatasetParams
-from rotnet.stages.prepare import prepare as prepare_dataset
 from tests.data.cifar_files import CIFAR_CLASSES, make_cifar_archive, md5
+from tests.data.sources import in_folder, prepare_dataset, sourced
 
 META_KEYS = {
     "name", "description", "source", "checksum", "counts", "per_class_counts", "class_names",
@@ -36,7 +36,7 @@ def rows(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
 def test_cifar_archive_prepare_and_round_trip(tiny_cifar, tmp_path):
     path, _ = tiny_cifar
     raw = cifar.load_cifar_archive(path)
-    cfg = DatasetParams(source="cifar-archive", path=str(path), val_size=10)
+    cfg = sourced(path, source="cifar-archive", val_size=10)
     meta = prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
     assert set(meta) >= META_KEYS
     assert meta["counts"] == {"train": 90, "val": 10, "test": 20}
@@ -61,7 +61,7 @@ def test_cifar_archive_prepare_and_round_trip(tiny_cifar, tmp_path):
 
 def test_cifar_archive_train_per_class_and_resize(tiny_cifar, tmp_path):
     path, _ = tiny_cifar
-    cfg = DatasetParams(source="cifar-archive", path=str(path), val_size=10, train_per_class=4, resize=16)
+    cfg = sourced(path, source="cifar-archive", val_size=10, train_per_class=4, resize=16)
     meta = prepare_dataset("cifar10", cfg, tmp_path / "out", seed=1)
     assert meta["counts"] == {"train": 30, "val": 10, "test": 20}
     assert np.add(meta["per_class_counts"]["train"], meta["per_class_counts"]["val"]).tolist() == [4] * 10
@@ -78,7 +78,7 @@ def test_semisup_subsets_are_the_first_k_of_each_class_in_the_archive_order(tmp_
     monkeypatch.setattr(cifar, "CIFAR10_MD5", md5(path))
     raw = cifar.load_cifar_archive(path)  # the archive's order (its parsing is tested above)
     first = {c: raw.train.images[raw.train.labels == c] for c in range(10)}  # each class, in order
-    cfg = DatasetParams(source="cifar-archive", path=str(path), val_size=50, keep_first_per_class=8)
+    cfg = sourced(path, source="cifar-archive", val_size=50, keep_first_per_class=8)
     meta = prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
     assert meta["keep_first_per_class"] == 8 and meta["per_class_counts"]["val"] == [5] * 10
     assert meta["provenance"]["official"] is True and meta["provenance"]["order"] == OFFICIAL_ORDER
@@ -92,13 +92,13 @@ def test_semisup_subsets_are_the_first_k_of_each_class_in_the_archive_order(tmp_
     assert not kept & {img.tobytes() for img in ds.val.images}
     assert np.array_equal(ds.test.images, raw.test.images) and np.array_equal(ds.test.labels, raw.test.labels)
     # Without the reservation the same seeded carve takes some of them: the subsets would differ.
-    prepare_dataset("cifar10", cfg.model_copy(update={"keep_first_per_class": None}), tmp_path / "all", seed=0)
+    prepare_dataset("cifar10", cfg.with_cfg(keep_first_per_class=None), tmp_path / "all", seed=0)
     assert kept & {img.tobytes() for img in load_prepared(tmp_path / "all").val.images}
 
 
 def test_a_reservation_that_leaves_no_room_for_the_carve_is_refused(tiny_cifar, tmp_path):
     path, _ = tiny_cifar  # 10 train images per class; val_size 20 takes 2 of each
-    cfg = DatasetParams(source="cifar-archive", path=str(path), val_size=20, keep_first_per_class=10)
+    cfg = sourced(path, source="cifar-archive", val_size=20, keep_first_per_class=10)
     with pytest.raises(RotnetError, match="lower datasets.cifar10.keep_first_per_class to at most 8") as err:
         prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
     assert "or lower datasets.cifar10.val_size" in str(err.value) and "semisup.labels_per_class" in str(err.value)
@@ -110,10 +110,10 @@ def test_a_reservation_that_leaves_no_room_for_the_carve_is_refused(tiny_cifar, 
 
 def test_download_only_for_official_datasets(tmp_path):
     with pytest.raises(RotnetError) as err:
-        prepare_dataset("svhn", DatasetParams(), tmp_path / "out", 0)
+        prepare_dataset("svhn", in_folder(tmp_path / "raw"), tmp_path / "out", 0)
     assert str(err.value) == (
         "no official download for dataset 'svhn' (official downloads: cifar10, fashion_mnist); "
-        "set datasets.svhn.source to imagefolder with a path"
+        "add its files with `rotnet data add svhn PATH` and set datasets.svhn.source to imagefolder"
     )
 
 
@@ -152,7 +152,7 @@ def zip_folder(folder: Path, archive: Path) -> Path:
 
 
 def imagefolder(path: Path, **kwargs) -> DatasetParams:
-    return DatasetParams(source="imagefolder", path=str(path), **{"val_size": 3, **kwargs})
+    return sourced(path, source="imagefolder", **{"val_size": 3, **kwargs})
 
 
 def test_imagefolder_directory(tmp_path):
@@ -252,7 +252,7 @@ def test_imagefolder_missing_test_folder(tmp_path):
     shutil.rmtree(src / "test")
     with pytest.raises(RotnetError, match="is missing") as err:
         prepare_dataset("pets", imagefolder(src), tmp_path / "out", 0)
-    assert str(src / "test") in str(err.value) and "datasets.pets.path" in str(err.value)
+    assert str(src / "test") in str(err.value) and "rotnet data add pets PATH --replace" in str(err.value)
 
 
 def test_imagefolder_empty_class(tmp_path):
@@ -322,7 +322,7 @@ def test_imagefolder_damaged_archive(tmp_path):
 
 
 def test_mini_cifar_jpeg_archive(mini_cifar_archive, tmp_path):
-    cfg = DatasetParams(source="imagefolder", path=str(mini_cifar_archive), val_size=500)
+    cfg = sourced(mini_cifar_archive, source="imagefolder", val_size=500)
     meta = prepare_dataset("cifar10", cfg, tmp_path / "out", seed=0)
     assert set(meta) >= META_KEYS
     assert meta["counts"] == {"train": 2500, "val": 500, "test": 1000}

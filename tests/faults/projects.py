@@ -36,12 +36,12 @@ def write_params(root: Path, **sections) -> None:
 
 
 def prepare_project(root: Path, seed: int) -> None:
-    make_idx_folder(root / "idx", gz=False)
+    make_idx_folder(root / "data/raw/fashion/idx", gz=False)  # as `rotnet data add fashion idx` leaves it
     write_params(
         root,
         seed=seed,
         study={"datasets": ["fashion"], "backbones": ["nin"]},
-        datasets={"fashion": {"source": "idx", "path": "idx", "val_size": 10}},
+        datasets={"fashion": {"source": "idx", "val_size": 10}},
     )
 
 

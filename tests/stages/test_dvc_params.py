@@ -88,7 +88,6 @@ def test_a_dataset_in_the_readmes_short_form_passes_dvcs_params_check_in_every_s
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
     raw["datasets"]["mine"] = {
         "source": "imagefolder",
-        "path": "mine.zip",
         "resize": 32,
         "channels": 3,
         "val_size": 500,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -61,8 +62,10 @@ def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
     assert "| random init + conv head (block 2) | 72.50 |" in report and "3-block NIN (nin3)" in report
     # A section per dataset, each labelled with the data it was measured on.
     # IDX files of other images are not the official Fashion-MNIST; both carves are below the default.
-    assert f"## cifar10: image folder {data}; validation 30 images (default 5,000)" in report
-    assert f"## fashion_mnist: Fashion-MNIST format, from {fashion}; validation 30 images" in report
+    # The source as the project holds it (data/raw/<dataset>, `rotnet data add`): no path of this machine.
+    assert f"## cifar10: image folder data/raw/cifar10/{data.name}; validation 30 images (default 5,000)" in report
+    assert f"## fashion_mnist: Fashion-MNIST format, from data/raw/fashion_mnist/{fashion.name}; validation" in report
+    assert str(data.parent) not in report
     fashion_section = report.split("## fashion_mnist")[1].split("\n## ")[0]
     assert "89.06" not in fashion_section  # the paper's CIFAR-10 figures stay out of other datasets
     assert (repo / "metrics" / "report.png").stat().st_size > 1000
@@ -134,7 +137,7 @@ def test_a_clone_reruns_only_what_changed(tiny_study, tmp_path):
 
     # What this clone made travels through a DVC remote and a bare git repo (folders here; S3
     # or SSH alike): another clone pulls the study and the queued variant, and reruns nothing.
-    _share_and_pull(repo, tmp_path, "fewer-labels")
+    _share_and_pull(repo, tmp_path, "fewer-labels", tiny_study.data)
 
     # The queued variant applied in the workspace: its outputs come from DVC's cache.
     applied = _run(["dvc", "exp", "apply", "fewer-labels"], repo)
@@ -164,7 +167,7 @@ def _add_remote(repo: Path, tmp_path: Path) -> None:
     _run(["git", "remote", "set-url", "origin", str(tmp_path / "origin.git")], repo)  # was the study
 
 
-def _share_and_pull(repo: Path, tmp_path: Path, exp: str) -> None:
+def _share_and_pull(repo: Path, tmp_path: Path, exp: str, data: Path) -> None:
     remote, origin, other = tmp_path / "remote", tmp_path / "origin.git", tmp_path / "elsewhere"
     _run(["git", "push", "-q", "origin", "HEAD"], repo)
     _run(["dvc", "push"], repo)
@@ -183,6 +186,14 @@ def _share_and_pull(repo: Path, tmp_path: Path, exp: str) -> None:
     assert _ran(_run(["dvc", "repro"], other)) == set()
     for name in ("report.md", "report.csv", "summary.json"):
         assert (other / "metrics" / name).read_bytes() == (repo / "metrics" / name).read_bytes(), name
+    # The input sits at another path on this machine: adding it again changes nothing, since
+    # the study depends on its content (data/raw/cifar10.dvc), not on where a copy sat.
+    moved = tmp_path / "moved" / data.name
+    shutil.copytree(data, moved)
+    added = _run([sys.executable, "-m", "rotnet.cli", "data", "add", "cifar10", str(moved)], other)
+    assert "already holds" in added, added
+    assert _run(["git", "status", "--porcelain"], other).strip() == ""
+    assert json.loads(_run(["dvc", "status", "--json"], other).splitlines()[0]) == {}
     _run(["dvc", "exp", "pull", "origin", exp], other)
     assert exp in _run(["dvc", "exp", "list", "--name-only"], other).split()
     _run(["dvc", "exp", "apply", exp], other)
