@@ -96,8 +96,7 @@ def _draw_boxes(
     fits = (cw > 0) & (cw <= w) & (ch > 0) & (ch <= h)
     first = fits.int().argmax(dim=1, keepdim=True)  # index of the first True (0 when none)
     fallback = ~fits.any(dim=1)
-    pick = lambda t: t.gather(1, first).squeeze(1)  # noqa: E731
-    area, aspect, cw, ch = pick(area), pick(aspect), pick(cw), pick(ch)
+    area, aspect, cw, ch = (t.gather(1, first).squeeze(1) for t in (area, aspect, cw, ch))
     # The fallback: the whole image, cut to the nearest allowed aspect.
     in_ratio = w / h
     fw, fh = w, h

@@ -30,7 +30,7 @@ class _GatherWithGrad(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.contiguous()
+        grad = grad.clone(memory_format=torch.contiguous_format)  # reduced in place: never autograd's buffer
         dist.all_reduce(grad)  # all_reduce rather than reduce_scatter: gloo has only the former
         return grad[dist.get_rank()]
 
