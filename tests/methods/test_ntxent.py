@@ -3,6 +3,7 @@ processes against the whole batch in one."""
 
 from __future__ import annotations
 
+import datetime
 import math
 import socket
 from unittest import mock
@@ -89,7 +90,9 @@ def _rank_step(rank: int, world: int, port: int, out: str) -> None:
     seconds per process, and its one-process loss is compared above)."""
     import torch.distributed as dist
 
-    dist.init_process_group("gloo", init_method=f"tcp://localhost:{port}", rank=rank, world_size=world)
+    # A bounded wait: rank 0 runs inside pytest, and must not hang if the other process dies.
+    wait = datetime.timedelta(seconds=60)
+    dist.init_process_group("gloo", init_method=f"tcp://localhost:{port}", rank=rank, world_size=world, timeout=wait)
     try:
         _both_gathers(rank, world, out)
     finally:
