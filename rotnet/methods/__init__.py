@@ -1,0 +1,1 @@
+"""Self-supervised methods beside RotNet (SimCLR, BYOL): their losses, heads, target network and recipes."""
