@@ -29,7 +29,7 @@ class StageSpec:
 
 
 STAGES: tuple[StageSpec, ...] = (
-    StageSpec("prepare", "download or read a dataset and write data/prepared/<dataset>"),
+    StageSpec("prepare", "read a dataset's source (data/raw/<dataset>) and write data/prepared/<dataset>"),
     StageSpec("supervised", "train a backbone on the labels", per_backbone=True, distributed=True),
     StageSpec(
         "supervised_rot",
