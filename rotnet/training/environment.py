@@ -31,6 +31,7 @@ from rotnet.params import Params, TrainParams
 from rotnet.progress import log
 from rotnet.training.distributed import World, close_world, init_world
 from rotnet.training.engine import Engine
+from rotnet.training.forecast import forecast_line
 from rotnet.training.runtime import describe_device, resolve_device, seed_everything, setup_threads
 
 
@@ -76,6 +77,8 @@ class StageEnvironment:
                     f"{self.name}: {len(p.train.labels)} train, {len(p.val.labels)} val, {len(p.test.labels)} test "
                     f"images on {describe_device(self.device)} x {self.world.size} process(es)"
                 )
+                if note := forecast_line(params, self.device, len(p.train.labels)):
+                    log(f"{self.name}: {note}")
             seed_everything(self.seed)  # the same initial weights in every process
             self.data = self.device_data(self.prepared)
             self.engine = Engine(self.data, params.runtime, self.device, self.world)
