@@ -38,6 +38,7 @@ CHECK = (
     ("dvc", "exp", "push"),
     ("dvc", "exp", "pull"),
     ("dvc", "exp", "apply"),
+    ("dvc", "plots", "diff"),
     ("git",),
     ("python",),
     ("python3",),
