@@ -28,6 +28,7 @@ CHECK = (
     ("dvc", "exp", "run"),
     ("dvc", "queue", "start"),
     ("rotnet", "ablations"),
+    ("rotnet", "worker"),  # needs node 0's stage: run by tests/stages/test_nodes.py
     # Sharing (docs/sharing.md): run for real by tests/stages/test_pipeline.py, with a folder
     # as the remote and a bare repository as origin; here, the arguments as written.
     ("dvc", "remote", "add"),
