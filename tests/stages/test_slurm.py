@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 
 import pytest
@@ -16,10 +15,12 @@ from rotnet.data.prepared import save_prepared
 from rotnet.errors import RotnetError
 from rotnet.params import DistributedParams
 from rotnet.stages import slurm
-from rotnet.stages.entry import CHECKOUT, SRUN_TASK
+from rotnet.stages.entry import CHECKOUT, SRUN_TASK, stage_main
 from rotnet.stages.table import BY_NAME
 from tests.stages.test_nodes import free_port_pair
 from tests.synthetic import dataset
+
+ARGS = ["--dataset", "cifar10", "--backbone", "nin"]
 
 # srun as a laptop would play it: every task here, with the variables SLURM gives each.
 FAKE_SRUN = """#!{python}
@@ -65,11 +66,10 @@ def test_a_task_gets_torchruns_variables_and_rank_0_must_be_on_dvcs_node():
 
 
 @pytest.mark.slow
-def test_a_stage_runs_as_srun_tasks_on_two_nodes(tmp_path):
+def test_a_stage_runs_as_srun_tasks_on_two_nodes(tmp_path, monkeypatch):
     data = dataset(n_train=120, n_val=40, n_test=40, classes=4, size=16)
-    save_prepared(
-        tmp_path / "data/prepared/cifar10", {"train": data.train, "val": data.val, "test": data.test}, data.meta
-    )
+    splits = {"train": data.train, "val": data.val, "test": data.test}
+    save_prepared(tmp_path / "data/prepared/cifar10", splits, data.meta)
     params = {
         "study": {"datasets": ["cifar10"], "backbones": ["nin"]},
         "runtime": {"device": "cpu"},
@@ -82,10 +82,14 @@ def test_a_stage_runs_as_srun_tasks_on_two_nodes(tmp_path):
     bin_.mkdir()
     (bin_ / "srun").write_text(FAKE_SRUN.format(python=sys.executable))
     (bin_ / "srun").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_}{os.pathsep}{os.environ['PATH']}", "SLURM_JOB_ID": "1"}
-    env = {k: v for k, v in env.items() if k not in ("LOCAL_RANK", SRUN_TASK)}
-    cmd = [sys.executable, str(CHECKOUT / "stages/supervised.py"), "--dataset", "cifar10", "--backbone", "nin"]
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", f"{bin_}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_ID", "1")
+    for key in ("LOCAL_RANK", SRUN_TASK):
+        monkeypatch.delenv(key, raising=False)
+    # This process is the stage DVC started on the allocation's first node; srun's tasks train.
+    with pytest.raises(SystemExit) as exit_:
+        stage_main(BY_NAME["supervised"], lambda params, **where: pytest.fail("trained in the launcher"), ARGS)
+    assert exit_.value.code == 0
     run = json.loads((tmp_path / "models/cifar10/nin/supervised/run.json").read_text())
     assert run["processes"] == 2  # one process per "node", rank 0 the writer
