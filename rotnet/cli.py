@@ -97,6 +97,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     orp.add_argument("--batch-size", type=int, default=128)
     orp.add_argument("--device", default="auto")
     orp.add_argument("--max-pixels", type=int, default=50_000_000, help="refuse larger images")
+    wk = sub.add_parser(
+        "worker",
+        help="on each node but DVC's (node 0): run its share of the training stages node 0 starts (docs/operations.md)",
+    )
+    wk.add_argument("--endpoint", required=True, help="node 0's distributed.rdzv_endpoint, HOST:PORT")
+    wk.add_argument("--node-rank", type=int, required=True, help="this node's rank, 1 to distributed.nnodes - 1")
+    wk.add_argument("--once", action="store_true", help="exit after one job, with its status (default: until killed)")
     ablations.add_parser(sub)
     profiles.add_parser(sub)
     data_add.add_parser(sub)
@@ -111,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             profiles.main(args)
         elif args.command == "data":
             data_add.main(args)
+        elif args.command == "worker":
+            from rotnet.stages.nodes import work
+
+            sys.exit(work(args.endpoint, args.node_rank, args.once))
         elif args.command == "stages":
             from rotnet.stages.table import markdown_table
 

@@ -75,29 +75,52 @@ class RuntimeParams(Strict):
 
 
 class DistributedParams(Strict):
-    """Processes per stage, started by torchrun when more than one is asked for.
+    """Processes per stage, started by torchrun (or srun) when more than one is asked for.
 
     batch_size everywhere is the global batch (split evenly across processes) and lr is
     the lr of that global batch, so results do not depend on the process count.
+    DVC runs on one node, node 0, which holds global rank 0 (the only writer); a stage
+    started there starts the job on every node (rotnet.stages.nodes, rotnet.stages.slurm).
     """
 
-    nproc_per_node: int = Field(1, ge=1)  # processes on this machine (one per GPU)
+    nproc_per_node: int = Field(1, ge=1)  # processes on each machine (one per GPU)
     nnodes: int = Field(1, ge=1)
-    node_rank: int = Field(0, ge=0)
-    rdzv_backend: str = "c10d"
-    rdzv_endpoint: str = "localhost:29500"  # host:port of node 0, reachable from every node
+    # torchrun: on the DVC node; the other nodes run `rotnet worker`. srun: inside a SLURM
+    # allocation, from its first node (sbatch's), one task per process.
+    launcher: Literal["torchrun", "srun"] = "torchrun"
+    rdzv_backend: str = "c10d"  # nnodes > 1 with torchrun needs static: it alone pins rank 0 to node 0
+    rdzv_endpoint: str = Field("localhost:29500", pattern=r"^[^:\s]+:\d+$")  # host:port of node 0 (DVC's)
     rdzv_id: str = "rotnet"
+    worker_timeout_s: float = Field(600, gt=0)  # how long node 0 waits for each `rotnet worker`
     sync_bn: bool = False  # SyncBatchNorm across processes (CUDA only)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_node_rank(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "node_rank" in raw:
+            raise ValueError(
+                "node_rank is gone: DVC's node is always node 0; start each other node with "
+                "`rotnet worker --endpoint HOST:PORT --node-rank R` (docs/operations.md); remove the key"
+            )
+        return raw
+
     @model_validator(mode="after")
-    def _rank_inside(self) -> DistributedParams:
-        if self.node_rank >= self.nnodes:
-            raise ValueError(f"node_rank ({self.node_rank}) must be < nnodes ({self.nnodes})")
+    def _static_across_nodes(self) -> DistributedParams:
+        if self.nnodes > 1 and self.launcher == "torchrun" and self.rdzv_backend != "static":
+            raise ValueError(
+                f"rdzv_backend {self.rdzv_backend} with nnodes > 1 may give global rank 0, the only writer, to a "
+                "node DVC does not run on; set distributed.rdzv_backend: static (or launcher: srun)"
+            )
         return self
 
     @property
     def world_size(self) -> int:
         return self.nproc_per_node * self.nnodes
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, port = self.rdzv_endpoint.rsplit(":", 1)
+        return host, int(port)
 
 
 class DatasetParams(Strict):

@@ -16,6 +16,7 @@ from rotnet.params import DistributedParams, Params, load_params
 from rotnet.stages.table import StageSpec
 
 CHECKOUT = Path(__file__).resolve().parents[2]
+SRUN_TASK = "ROTNET_SRUN_TASK"  # set by the srun launcher: its tasks run the stage, never relaunch it
 
 
 def add_stage_args(parser: argparse.ArgumentParser, spec: StageSpec) -> None:
@@ -28,31 +29,59 @@ def add_stage_args(parser: argparse.ArgumentParser, spec: StageSpec) -> None:
         parser.add_argument("--head", help="one head of finetune.heads (default: each of them in turn)")
 
 
-def torchrun_argv(cfg: DistributedParams, spec: StageSpec, args: Sequence[str]) -> list[str]:
+def torchrun_argv(
+    cfg: DistributedParams,
+    spec: StageSpec,
+    args: Sequence[str],
+    node_rank: int = 0,
+    master: str | None = None,
+    checkout: Path = CHECKOUT,
+) -> list[str]:
     """The torchrun command that runs this stage with the processes params ask for: the
-    stage script of this checkout when there is one (the code dvc.lock hashes), else the module."""
-    script = CHECKOUT / spec.script
+    stage script of this checkout when there is one (the code dvc.lock hashes), else the module.
+    Across nodes the rendezvous is static: node ``node_rank`` joins ``master`` (default: the
+    endpoint's host), and node 0, DVC's, holds global rank 0."""
+    script = checkout / spec.script
     target = [str(script)] if script.is_file() else ["-m", spec.module]
+    host, port = cfg.host_port
+    if cfg.rdzv_backend == "static":
+        rdzv = ["--rdzv_backend=static", f"--master_addr={master or host}", f"--master_port={port}"]
+    else:
+        rdzv = [f"--rdzv_backend={cfg.rdzv_backend}", f"--rdzv_endpoint={cfg.rdzv_endpoint}"]
+        rdzv.append(f"--rdzv_id={cfg.rdzv_id}")
     return [
         sys.executable,
         "-m",
         "torch.distributed.run",
         f"--nnodes={cfg.nnodes}",
         f"--nproc_per_node={cfg.nproc_per_node}",
-        f"--node_rank={cfg.node_rank}",
-        f"--rdzv_backend={cfg.rdzv_backend}",
-        f"--rdzv_endpoint={cfg.rdzv_endpoint}",
-        f"--rdzv_id={cfg.rdzv_id}",
+        f"--node_rank={node_rank}",
+        *rdzv,
         *target,
         *args,
     ]
 
 
 def call_stage(spec: StageSpec, run: Callable[..., Any], args: argparse.Namespace, argv: Sequence[str]) -> None:
-    """Run a parsed stage command; more processes asked for: let torchrun start them."""
+    """Run a parsed stage command; more processes asked for: start them (torchrun on this node,
+    with `rotnet worker`s on the others, or srun), and exit with their status."""
     params: Params = load_params(args.params)
-    if spec.distributed and params.distributed.world_size > 1 and "LOCAL_RANK" not in os.environ:
-        sys.exit(subprocess.call(torchrun_argv(params.distributed, spec, argv)))
+    cfg = params.distributed
+    if spec.distributed and cfg.world_size > 1 and "LOCAL_RANK" not in os.environ:
+        if SRUN_TASK in os.environ:  # a task srun started: torchrun's variables from SLURM's
+            from rotnet.stages.slurm import task_env
+
+            os.environ.update(task_env(os.environ))
+        elif cfg.launcher == "srun":
+            from rotnet.stages.slurm import launch
+
+            sys.exit(launch(cfg, spec, argv))
+        elif cfg.nnodes > 1:
+            from rotnet.stages.nodes import lead
+
+            sys.exit(lead(cfg, spec, argv, Path(args.params)))
+        else:
+            sys.exit(subprocess.call(torchrun_argv(cfg, spec, argv)))
     where = {k: getattr(args, k) for k in ("dataset", "backbone", "head") if hasattr(args, k)}
     run(params, **where)
 

@@ -29,6 +29,7 @@ CHECK = (
     ("dvc", "queue", "start"),
     ("rotnet", "ablations"),
     ("rotnet", "data", "add"),  # run for real by tests/test_data_add.py and the tiny study's build
+    ("rotnet", "worker"),  # needs node 0's stage: run by tests/stages/test_nodes.py
     # Sharing (docs/sharing.md): run for real by tests/stages/test_pipeline.py, with a folder
     # as the remote and a bare repository as origin; here, the arguments as written.
     ("dvc", "remote", "add"),

@@ -31,8 +31,8 @@ WIDTH = 200  # the terminal `dvc exp show` must fit
 
 
 def substitute(argv: tuple[str, ...], tmp: Path, exp: str = "exp") -> list[str]:
-    """The docs' placeholders made real: an output folder, a data folder, a node rank, an experiment."""
-    real = {"$OUT": str(tmp / "out"), "DIR": str(tmp / "data"), "--node_rank=R": "--node_rank=0", "<exp>": exp}
+    """The docs' placeholders made real: an output folder, a data folder, an experiment."""
+    real = {"$OUT": str(tmp / "out"), "DIR": str(tmp / "data"), "<exp>": exp}
     return [real.get(arg, arg) for arg in argv]
 
 

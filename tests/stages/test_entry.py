@@ -4,6 +4,7 @@ torchrun started when params ask for more processes, input errors printed withou
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 
 from rotnet.errors import RotnetError
 from rotnet.params import DistributedParams
-from rotnet.stages.entry import CHECKOUT, add_stage_args, call_stage, stage_main, torchrun_argv
+from rotnet.stages.entry import CHECKOUT, SRUN_TASK, add_stage_args, call_stage, stage_main, torchrun_argv
 from rotnet.stages.table import BY_NAME, StageSpec
 
 
@@ -69,7 +70,7 @@ def test_bad_params_are_an_input_error(tmp_path, capsys):
 
 
 def test_torchrun_runs_this_checkouts_script_with_the_params_processes():
-    cfg = DistributedParams(nproc_per_node=2, nnodes=1, node_rank=0, rdzv_endpoint="localhost:29500")
+    cfg = DistributedParams(nproc_per_node=2, nnodes=1, rdzv_endpoint="localhost:29500")
     argv = torchrun_argv(cfg, BY_NAME["probe"], ["--dataset", "d", "--backbone", "b"])
     assert argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
     assert "--nproc_per_node=2" in argv and "--nnodes=1" in argv and "--rdzv_endpoint=localhost:29500" in argv
@@ -94,3 +95,36 @@ def test_more_processes_start_torchrun_and_exit_with_its_status(tmp_path, monkey
     ran = []
     call_stage(spec, lambda params, **where: ran.append(where), _parse(spec, argv), argv)
     assert ran == [{"dataset": "d", "backbone": "b"}]
+
+
+def test_across_nodes_the_stage_leads_the_workers_or_srun_its_tasks(tmp_path, monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv(SRUN_TASK, raising=False)
+    spec = BY_NAME["pretrain"]
+    argv = ["--params", str(tmp_path / "p.yaml"), "--dataset", "d", "--backbone", "b"]
+    started = []
+    monkeypatch.setattr(
+        "rotnet.stages.nodes.lead", lambda cfg, spec, args, params: started.append(("lead", params)) or 4
+    )
+    monkeypatch.setattr("rotnet.stages.slurm.launch", lambda cfg, spec, args: started.append(("srun", args)) or 5)
+    for launcher, code in (("torchrun", 4), ("srun", 5)):
+        dist = {"nnodes": 2, "rdzv_backend": "static", "launcher": launcher}
+        (tmp_path / "p.yaml").write_text(yaml.safe_dump({"distributed": dist}))
+        with pytest.raises(SystemExit) as exit_:
+            call_stage(spec, lambda params, **where: pytest.fail("ran in the launcher"), _parse(spec, argv), argv)
+        assert exit_.value.code == code
+    assert started == [("lead", tmp_path / "p.yaml"), ("srun", argv)]
+    # A task srun started runs the stage, as torchrun's processes do, with torchrun's variables.
+    for key, value in {SRUN_TASK: "1", "SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_LOCALID": "0"}.items():
+        monkeypatch.setenv(key, value)
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):  # set, then unset: the test's end removes what the run sets
+        monkeypatch.setenv(key, "x")
+        monkeypatch.delenv(key)
+    ran = []
+    call_stage(
+        spec,
+        lambda params, **where: ran.append("/".join(os.environ[k] for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))),
+        _parse(spec, argv),
+        argv,
+    )
+    assert ran == ["1/2/0"]

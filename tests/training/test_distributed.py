@@ -61,9 +61,9 @@ def test_two_gloo_processes_write_the_same_files_as_one(tmp_path):
         script = str(ROOT / "stages" / f"{stage}.py")
         args = ["--dataset", "cifar10", "--backbone", "nin"]
         subprocess.run([sys.executable, script, *args], cwd=one, check=True, capture_output=True, timeout=300)
-        # README's multi-node command, with one node.
+        # The command a stage starts itself with (torchrun_argv), on one node.
         cmd = torchrun_argv(
-            DistributedParams(nproc_per_node=2, nnodes=1, node_rank=0, rdzv_endpoint=f"localhost:{_free_port()}"),
+            DistributedParams(nproc_per_node=2, nnodes=1, rdzv_endpoint=f"localhost:{_free_port()}"),
             BY_NAME[stage],
             args,
         )
@@ -88,13 +88,13 @@ def test_global_batch_must_divide_by_the_processes():
 
 
 def test_torchrun_command_from_params():
-    cfg = parse_params({"distributed": {"nproc_per_node": 4, "nnodes": 2, "node_rank": 1}}).distributed
-    argv = torchrun_argv(cfg, BY_NAME["pretrain"], ["--dataset", "cifar10"])
+    cfg = parse_params({"distributed": {"nproc_per_node": 4, "nnodes": 2, "rdzv_backend": "static"}}).distributed
+    argv = torchrun_argv(cfg, BY_NAME["pretrain"], ["--dataset", "cifar10"], node_rank=1)
     assert argv[1:3] == ["-m", "torch.distributed.run"]
     assert "--nnodes=2" in argv and "--nproc_per_node=4" in argv and "--node_rank=1" in argv
     assert argv[-3:] == [str(ROOT / "stages/pretrain.py"), "--dataset", "cifar10"]  # this checkout's script
-    with pytest.raises(RotnetError, match="node_rank"):
-        parse_params({"distributed": {"nnodes": 2, "node_rank": 2}})
+    with pytest.raises(RotnetError, match="node_rank is gone"):  # node 0 is DVC's; the others are workers
+        parse_params({"distributed": {"nnodes": 2, "rdzv_backend": "static", "node_rank": 1}})
 
 
 def _ddp_step(rank: int, world: int, port: int, out: str, kind: str = "supervised") -> None:
