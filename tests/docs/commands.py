@@ -29,6 +29,7 @@ CHECK = (
     ("dvc", "queue", "start"),
     ("rotnet", "ablations"),
     ("rotnet", "data", "add"),  # run for real by tests/test_data_add.py and the tiny study's build
+    ("dvc", "plots", "diff"),  # run with two revisions by test_the_docs_commands_run_on_the_tiny_study
     ("rotnet", "worker"),  # needs node 0's stage: run by tests/stages/test_nodes.py
     # Sharing (docs/sharing.md): run for real by tests/stages/test_pipeline.py, with a folder
     # as the remote and a bare repository as origin; here, the arguments as written.
@@ -39,7 +40,6 @@ CHECK = (
     ("dvc", "exp", "push"),
     ("dvc", "exp", "pull"),
     ("dvc", "exp", "apply"),
-    ("dvc", "plots", "diff"),
     ("git",),
     ("python",),
     ("python3",),
