@@ -133,6 +133,11 @@ def open_state(args: argparse.Namespace, device_name: str) -> dict[str, Any]:
     state = read_json(path)
     if state is None:
         (args.state / "work").mkdir(parents=True, exist_ok=True)
+        if options["data"]:  # the prepare stage reads data/raw/<dataset>, as in a checkout
+            from rotnet import paths
+            from rotnet.data.raw import link_source
+
+            link_source(DATASET, Path(options["data"]), args.state / "work" / paths.raw_dir(DATASET))
         state = {"options": options, "runs": {}}
     elif state["options"] != options:
         changed = sorted(k for k in options if options[k] != state["options"].get(k))

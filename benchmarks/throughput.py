@@ -97,8 +97,8 @@ def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
         from rotnet.stages.prepare import prepare as prepare_dataset
 
         with tempfile.TemporaryDirectory() as tmp:
-            cfg = DatasetParams(source="imagefolder", path=str(MINI), val_size=100)
-            prepare_dataset("cifar10", cfg, Path(tmp) / "p", seed=0)
+            cfg = DatasetParams(source="imagefolder", val_size=100)
+            prepare_dataset("cifar10", cfg, MINI, Path(tmp) / "p", seed=0)
             data = load_prepared(Path(tmp) / "p")
         reps = -(-n // len(data.train.labels))
         images = np.concatenate([data.train.images] * reps)[:n]

@@ -98,8 +98,8 @@ def load_data(args: argparse.Namespace, seed: int) -> Any:
 
     with tempfile.TemporaryDirectory(prefix="zoo-smoke-") as work:
         # The whole source, one image aside for validation (carved again below, per class).
-        cfg = DatasetParams(source="imagefolder", path=str(args.data), val_size=1)
-        prepare("cifar10", cfg, Path(work) / "prepared", seed=seed)
+        cfg = DatasetParams(source="imagefolder", val_size=1)
+        prepare("cifar10", cfg, Path(args.data), Path(work) / "prepared", seed=seed)
         data = load_prepared(Path(work) / "prepared")
     if args.classes > len(data.meta["class_names"]):
         raise SystemExit(f"--classes {args.classes}: {args.data} has {len(data.meta['class_names'])} classes")

@@ -36,7 +36,7 @@ def paper_params(options: dict[str, Any], device: str, mode: str):
         f"datasets.{DATASET}.train_per_class": options["train_per_class"],
     }
     if options["data"]:
-        cut |= {f"datasets.{DATASET}.source": "imagefolder", f"datasets.{DATASET}.path": options["data"]}
+        cut[f"datasets.{DATASET}.source"] = "imagefolder"  # the run's work/data/raw/cifar10 links to it
     if options["width"]:
         cut[f"backbones.{BACKBONE}.width"] = options["width"]
     if mode == "paper-control":

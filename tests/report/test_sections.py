@@ -49,8 +49,8 @@ def test_dataset_heading_is_the_prepared_label_with_its_cuts(results, tmp_path, 
 
     # Fashion-MNIST-format files of other images, cut: the label says so, and the heading shows it.
     make_idx_folder(tmp_path / "idx")
-    cfg = DatasetParams(source="idx", path=str(tmp_path / "idx"), val_size=10, train_per_class=3)
-    label = prepare("fashion_mnist", cfg, tmp_path / "other", 0)["description"]
+    cfg = DatasetParams(source="idx", val_size=10, train_per_class=3)
+    label = prepare("fashion_mnist", cfg, tmp_path / "idx", tmp_path / "other", 0)["description"]
     ds = dataclasses.replace(results.datasets["shapes"], data=label)
     heading = sections.dataset_section(ds, results.accuracies[results.accuracies.dataset == "shapes"])[0]
     assert heading == (
@@ -60,7 +60,7 @@ def test_dataset_heading_is_the_prepared_label_with_its_cuts(results, tmp_path, 
     assert "official" not in heading
     # The same files, when the official md5 table names them, are the official data.
     monkeypatch.setattr(fashion, "FASHION_MD5", {f: md5(tmp_path / "idx" / f) for f in fashion.FASHION_MD5})
-    label = prepare("fashion_mnist", cfg, tmp_path / "off", 0)
+    label = prepare("fashion_mnist", cfg, tmp_path / "idx", tmp_path / "off", 0)
     assert label["description"].startswith("Fashion-MNIST (official); train cut to the first 3 images per class")
 
 
