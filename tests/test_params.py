@@ -45,7 +45,7 @@ def test_committed_params_are_valid_and_paper_scale():
         ({"supervised": {"schedule": {"name": "onecycle", "warmup_epochs": 2}}}, ["own warm-up"]),
         ({"supervised": {"augment": {"resize_scale": [0.9, 0.5]}}}, ["resize_scale"]),
         ({"datasets": {"cifar10": {"val_size": -5}}}, ["datasets.cifar10.val_size"]),
-        ({"datasets": {"cifar10": {"source": "imagefolder"}}}, ["needs 'path'"]),
+        ({"datasets": {"cifar10": {"path": "/data/x.zip"}}}, ["'path' is gone", "rotnet data add <dataset> PATH"]),
         ({"study": {"datasets": ["mnist"]}}, ["mnist", "no entry under 'datasets'"]),
         ({"runtime": {"device": "gpu"}}, ["runtime.device"]),
         # A typo in a corruption fails when params are read, not hours later in robustness.
