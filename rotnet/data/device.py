@@ -20,7 +20,16 @@ import torch
 
 from rotnet.data.augment import augment_batch, cutmix
 from rotnet.data.prepared import PreparedDataset, Split
+from rotnet.data.views import ViewParams, two_views
 from rotnet.params import AugmentParams
+
+
+@dataclass
+class ViewBatch:
+    """Two augmented views of each image (SimCLR, BYOL); the labels only for monitoring."""
+
+    views: tuple[torch.Tensor, torch.Tensor]
+    y: torch.Tensor
 
 
 @dataclass
@@ -120,6 +129,24 @@ class DeviceSplit:
                 if self.channels_last:
                     x = x.contiguous(memory_format=torch.channels_last)
             yield Batch(x, y, mixed)
+
+    def view_batches(
+        self,
+        batch_size: int,
+        views: tuple[ViewParams, ViewParams],
+        seed: int,
+        epoch: int,
+        shard: tuple[int, int] = (0, 1),
+    ) -> Iterator[ViewBatch]:
+        """One epoch of two-view batches (full batches only), in train_batches' order and from
+        the same per-epoch seeds: a resumed run redraws exactly the same views."""
+        rank = shard[0]
+        order = self._order(seed, epoch, None)
+        gen = _generator(self.device, epoch_seed(seed, epoch, 1 + rank))
+        mean, std = self.mean.view(-1) / 255, self.std.view(-1) / 255  # views.two_views works on [0, 1] levels
+        for idx in self._indices(batch_size, order, True, shard):
+            v0, v1 = two_views(self.images[idx], views, mean, std, gen, self.channels_last)
+            yield ViewBatch((v0, v1), self.labels[idx])
 
     def eval_batches(self, batch_size: int, shard: tuple[int, int] = (0, 1)) -> Iterator[Batch]:
         """The whole split in order, normalised, no augmentation; each process takes its share."""

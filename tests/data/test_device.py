@@ -77,3 +77,27 @@ def test_an_epoch_of_epoch_size_images_cycles_seeded_permutations():
     # A labelled set smaller than one batch still trains.
     tiny = DeviceDataset.from_prepared(dataset(n_train=12), CPU)
     assert len(list(tiny.train.train_batches(32, PLAIN, 4, seed=0, epoch=1, epoch_size=64))) == 2
+
+
+def test_two_view_batches_follow_the_training_order_and_seeds_and_normalise_like_it():
+    from rotnet.data.views import ViewParams
+
+    data = DeviceDataset.from_prepared(dataset(), CPU)
+    simclr = (ViewParams(), ViewParams())
+    first = list(data.train.view_batches(32, simclr, seed=1, epoch=3))
+    again = next(data.train.view_batches(32, simclr, seed=1, epoch=3))
+    assert len(first) == len(data.train) // 32 and first[0].views[0].shape == (32, 3, 16, 16)
+    assert all(torch.equal(a, b) for a, b in zip(first[0].views, again.views, strict=True))  # a resume redraws them
+    assert not torch.equal(first[0].views[0], first[0].views[1])
+    assert not torch.equal(first[0].views[0], next(data.train.view_batches(32, simclr, seed=1, epoch=4)).views[0])
+    # The images of train_batches' epoch, in its order.
+    order = [b.y for b in data.train.train_batches(32, PLAIN, 4, seed=1, epoch=3)]
+    assert all(torch.equal(v.y, y) for v, y in zip(first, order, strict=True))
+    # A view with nothing random is the plain normalised image, as the training batches give it.
+    still = ViewParams(scale=(1.0, 1.0), ratio=(1.0, 1.0), flip_prob=0, jitter_prob=0, gray_prob=0)
+    view = next(data.train.view_batches(32, (still, still), seed=1, epoch=3))
+    plain = next(data.train.train_batches(32, PLAIN, 4, seed=1, epoch=3))
+    assert torch.allclose(view.views[0], plain.x, atol=1e-4) and torch.allclose(view.views[1], plain.x, atol=1e-4)
+    # Each process its share of every batch, views drawn from its own stream.
+    halves = [next(data.train.view_batches(32, simclr, seed=1, epoch=3, shard=(r, 2))) for r in range(2)]
+    assert torch.equal(torch.cat([h.y for h in halves]).sort().values, first[0].y.sort().values)
