@@ -3,8 +3,9 @@
 
 Node 0's stage opens a TCPStore on the rendezvous port + 1 and publishes the job: an id, the
 stage and its arguments, the params text (an experiment changes params in node 0's workspace
-only) and a fingerprint of the code. Each worker claims its node rank, checks the code,
-acknowledges, runs the same torchrun with its node rank in its own checkout and reports its
+only), a fingerprint of the code and a hash of each input the stage reads (its dvc.yaml
+deps under data/ and models/). Each worker claims its node rank, checks the code and the
+inputs, acknowledges, runs the same torchrun with its node rank in its own checkout and reports its
 exit status. The rendezvous is static, so global rank 0, the only writer, is on node 0: the
 outputs land where DVC expects them, and the other nodes write nothing.
 """
@@ -14,13 +15,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import socket
 import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +47,7 @@ class Job:
     params: str  # node 0's params.yaml, as the stage read it
     code: str  # fingerprint(node 0's checkout)
     nnodes: int
+    inputs: dict[str, str] = field(default_factory=dict)  # stage_inputs(node 0's project)
 
 
 def fingerprint(root: Path) -> str:
@@ -54,6 +57,34 @@ def fingerprint(root: Path) -> str:
         if "__pycache__" not in path.parts:
             digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def content_hash(path: Path) -> str:
+    """sha256 of a file, or over a folder's files (relative names and bytes); 'missing' if absent."""
+    if not path.exists():
+        return "missing"
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def stage_inputs(spec: StageSpec, args: Sequence[str], root: Path) -> dict[str, str]:
+    """The data and models this stage instance reads (its dvc.yaml deps under data/ and
+    models/, for the --dataset/--backbone/--head it was given), each with its content hash."""
+    dvc_yaml = root / "dvc.yaml"
+    if not dvc_yaml.is_file():
+        return {}
+    entry = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages", {}).get(spec.name, {})
+    given = dict(zip(args[::2], args[1::2], strict=False))
+    item = {k: given.get(f"--{k}") for k in ("dataset", "backbone", "head")}
+    inputs = {}
+    for dep in entry.get("deps", []):
+        path = re.sub(r"\$\{item\.(\w+)\}", lambda m: item.get(m.group(1)) or m.group(0), dep)
+        if "${" not in path and path.startswith(("data/", "models/")):
+            inputs[path] = content_hash(root / path)
+    return inputs
 
 
 def worker_command(endpoint: str, rank: int) -> str:
@@ -77,7 +108,8 @@ def open_job(cfg: DistributedParams, spec: StageSpec, args: Sequence[str], param
             f"cannot open the workers' port {host}:{port + 1} ({err}); choose a free one with "
             "distributed.rdzv_endpoint (its port and the next one are used)"
         ) from None
-    job = Job(uuid.uuid4().hex, spec.name, list(args), params_text, fingerprint(CHECKOUT), cfg.nnodes)
+    inputs = stage_inputs(spec, args, Path.cwd())  # DVC runs the stage from the project's root
+    job = Job(uuid.uuid4().hex, spec.name, list(args), params_text, fingerprint(CHECKOUT), cfg.nnodes, inputs)
     store.set("job", json.dumps(asdict(job)))
     return store, job
 
@@ -153,6 +185,11 @@ def take(store: TCPStore, job: Job, rank: int, master: str, root: Path) -> int:
     if fingerprint(root) != job.code:
         return refuse(
             f"the code in {root} (rotnet/, stages/) differs from node 0's: check out the same commit on every node"
+        )
+    if differ := [path for path, digest in job.inputs.items() if content_hash(root / path) != digest]:
+        return refuse(
+            f"the stage's inputs in {root} differ from node 0's ({', '.join(differ)}): check out node 0's commit "
+            "and `dvc pull` there, or run every node from one shared checkout"
         )
     try:
         cfg = parse_params(yaml.safe_load(job.params)).distributed

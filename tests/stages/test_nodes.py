@@ -4,6 +4,7 @@ DVC's node, the job protocol over a real TCPStore, and two clones of the tiny st
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -201,3 +202,26 @@ def test_two_clones_as_two_nodes_one_dag(tiny_study, tmp_path):
     assert json.loads((a / "models/cifar10/nin/pretrain/run.json").read_text())["processes"] == 2
     assert "up to date" in tiny_study.run(["dvc", "status", stage], a)
     assert _files(b) == before  # node 1 trained, and wrote nothing
+
+
+def test_a_worker_whose_inputs_differ_refuses_the_job(tmp_path, fake_torchrun, monkeypatch):
+    """A queued experiment may change the data on node 0 only: a worker in its own clone must
+    not train on other data without a word."""
+    lead, other = tmp_path / "lead", tmp_path / "other"
+    for root, text in ((lead, "node 0's"), (other, "older")):
+        for folder in ("rotnet", "stages"):
+            shutil.copytree(CHECKOUT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copy(CHECKOUT / "dvc.yaml", root / "dvc.yaml")
+        (root / "data/prepared/d").mkdir(parents=True)
+        (root / "data/prepared/d/meta.json").write_text(text)
+    inputs = nodes.stage_inputs(BY_NAME["probe"], ["--dataset", "d", "--backbone", "b"], lead)
+    assert set(inputs) >= {"data/prepared/d", "models/d/b/pretrain/model.pt"}
+    assert inputs["models/d/b/pretrain/model.pt"] == "missing" and "requirements.lock" not in inputs
+    port = free_port_pair()
+    (tmp_path / "p.yaml").write_text("{}\n")
+    monkeypatch.chdir(lead)
+    thread, status = _worker(port, other)
+    with pytest.raises(RotnetError, match=r"inputs in .*other differ from node 0's \(data/prepared/d\)"):
+        nodes.lead(_cfg(port), BY_NAME["pretrain"], ["--dataset", "d", "--backbone", "b"], tmp_path / "p.yaml")
+    thread.join(10)
+    assert status == [2] and not (tmp_path / "node0.json").exists()
