@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rotnet import paths
 from rotnet.data.prepare import official
-from rotnet.data.raw import place_copy, place_download
+from rotnet.data.raw import held, place_copy, place_download
 from rotnet.errors import RotnetError
 from rotnet.params import load_params
 
@@ -30,13 +30,9 @@ def _dvc(*args: str) -> subprocess.CompletedProcess[str]:
     return _run([sys.executable, "-m", "dvc", *args])
 
 
-def _held(raw: Path) -> bool:
-    return raw.is_dir() and any(not p.name.startswith(".") for p in raw.iterdir())
-
-
 def _check_in_cache(raw: Path, dvc_file: Path) -> None:
     """Refuse to replace a source that DVC could not give back."""
-    if not _held(raw):
+    if not held(raw):
         return
     if not dvc_file.is_file():
         raise RotnetError(
@@ -79,7 +75,7 @@ def add(dataset: str, src: Path | None, replace: bool = False) -> list[str]:
     in_dvc = Path(".dvc").is_dir()
     if replace and in_dvc:
         _check_in_cache(raw, dvc_file)
-    elif replace and _held(raw):
+    elif replace and held(raw):
         raise RotnetError(f"{raw} is not tracked by DVC (no .dvc/ here): --replace would lose it; move it away first")
     if src is None:
         files = official(dataset)

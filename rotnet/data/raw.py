@@ -19,18 +19,20 @@ from rotnet.atomic import atomic_dir
 from rotnet.errors import RotnetError
 
 
-def add_hint(dataset: str) -> str:
-    return (
-        f"`rotnet data add {dataset} PATH` copies an archive or folder there (without PATH: the official "
-        "download), and after a clone `dvc pull` brings the committed one"
-    )
+def held(raw: Path) -> list[Path]:
+    """What ``raw`` holds, sorted; hidden names (a writer's temporaries) aside."""
+    return sorted(p for p in raw.iterdir() if not p.name.startswith(".")) if raw.is_dir() else []
 
 
 def source_in(dataset: str, raw: Path) -> Path:
     """The one source (archive file or folder) that ``raw`` holds."""
     if not raw.is_dir():
-        raise RotnetError(f"{raw} is missing: dataset '{dataset}' has no source yet. {add_hint(dataset)}")
-    entries = sorted(p for p in raw.iterdir() if not p.name.startswith("."))
+        raise RotnetError(
+            f"{raw} is missing: dataset '{dataset}' has no source yet. `rotnet data add {dataset} PATH` copies an "
+            "archive or folder there (without PATH: the official download), and after a clone `dvc pull` brings "
+            "the committed one"
+        )
+    entries = held(raw)
     if len(entries) != 1:
         names = ", ".join(p.name for p in entries) or "nothing"
         raise RotnetError(
@@ -68,10 +70,9 @@ def _copy(src: Path, dest: Path) -> None:
 
 
 def _check_replace(dataset: str, raw: Path, replace: bool, what: str) -> None:
-    if raw.exists() and any(not p.name.startswith(".") for p in raw.iterdir()) and not replace:
-        held = ", ".join(sorted(p.name for p in raw.iterdir() if not p.name.startswith(".")))
+    if (names := [p.name for p in held(raw)]) and not replace:
         raise RotnetError(
-            f"{raw} already holds {held}, not {what}; pass --replace to put {what} there instead, "
+            f"{raw} already holds {', '.join(names)}, not {what}; pass --replace to put {what} there instead, "
             f"or leave dataset '{dataset}' as it is"
         )
 
@@ -82,10 +83,9 @@ def place_copy(dataset: str, src: Path, raw: Path, replace: bool = False) -> boo
         raise RotnetError(f"{src} does not exist: give the archive file or folder of dataset '{dataset}'")
     if src.resolve().is_relative_to(raw.resolve()):
         raise RotnetError(f"{src} is inside {raw} already: give the original archive or folder")
-    if raw.is_dir():
-        held = [p for p in raw.iterdir() if not p.name.startswith(".")]
-        if len(held) == 1 and same_source(held[0], src):
-            return False
+    entries = held(raw)
+    if len(entries) == 1 and same_source(entries[0], src):
+        return False
     _check_replace(dataset, raw, replace, src.name)
     with atomic_dir(raw) as tmp:
         dest = tmp / src.name
@@ -100,8 +100,7 @@ def place_download(
 ) -> bool:
     """Make ``raw`` hold the official files that ``download`` fetches as ``entry``
     (checksum-checked); False when it already did (then nothing is downloaded)."""
-    held = sorted(p.name for p in raw.iterdir() if not p.name.startswith(".")) if raw.is_dir() else []
-    if held == [entry]:
+    if [p.name for p in held(raw)] == [entry]:
         before = _files(raw)
         download(raw, dataset)  # verifies what is there; fetches only missing files
         return _files(raw) != before

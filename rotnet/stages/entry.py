@@ -29,6 +29,13 @@ def add_stage_args(parser: argparse.ArgumentParser, spec: StageSpec) -> None:
         parser.add_argument("--head", help="one head of finetune.heads (default: each of them in turn)")
 
 
+def stage_target(spec: StageSpec, checkout: Path = CHECKOUT) -> list[str]:
+    """How a launcher names the stage: this checkout's script when there is one (the code
+    dvc.lock hashes), else the module."""
+    script = checkout / spec.script
+    return [str(script)] if script.is_file() else ["-m", spec.module]
+
+
 def torchrun_argv(
     cfg: DistributedParams,
     spec: StageSpec,
@@ -37,12 +44,9 @@ def torchrun_argv(
     master: str | None = None,
     checkout: Path = CHECKOUT,
 ) -> list[str]:
-    """The torchrun command that runs this stage with the processes params ask for: the
-    stage script of this checkout when there is one (the code dvc.lock hashes), else the module.
+    """The torchrun command that runs this stage with the processes params ask for.
     Across nodes the rendezvous is static: node ``node_rank`` joins ``master`` (default: the
     endpoint's host), and node 0, DVC's, holds global rank 0."""
-    script = checkout / spec.script
-    target = [str(script)] if script.is_file() else ["-m", spec.module]
     host, port = cfg.host_port
     if cfg.rdzv_backend == "static":
         rdzv = ["--rdzv_backend=static", f"--master_addr={master or host}", f"--master_port={port}"]
@@ -57,7 +61,7 @@ def torchrun_argv(
         f"--nproc_per_node={cfg.nproc_per_node}",
         f"--node_rank={node_rank}",
         *rdzv,
-        *target,
+        *stage_target(spec, checkout),
         *args,
     ]
 

@@ -16,20 +16,18 @@ from collections.abc import Mapping, Sequence
 
 from rotnet.errors import RotnetError
 from rotnet.params import DistributedParams
-from rotnet.stages.entry import CHECKOUT, SRUN_TASK
+from rotnet.stages.entry import SRUN_TASK, stage_target
 from rotnet.stages.table import StageSpec
 
 
 def srun_argv(cfg: DistributedParams, spec: StageSpec, args: Sequence[str]) -> list[str]:
-    script = CHECKOUT / spec.script
-    target = [str(script)] if script.is_file() else ["-m", spec.module]
     return [
         "srun",
         f"--nodes={cfg.nnodes}",
         f"--ntasks-per-node={cfg.nproc_per_node}",
         "--kill-on-bad-exit=1",  # one task failing stops the others: no rank waits forever
         sys.executable,
-        *target,
+        *stage_target(spec),
         *args,
     ]
 
