@@ -9,7 +9,7 @@ import pytest
 from tests import conftest
 from tests.conftest import REPO_ROOT
 
-PINNED = ("torch", "torchvision", "timm", "dvc", "pydantic", "numpy", "pandas")
+PINNED = ("torch", "torchvision", "timm", "dvc", "pydantic", "numpy", "pandas", "scikit-learn")
 
 
 def _lock() -> dict[str, str]:
