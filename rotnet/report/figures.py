@@ -1,6 +1,6 @@
 """Every figure of the report: the probe plot, training curves, a confusion matrix, a grid
-of test images with predicted and true labels, and the few-labels curve. Each is
-written atomically. The file names live here too, so the markdown and the stage agree.
+of test images with predicted and true labels, the few-labels curve and the t-SNE of the
+features. Each is written atomically. The file names live here too, so the markdown and the stage agree.
 """
 
 from __future__ import annotations
@@ -172,3 +172,27 @@ def semisup_figure(ds: DatasetResults, target: Path) -> None:
             f"{SEMISUP_SOURCE}: scratch": (SEMISUP_LABELS, SEMISUP_SCRATCH),
         }
     semisup_plot(ds.semisup_points, paper, f"{ds.dataset}: {ds.semisup[0]['data']}", target)
+
+
+def tsne_figure(panels: dict[str, dict], class_names: list[str], title: str, target: Path) -> None:
+    """One t-SNE scatter per panel (title: its key, e.g. "RotNet (block2)"; value: a
+    probing.tsne.tsne_points dict), points coloured by class, one legend for all. The axes
+    carry no scale: t-SNE keeps neighbourhoods, not distances."""
+    if not panels:
+        raise ValueError("tsne_figure needs at least one panel")
+    plt = pyplot()
+    colours = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20").colors
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 4.0), squeeze=False)
+    for ax, (name, p) in zip(axes[0], panels.items(), strict=True):
+        ax.scatter(p["x"], p["y"], c=[colours[y % len(colours)] for y in p["labels"]], s=2, linewidths=0)
+        ax.set_title(f"{name}\n{p['images']} test images", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    handles = [
+        plt.Line2D([], [], marker="o", linestyle="", color=colours[i % len(colours)], label=c)
+        for i, c in enumerate(class_names)
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(class_names), 10), fontsize=7, frameon=False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.07 * (1 + (len(class_names) - 1) // 10), 1, 1))
+    save_figure(fig, target)

@@ -81,3 +81,15 @@ def test_semisup_figure_labels_the_reference_curves_as_the_re_run(results, tmp_p
     reference = [lb for lb in labels if lb and "re-run" in lb]
     assert reference == ["fig. 5b re-run: RotNet + conv (frozen)", "fig. 5b re-run: scratch"]
     assert not any(lb and "paper" in lb for lb in labels)
+
+
+def test_tsne_figure_one_panel_per_method(tmp_path):
+    rng = np.random.default_rng(0)
+    panel = {"images": 30, "x": list(rng.normal(size=30)), "y": list(rng.normal(size=30)), "labels": [0, 1, 2] * 10}
+    panels = {"RotNet (block2)": panel, "SimCLR (block3)": panel}
+    figures.tsne_figure(panels, ["a", "b", "c"], "cifar10 / nin: test features", tmp_path / "t.png")
+    _only(tmp_path, "t.png")
+    width, height = _valid_png(tmp_path / "t.png")
+    assert (width, height) == (2 * 360, 400)  # 3.6 in per panel, 4 in tall, at 100 dpi
+    with pytest.raises(ValueError, match="at least one panel"):
+        figures.tsne_figure({}, ["a"], "t", tmp_path / "u.png")
