@@ -42,11 +42,17 @@ class StudyParams(Strict):
     # augmentation); the train/val split stays fixed by the top-level `seed`. With several,
     # every figure is the mean over seeds with its std beside it.
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    # Self-supervised methods beside RotNet (the pretrain stage), on the same backbones, data
+    # and probes: each gets its own pretraining (ssl_pretrain@<dataset>-<backbone>-<method>) and
+    # probes (ssl_probe); its recipe is the params section of its name. [] runs RotNet alone.
+    methods: list[Literal["simclr", "byol"]] = Field(default_factory=lambda: ["simclr", "byol"])
 
     @model_validator(mode="after")
     def _baselines_apart(self) -> StudyParams:
         if len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
             raise ValueError(f"seeds must be distinct integers >= 0, got {self.seeds}")
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"methods must not repeat, got {self.methods}")
         both = sorted(set(self.baselines) & set(self.backbones))
         if both:
             raise ValueError(f"{both} are in both study.backbones and study.baselines; keep each in one list")
@@ -301,6 +307,52 @@ class PretrainParams(TrainParams):
         return self
 
 
+class MethodParams(TrainParams):
+    """SimCLR's or BYOL's pretraining (study.methods), as lightly's CIFAR-10 benchmark runs it
+    (rotnet.methods.recipes names the source): SGD, lr 0.06 per 128 images, cosine, batch 512.
+    The two views replace ``augment`` (rotnet.data.views, the method's recipe), and the batch is
+    one piece (NT-Xent's negatives), so those training keys are refused rather than ignored."""
+
+    batch_size: int = Field(512, ge=2)
+    optimizer: OptimizerParams = OptimizerParams(lr=0.24, nesterov=False)
+    schedule: ScheduleParams = ScheduleParams(name="cosine", milestones=[])
+    # The weights kept: best = the epoch with the best validation kNN accuracy (below), last =
+    # the final epoch's, as lightly's benchmark trains (it reports its best *test* epoch).
+    checkpoint: Literal["best", "last"] = "best"
+    # The kNN monitor each epoch, on validation (the training split is the memory bank), and
+    # the figure at the kept weights on test: lightly's k = 200, T = 0.1 on pooled features.
+    knn_k: int = Field(200, ge=1)
+    knn_temperature: float = Field(0.1, gt=0)
+
+    @model_validator(mode="after")
+    def _views_not_augment(self) -> MethodParams:
+        if self.augment != AugmentParams():
+            raise ValueError("augment does not apply: the method's two views are its augmentation (docs/methods.md)")
+        if self.epoch_size is not None or self.label_smoothing:
+            raise ValueError("epoch_size and label_smoothing do not apply to SimCLR or BYOL; remove them")
+        if self.schedule.name == "plateau":
+            raise ValueError("schedule plateau needs a validation loss, which SimCLR and BYOL do not have")
+        return self
+
+
+class SimCLRParams(MethodParams):
+    temperature: float = Field(0.5, gt=0)  # NT-Xent's (lightly's NTXentLoss default)
+    # The projector: Linear-BN-ReLU-Linear-BN (lightly's SimCLRProjectionHead(512, 512, 128)).
+    projector_hidden: int = Field(512, ge=1)
+    projector_out: int = Field(128, ge=1)
+
+
+class BYOLParams(MethodParams):
+    # Projector and predictor: Linear-BN-ReLU-Linear (lightly's BYOL heads, 1024 -> 256).
+    projector_hidden: int = Field(1024, ge=1)
+    projector_out: int = Field(256, ge=1)
+    predictor_hidden: int = Field(1024, ge=1)
+    # The target network's EMA momentum: from start to end on a half cosine over every step
+    # (BYOL's schedule); lightly's CIFAR-10 benchmark keeps it at 0.99 (start == end).
+    momentum_start: float = Field(0.99, ge=0, le=1)
+    momentum_end: float = Field(0.99, ge=0, le=1)
+
+
 class SupervisedRotParams(TrainParams):
     """Supervised training with rotations as extra supervision (supervised_rot stage).
 
@@ -353,6 +405,9 @@ class ProbeParams(TrainParams):
     # 35/70/85): a head kind listed here keeps its own step milestones; the others follow
     # schedule.milestones. Every head still reads the same frozen forward pass.
     head_milestones: dict[Literal["nonlinear", "linear", "conv"], list[int]] = Field(default_factory=dict)
+    # The report's picture of the features: a t-SNE of this many test images (a fixed,
+    # class-stratified subset, the same for every method) at the best map; 0: none.
+    tsne_images: int = Field(3000, ge=0)
 
     @model_validator(mode="after")
     def _knn_grids(self) -> ProbeParams:
@@ -519,6 +574,8 @@ class Params(Strict):
     control: ControlParams = ControlParams()
     small_input: SmallInputParams = SmallInputParams()
     semisup: SemisupParams = SemisupParams()
+    simclr: SimCLRParams = SimCLRParams()
+    byol: BYOLParams = BYOLParams()
 
     @field_validator("backbones", mode="before")
     @classmethod
@@ -588,7 +645,7 @@ class Params(Strict):
             raise RotnetError(_describe(err, "params.yaml", at=f"backbones.{backbone}.recipe.{section}")) from None
 
 
-RECIPE_SECTIONS = ("supervised", "pretrain", "probe", "finetune", "supervised_rot", "small_input")
+RECIPE_SECTIONS = ("supervised", "pretrain", "probe", "finetune", "supervised_rot", "small_input", "simclr", "byol")
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -604,6 +661,7 @@ def _check_recipes(params: Params, source: str) -> None:
     used: dict[str, set[str]] = {}
     for name in params.study.backbones:
         used.setdefault(name, set()).update(("supervised", "pretrain", "probe", "finetune", "supervised_rot"))
+        used[name].update(params.study.methods)
     for name in params.study.baselines:
         used.setdefault(name, set()).add("supervised")
     for name in params.small_input.backbones:

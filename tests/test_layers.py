@@ -19,8 +19,8 @@ LAYERS: dict[str, int] = {
     "models": 3,
     "params": 4,
     "data": 5,
-    **dict.fromkeys(("training", "inference", "methods"), 6),
-    **dict.fromkeys(("probing", "report"), 7),
+    **dict.fromkeys(("training", "inference"), 6),
+    **dict.fromkeys(("probing", "report", "methods"), 7),
     **dict.fromkeys(("stages", "ablations", "profiles", "data_add"), 8),
     "cli": 9,
 }

@@ -75,6 +75,9 @@ class Engine:
         """Confusion matrix per output and the mean over outputs of each one's mean
         cross-entropy over a whole split (no augmentation); each process evaluates its share
         and the counts are summed."""
+        own = task.evaluate_split(self, split)
+        if own is not None:
+            return own
         task.eval()
         outputs = task.outputs
         conf = {o: torch.zeros(task.classes(o), task.classes(o), dtype=torch.long, device=self.device) for o in outputs}
@@ -138,6 +141,14 @@ class Engine:
         assert isinstance(total, torch.Tensor)
         return total, per_output
 
+    def _own_step(self, task: Task, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """An own-loss task's step (Task.own_loss): its loss on the whole batch, one pass."""
+        with autocast(self.device, self.runtime.amp):
+            loss, correct, count = task.loss(batch)
+        loss.backward()
+        stats = torch.stack([loss.detach().double(), correct.double(), loss.new_tensor(count, dtype=torch.float64)])
+        return loss.detach(), stats.view(3, 1)
+
     def no_sync(self, task: Task) -> contextlib.AbstractContextManager:
         """Under DDP: no gradient synchronisation (nor its bookkeeping) for what runs inside."""
         return task.run.no_sync() if self.world.distributed else contextlib.nullcontext()
@@ -163,12 +174,16 @@ class Engine:
         world = self.world
         check_batch(cfg.batch_size, world, desc)
         self._prepare(task, sync_bn)
-        micro = memory.micro_batch(self, task, cfg, desc)  # before compiling: its trial passes run eager
+        if task.own_loss:  # a loss over the whole batch: no micro-batches, so no sizing passes
+            task.check_whole_batch(self.runtime.micro_batch, cfg.batch_size, world.size)
+            micro = None
+        else:
+            micro = memory.micro_batch(self, task, cfg, desc)  # before compiling: its trial passes run eager
         if micro and world.is_main:
             log(f"{desc}: each step's {cfg.batch_size // world.size} images run in micro-batches of {micro}")
         if self.runtime.compile:
             task.compile()
-        steps = self._epoch_steps(cfg, desc)
+        steps = self._epoch_steps(cfg, desc, task.own_loss)
         optimizer = build_optimizer(task.param_groups(), cfg.optimizer)
         schedule = build_schedule(optimizer, cfg.schedule, cfg.epochs, steps)
         epoch_images = steps * cfg.batch_size
@@ -222,14 +237,15 @@ class Engine:
             extra={"micro_batch": micro or cfg.batch_size // world.size, "segments": run.segments},
         )
 
-    def _epoch_steps(self, cfg: TrainParams, desc: str) -> int:
+    def _epoch_steps(self, cfg: TrainParams, desc: str, own_loss: bool = False) -> int:
         """Optimizer steps per epoch; an epoch that does not fill one batch is refused."""
         train = self.data.train
         steps = train.epoch_steps(cfg.batch_size, cfg.epoch_size)
         if steps == 0:
+            fix = "lower batch_size" if own_loss else "lower batch_size or set epoch_size (images per epoch, cycled)"
             raise RotnetError(
                 f"{desc}: an epoch of {cfg.epoch_size or len(train)} images does not fill one batch of "
-                f"{cfg.batch_size}; lower batch_size or set epoch_size (images per epoch, cycled)"
+                f"{cfg.batch_size}; {fix}"
             )
         return steps
 
@@ -258,27 +274,23 @@ class Engine:
         per_output = torch.zeros(3, len(task.train_outputs), dtype=torch.float64, device=self.device)
         _sync(self.device)
         t0 = time.monotonic()
-        batches = self.data.train.train_batches(
-            cfg.batch_size,
-            cfg.augment,
-            task.num_classes,
-            seed,
-            epoch,
-            shard=(world.rank, world.size),
-            epoch_size=cfg.epoch_size,
-        )
+        batches = task.batches(self.data.train, cfg, seed, epoch, (world.rank, world.size))
         # The time left counts the later epochs' steps too: the stage's, not the epoch's.
         shown = progress(batches, steps, f"{desc} epoch {epoch}/{cfg.epochs}", later=(cfg.epochs - epoch) * steps)
         for step, batch in enumerate(shown, 1):
             optimizer.zero_grad(set_to_none=True)
             try:
-                loss, step_outputs = self._step(task, batch, cfg, micro)
+                if task.own_loss:
+                    loss, step_outputs = self._own_step(task, batch)
+                else:
+                    loss, step_outputs = self._step(task, batch, cfg, micro)
             except RuntimeError as err:
                 if memory.is_cuda_oom(err):
                     raise memory.oom_error(desc, micro, cfg.batch_size // world.size) from None
                 raise
             optimizer.step()
             schedule.after_step()
+            task.after_step((epoch - 1) * steps + step - 1, cfg.epochs * steps)
             # Checked once per epoch: a per-step check would stall the GPU on every step.
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(loss), step, first_bad)
             per_output += step_outputs
@@ -323,7 +335,8 @@ class Engine:
             "val_loss": val_loss,
         }
         for i, out in enumerate(task.train_outputs):
-            row[f"train_acc/{out}"] = float(per_output[1, i] / per_output[2, i].clamp(min=1)) * 100
+            if per_output[2, i] > 0:  # an own-loss task may monitor no predictions (BYOL)
+                row[f"train_acc/{out}"] = float(per_output[1, i] / per_output[2, i]) * 100
             if task.follows:  # a task with auxiliary losses: each one's own
                 row[f"train_loss/{out}"] = float(output_loss[i])
         for out in task.outputs:

@@ -3,7 +3,8 @@ logits and their targets, and says which weights to keep for each named output."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -12,6 +13,10 @@ from rotnet import rotation
 from rotnet.models.base import Backbone, ClassifierHead
 from rotnet.rotation import joint_class_scores
 from rotnet.training.optim import ParamGroup
+
+if TYPE_CHECKING:
+    from rotnet.data.device import DeviceSplit
+    from rotnet.params import TrainParams
 
 Targets = torch.Tensor | dict[str, torch.Tensor]
 
@@ -35,6 +40,10 @@ class Task:
 
     output: str
     num_classes: int
+    # A task with its own loss on its own batches (SimCLR, BYOL: rotnet.methods.tasks): the
+    # engine then takes batches(), loss() and after_step() in place of its classification
+    # step, and evaluate_split() in place of its confusion matrices.
+    own_loss = False
 
     def __init__(self, model: nn.Module) -> None:
         # Outputs evaluated and reported whose weights are not selected on their own: each
@@ -93,6 +102,30 @@ class Task:
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[dict[str, torch.Tensor], Targets]:
         """Named logits and their targets: one tensor shared by every output, or one per output."""
         raise NotImplementedError
+
+    # -- the hooks of an own-loss task (own_loss); a classification task keeps these defaults --
+    def batches(
+        self, split: DeviceSplit, cfg: TrainParams, seed: int, epoch: int, shard: tuple[int, int]
+    ) -> Iterator[Any]:
+        """One epoch of training batches."""
+        return split.train_batches(
+            cfg.batch_size, cfg.augment, self.num_classes, seed, epoch, shard=shard, epoch_size=cfg.epoch_size
+        )
+
+    def loss(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """An own-loss task's loss on one whole batch, with the correct and counted predictions
+        it monitors (count 0: none)."""
+        raise NotImplementedError
+
+    def check_whole_batch(self, micro_batch: int | str | None, batch_size: int, processes: int) -> None:
+        """An own-loss task whose loss needs the whole batch refuses micro-batches here."""
+
+    def after_step(self, step: int, total_steps: int) -> None:
+        """After optimizer step ``step`` (0-based) of the run's ``total_steps`` (BYOL's EMA)."""
+
+    def evaluate_split(self, engine: Any, split: DeviceSplit) -> tuple[dict[str, torch.Tensor], float] | None:
+        """An own-loss task's evaluation (confusion per output, mean loss); None: the engine's."""
+        return None
 
     def snapshot(self, output: str) -> dict[str, torch.Tensor]:
         return copy_state(self.model)
