@@ -22,6 +22,7 @@ def _argv(spec: StageSpec) -> list[str]:
     argv = ["--params", PARAMS]
     argv += ["--dataset", "cifar10"] if spec.per_dataset else []
     argv += ["--backbone", "nin"] if spec.per_backbone else []
+    argv += ["--method", "simclr"] if spec.per_method else []
     argv += ["--head", "conv"] if spec.per_head else []
     return argv
 

@@ -87,6 +87,12 @@ def tiny_params() -> dict:
         params["semisup"][arm].update(epochs=2, batch_size=12, epoch_size=36)
         params["semisup"][arm]["schedule"]["milestones"] = [1]
     params["small_input"]["schedule"]["warmup_epochs"] = 0
+    # RotNet, SimCLR and BYOL on the one backbone, each probed and pictured (t-SNE).
+    params["study"]["methods"] = ["simclr", "byol"]
+    for method in ("simclr", "byol"):
+        params[method].update(epochs=2, batch_size=30, projector_hidden=32, projector_out=16)
+    params["byol"]["predictor_hidden"] = 32
+    params["probe"]["tsne_images"] = 30
     return params
 
 

@@ -25,6 +25,8 @@ def add_stage_args(parser: argparse.ArgumentParser, spec: StageSpec) -> None:
         parser.add_argument("--dataset", required=True, help="dataset name, a key of params.yaml's datasets")
     if spec.per_backbone:
         parser.add_argument("--backbone", required=True, help="backbone name, see `rotnet backbones`")
+    if spec.per_method:
+        parser.add_argument("--method", required=True, help="a method of study.methods (simclr, byol)")
     if spec.per_head:
         parser.add_argument("--head", help="one head of finetune.heads (default: each of them in turn)")
 
@@ -86,7 +88,7 @@ def call_stage(spec: StageSpec, run: Callable[..., Any], args: argparse.Namespac
             sys.exit(lead(cfg, spec, argv, Path(args.params)))
         else:
             sys.exit(subprocess.call(torchrun_argv(cfg, spec, argv)))
-    where = {k: getattr(args, k) for k in ("dataset", "backbone", "head") if hasattr(args, k)}
+    where = {k: getattr(args, k) for k in ("dataset", "backbone", "method", "head") if hasattr(args, k)}
     run(params, **where)
 
 

@@ -16,73 +16,28 @@ protocol), and on the images as the RotNet saw its label-0 copies (``rotnet_view
 turned by the offset), so that a masked RotNet is not judged only on inputs it never saw.
 The saved heads are the headline ones; each probing makes its own choices over seeds.
 
+Then a t-SNE of the test features at the best map (rotnet.probing.pretrained, as ssl_probe).
+
 Reads data/prepared/<dataset> and models/<dataset>/<backbone>/pretrain/model.pt. Writes
-models/<dataset>/<backbone>/probe/{heads.pt,run.json},
+models/<dataset>/<backbone>/probe/{heads.pt,run.json,tsne.json},
 metrics/runs/<dataset>/<backbone>/probe{.json,_history.csv} and logs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from rotnet.errors import RotnetError
-from rotnet.models.saved import build_model, file_sha256, input_view, load_model_file
 from rotnet.params import Params
-from rotnet.probing.frozen import ProbeCandidates, choose_probes, probe_frozen, viewed
+from rotnet.probing.pretrained import probe_pretrained
 from rotnet.stages.entry import stage_main
 from rotnet.stages.table import BY_NAME
-from rotnet.training import results
-from rotnet.training.context import StageRun
 
 SPEC = BY_NAME["probe"]
 
 
 def run(params: Params, dataset: str, backbone: str) -> dict[str, Any]:
-    cfg = params.recipe("probe", backbone)
-    with StageRun(params, SPEC.name, dataset, backbone) as stage:
-        env, outputs = stage.env, stage.outputs
-        for _ in stage.each_seed(choose_probes):
-            pretrained = env.upstream("pretrain")
-            ckpt = load_model_file(pretrained, kind="pretrain")
-            if ckpt["backbone"] != backbone:
-                raise RotnetError(
-                    f"the pretrained model for {dataset}/{backbone} holds a '{ckpt['backbone']}'; rerun pretrain"
-                )
-            probes = probe_frozen(stage, build_model(ckpt), cfg, pretrained=file_sha256(pretrained))
-            view = input_view(ckpt)
-            seen = None
-            if not view.identity:  # see the module docstring; the headline stays the images as they are
-                env.reseed()  # its heads start as the headline's did
-                seen = probe_frozen(
-                    stage,
-                    viewed(build_model(ckpt), view),
-                    cfg,
-                    part="rotnet_view",
-                    history=False,
-                    desc=f"probe@{backbone}-rotnet_view",
-                    pretrained=file_sha256(pretrained),
-                    view=view.record(),
-                )
-            outputs.save(
-                outputs.out_dir / "heads.pt",
-                {
-                    "kind": "probe",
-                    "backbone": backbone,
-                    "heads": {o: {k: v.cpu() for k, v in h.state_dict().items()} for o, h in probes.heads.items()},
-                    "layers": probes.layers,
-                    "class_names": env.prepared.class_names,
-                },
-            )
-            # The choices wait for every seed (choose_probes); the heads are saved already.
-            lean = ProbeCandidates(
-                dataclasses.replace(probes, heads={}),
-                None if seen is None else dataclasses.replace(seen, heads={}),
-                None if seen is None else view,
-            )
-            stage.write_results({}, results.run_details(env, cfg, probes.result), candidates=lean)
-    return stage.metrics
+    return probe_pretrained(params, SPEC.name, dataset, backbone, upstream="pretrain", kind="pretrain")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -17,6 +17,7 @@ class StageSpec:
     per_dataset: bool = True  # takes --dataset (a DVC matrix over study.datasets)
     per_backbone: bool = False  # takes --backbone
     per_head: bool = False  # takes --head (a DVC matrix over finetune.heads too)
+    per_method: bool = False  # takes --method (a DVC matrix over study.methods too)
     distributed: bool = False  # may start itself under torchrun (distributed.* in params)
 
     @property
@@ -48,6 +49,20 @@ STAGES: tuple[StageSpec, ...] = (
         "probe",
         "train heads on every frozen feature map of the pretrained backbone",
         per_backbone=True,
+        distributed=True,
+    ),
+    StageSpec(
+        "ssl_pretrain",
+        "SimCLR or BYOL pretraining of a backbone (study.methods), beside RotNet's",
+        per_backbone=True,
+        per_method=True,
+        distributed=True,
+    ),
+    StageSpec(
+        "ssl_probe",
+        "the probe's heads and kNN on the frozen backbone of a study.methods pretraining",
+        per_backbone=True,
+        per_method=True,
         distributed=True,
     ),
     StageSpec(
@@ -88,7 +103,12 @@ def markdown_table() -> str:
     """The table as README shows it (`rotnet stages` prints it; a test keeps README in step)."""
     lines = ["| stage | one run per | code | what it does |", "| --- | --- | --- | --- |"]
     for s in STAGES:
-        dims = (("dataset", s.per_dataset), ("backbone", s.per_backbone), ("head", s.per_head))
+        dims = (
+            ("dataset", s.per_dataset),
+            ("backbone", s.per_backbone),
+            ("method", s.per_method),
+            ("head", s.per_head),
+        )
         per = " x ".join(k for k, on in dims if on) or "study"
         lines.append(f"| `{s.name}` | {per} | `rotnet/stages/{s.name}.py` | {s.help} |")
     return "\n".join(lines)
