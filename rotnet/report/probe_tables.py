@@ -122,19 +122,31 @@ def table1_note(ds: DatasetResults) -> str:
 
 # --- controls: the same probes on frozen non-RotNet backbones --------------------------
 
-CONTROLS = (("RotNet", "rotnet"), ("supervised", "supervised"), ("random init", "random"))
+# The frozen backbones compared, in the table's order: the methods (RotNet, then study.methods),
+# then the controls (supervised, random init). Each is shown where the study ran it.
+CONTROLS = (
+    ("RotNet", "rotnet"),
+    ("SimCLR", "simclr"),
+    ("BYOL", "byol"),
+    ("supervised", "supervised"),
+    ("random init", "random"),
+)
 
 
 def controls_section(rows: pd.DataFrame) -> list[str]:
     """Per backbone and map: the validation-chosen head's test accuracy and the kNN test
-    accuracy on the frozen RotNet, the frozen supervised backbone and a random one."""
-    if not (rows.stage == "control").any():
+    accuracy on the frozen RotNet, SimCLR and BYOL backbones (study.methods), the frozen
+    supervised backbone and a random one."""
+    others = [key for _, key in CONTROLS[1:]]
+    if not rows.method.isin([f"{k} probe" for k in others]).any():
         return []
     out = [
-        "### Controls: the same probes on other frozen backbones",
+        "### Methods and controls: the same probes on every frozen backbone",
         "",
-        "Test accuracy of the head chosen on validation for each map (heads as in the probe stage), "
-        "and of the weighted kNN probe. The random backbone is the supervised model's initialisation; "
+        "Test accuracy of the head chosen on validation for each map (heads and recipe as in the probe "
+        "stage), and of the weighted kNN probe (k and T chosen on validation per map). SimCLR and BYOL "
+        "are pretrained on the same data and backbone as RotNet (study.methods; docs/methods.md), each "
+        "for its own epochs (below). The random backbone is the supervised model's initialisation; "
         "probing it frozen with the probe's heads and recipe is this project's assumption of the paper's "
         "random-init control (the official code has no config for its 72.50).",
         "",

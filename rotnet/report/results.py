@@ -19,6 +19,7 @@ from rotnet import paths
 from rotnet.errors import RotnetError
 from rotnet.models.registry import resolve_arch
 from rotnet.params import Params
+from rotnet.report.method_results import method_records, method_rows, tsne_records
 from rotnet.report.paper import COMPARISON, FINETUNED, NIN_SUPERVISED, PAPER_DATASET, nin_probe_figure
 
 KINDS = ("supervised", "pretrain", "probe")  # the stages run per dataset x backbone, besides finetune's heads
@@ -72,6 +73,10 @@ class DatasetResults:
     supervised_rot: dict[str, Record] = field(default_factory=dict)
     robustness: dict[str, Record] = field(default_factory=dict)
     small_input: Record | None = None
+    # study.methods found: backbone -> method -> {"pretrain", "probe"} records; and the t-SNE
+    # pictures: backbone -> method (rotnet first) -> points (rotnet.report.method_results)
+    methods: dict[str, dict[str, dict[str, Record]]] = field(default_factory=dict)
+    tsne: dict[str, dict[str, Record]] = field(default_factory=dict)
 
     @property
     def data_official(self) -> bool:
@@ -321,6 +326,8 @@ def collect_dataset(params: Params, dataset: str) -> DatasetResults:
         controls={b: r for b, r in controls.items() if r is not None},
         supervised_rot={b: r for b, r in extra["supervised_rot"].items() if r is not None},
         robustness={b: r for b, r in extra["robustness"].items() if r is not None},
+        methods=method_records(params, dataset),
+        tsne=tsne_records(params, dataset),
     )
 
 
@@ -338,6 +345,13 @@ def collect(params: Params) -> StudyResults:
         for b, rec in res.controls.items()
         for row in control_rows(params, d, b, rec, res.data)
     ]
+    rows += [
+        row
+        for d, res in datasets.items()
+        for b, methods in res.methods.items()
+        for m, recs in methods.items()
+        for row in method_rows(d, res.data, b, m, recs)
+    ]
     rows += [baseline_row(params, d, b, rec) for d, res in datasets.items() for b, rec in res.baselines.items()]
     rows += [
         row
@@ -349,10 +363,10 @@ def collect(params: Params) -> StudyResults:
 
 
 def headline(results: StudyResults) -> dict[str, dict[str, dict[str, Any]]]:
-    """The study's headline test accuracies, dataset -> backbone -> figure: supervised,
-    rotation, the validation-chosen best probe and each fine-tuned head (``finetune_<head>``). The report writes them as
-    one metrics file, so `dvc exp show` can show them side by side with short names. Over
-    several training seeds they are means, with their std under ``std``."""
+    """The study's headline test accuracies, dataset -> backbone -> figure: supervised, rotation,
+    the validation-chosen best probe, each fine-tuned head (``finetune_<head>``) and, per method of
+    study.methods, its kNN monitor and best probe (``simclr_knn``, ``simclr_probe``). Written as one
+    metrics file, so `dvc exp show` shows them side by side. Over several seeds: means, std under ``std``."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for name, ds in results.datasets.items():
         out[name] = {}
@@ -364,6 +378,11 @@ def headline(results: StudyResults) -> dict[str, dict[str, dict[str, Any]]]:
             }
             for kind in (k for k in runs if k.startswith(f"{FINETUNE}/")):
                 where[kind.replace("/", "_")] = (runs[kind], ("test_acc",))
+            for method, recs in ds.methods.get(backbone, {}).items():  # SimCLR, BYOL beside RotNet
+                if "pretrain" in recs:
+                    where[f"{method}_knn"] = (recs["pretrain"], ("knn_test_acc",))
+                if "probe" in recs:
+                    where[f"{method}_probe"] = (recs["probe"], ("best", "test_acc"))
             figures: dict[str, Any] = {}
             for key, (rec, at) in where.items():
                 value: Any = rec

@@ -12,6 +12,7 @@ import pandas as pd
 
 from rotnet.report.figures import PROBE_FIGURE, dataset_figure
 from rotnet.report.gpu_check import GpuCheck, gpu_check_section
+from rotnet.report.method_tables import methods_section, tsne_section
 from rotnet.report.paper import (
     PAPER_DATA,
     PAPER_DATASET,
@@ -68,7 +69,7 @@ def measured_on(rows: pd.DataFrame) -> str:
     return f"Measured on {devices}; epochs: {epochs}."
 
 
-def dataset_section(ds: DatasetResults, all_rows: pd.DataFrame) -> list[str]:
+def dataset_section(ds: DatasetResults, all_rows: pd.DataFrame, gpu_check: GpuCheck | None = None) -> list[str]:
     out = [f"## {ds.dataset}: {ds.data}", "", measured_on(all_rows), ""]
     rows = all_rows[all_rows.backbone.isin(ds.records)]  # the studied backbones; baselines have no RotNet
     out += summary_section(rows)
@@ -76,6 +77,7 @@ def dataset_section(ds: DatasetResults, all_rows: pd.DataFrame) -> list[str]:
         note = table1_note(ds) if ds.dataset == PAPER_DATASET and backbone == "nin" else None
         out += layer_section(str(backbone), g, note)
     out += controls_section(rows)
+    out += methods_section(ds, rows, gpu_check)
     if ds.dataset == PAPER_DATASET:
         out += nin_vs_paper_section(ds, all_rows) + rotation_set_section(ds, rows)
     out += rotation_supervision_section(ds)
@@ -83,6 +85,7 @@ def dataset_section(ds: DatasetResults, all_rows: pd.DataFrame) -> list[str]:
     out += semisup_section(ds)
     out += recipe_section(ds)
     out += figures_section(ds)
+    out += tsne_section(ds)
     return out
 
 
@@ -99,7 +102,7 @@ def report_lines(
     df = results.accuracies
     out = intro_section()
     for name, ds in results.datasets.items():
-        out += dataset_section(ds, df[df.dataset == name])
+        out += dataset_section(ds, df[df.dataset == name], gpu_check)
     out += probe_figure_section(figure)
     out += gpu_check_section(gpu_check)
     out += zoo_smoke_section(zoo_smoke)

@@ -25,6 +25,8 @@ from rotnet.params import Params
 from rotnet.report import figures, sections
 from rotnet.report.gpu_check import latest_result
 from rotnet.report.html import render_html
+from rotnet.report.method_results import LABELS
+from rotnet.report.method_tables import tsne_what
 from rotnet.report.results import DatasetResults, collect, headline
 from rotnet.report.samples import predict_samples
 from rotnet.report.zoo_smoke import latest_smoke
@@ -35,8 +37,9 @@ SPEC = BY_NAME["report"]
 
 
 def write_dataset_figures(ds: DatasetResults, out: Path) -> None:
-    """Training curves, the best classifier's confusion matrix and sample predictions, and
-    the few-labels curve when semisup ran, into ``out`` (the report_files folder)."""
+    """Training curves, the best classifier's confusion matrix and sample predictions, the
+    few-labels curve when semisup ran, and each backbone's t-SNE picture of its methods, into
+    ``out`` (the report_files folder)."""
     name = ds.dataset
     figures.training_curves(ds.histories, name, out / figures.figure_name(name, "curves"))
 
@@ -51,6 +54,11 @@ def write_dataset_figures(ds: DatasetResults, out: Path) -> None:
 
     if ds.semisup:
         figures.semisup_figure(ds, out / figures.figure_name(name, "semisup"))
+
+    for backbone, found in ds.tsne.items():  # drawn from the points each probe stage wrote
+        panels = {f"{LABELS[m]} ({rec['layer']})": rec for m, rec in found.items()}
+        target = out / figures.figure_name(name, tsne_what(backbone))
+        figures.tsne_figure(panels, prepared.class_names, f"{name} / {backbone}", target)
 
 
 def run(params: Params) -> None:
