@@ -328,8 +328,8 @@ class MethodParams(TrainParams):
     def _views_not_augment(self) -> MethodParams:
         if self.augment != AugmentParams():
             raise ValueError("augment does not apply: the method's two views are its augmentation (docs/methods.md)")
-        if self.epoch_size is not None or self.label_smoothing:
-            raise ValueError("epoch_size and label_smoothing do not apply to SimCLR or BYOL; remove them")
+        if self.label_smoothing:
+            raise ValueError("label_smoothing does not apply to SimCLR or BYOL (no labels); remove it")
         if self.schedule.name == "plateau":
             raise ValueError("schedule plateau needs a validation loss, which SimCLR and BYOL do not have")
         return self

@@ -137,11 +137,13 @@ class DeviceSplit:
         seed: int,
         epoch: int,
         shard: tuple[int, int] = (0, 1),
+        epoch_size: int | None = None,
     ) -> Iterator[ViewBatch]:
         """One epoch of two-view batches (full batches only), in train_batches' order and from
-        the same per-epoch seeds: a resumed run redraws exactly the same views."""
+        the same per-epoch seeds: a resumed run redraws exactly the same views. ``epoch_size``
+        as train_batches'."""
         rank = shard[0]
-        order = self._order(seed, epoch, None)
+        order = self._order(seed, epoch, epoch_size)
         gen = _generator(self.device, epoch_seed(seed, epoch, 1 + rank))
         mean, std = self.mean.view(-1) / 255, self.std.view(-1) / 255  # views.two_views works on [0, 1] levels
         for idx in self._indices(batch_size, order, True, shard):

@@ -111,7 +111,7 @@ class MethodTask(Task):
     def batches(
         self, split: DeviceSplit, cfg: TrainParams, seed: int, epoch: int, shard: tuple[int, int]
     ) -> Iterator[ViewBatch]:
-        return split.view_batches(cfg.batch_size, self.views, seed, epoch, shard=shard)
+        return split.view_batches(cfg.batch_size, self.views, seed, epoch, shard=shard, epoch_size=cfg.epoch_size)
 
     def check_whole_batch(self, micro_batch: int | str | None, batch_size: int, processes: int) -> None:
         refuse_micro_batches(self.output, micro_batch, batch_size, processes)  # type: ignore[arg-type]

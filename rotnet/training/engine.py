@@ -183,7 +183,7 @@ class Engine:
             log(f"{desc}: each step's {cfg.batch_size // world.size} images run in micro-batches of {micro}")
         if self.runtime.compile:
             task.compile()
-        steps = self._epoch_steps(cfg, desc, task.own_loss)
+        steps = self._epoch_steps(cfg, desc)
         optimizer = build_optimizer(task.param_groups(), cfg.optimizer)
         schedule = build_schedule(optimizer, cfg.schedule, cfg.epochs, steps)
         epoch_images = steps * cfg.batch_size
@@ -237,15 +237,14 @@ class Engine:
             extra={"micro_batch": micro or cfg.batch_size // world.size, "segments": run.segments},
         )
 
-    def _epoch_steps(self, cfg: TrainParams, desc: str, own_loss: bool = False) -> int:
+    def _epoch_steps(self, cfg: TrainParams, desc: str) -> int:
         """Optimizer steps per epoch; an epoch that does not fill one batch is refused."""
         train = self.data.train
         steps = train.epoch_steps(cfg.batch_size, cfg.epoch_size)
         if steps == 0:
-            fix = "lower batch_size" if own_loss else "lower batch_size or set epoch_size (images per epoch, cycled)"
             raise RotnetError(
                 f"{desc}: an epoch of {cfg.epoch_size or len(train)} images does not fill one batch of "
-                f"{cfg.batch_size}; {fix}"
+                f"{cfg.batch_size}; lower batch_size or set epoch_size (images per epoch, cycled)"
             )
         return steps
 

@@ -101,3 +101,7 @@ def test_two_view_batches_follow_the_training_order_and_seeds_and_normalise_like
     # Each process its share of every batch, views drawn from its own stream.
     halves = [next(data.train.view_batches(32, simclr, seed=1, epoch=3, shard=(r, 2))) for r in range(2)]
     assert torch.equal(torch.cat([h.y for h in halves]).sort().values, first[0].y.sort().values)
+    # epoch_size: the same cycled order as train_batches' (a quick run's short epochs).
+    short = [v.y for v in data.train.view_batches(32, simclr, seed=1, epoch=3, epoch_size=400)]
+    cycled = [b.y for b in data.train.train_batches(32, PLAIN, 4, seed=1, epoch=3, epoch_size=400)]
+    assert len(short) == 400 // 32 and all(torch.equal(a, b) for a, b in zip(short, cycled, strict=True))

@@ -118,6 +118,8 @@ def test_micro_batches_are_refused_before_any_step(micro):
 def test_method_params_refuse_what_does_not_apply():
     with pytest.raises(ValueError, match="augment does not apply"):
         SimCLRParams(augment={"flip": False})
+    with pytest.raises(ValueError, match="label_smoothing does not apply"):
+        SimCLRParams(label_smoothing=0.1)
     with pytest.raises(ValueError, match="plateau"):
         BYOLParams(schedule={"name": "plateau", "milestones": []})
     with pytest.raises(ValueError, match="no task for method"):

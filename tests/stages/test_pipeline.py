@@ -43,6 +43,9 @@ def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
         for b in ("nin",)
     }
     expected |= {f"finetune@{d}-nin-{head}" for d in datasets for head in ("conv", "nonlinear")}  # finetune.heads
+    # SimCLR and BYOL beside RotNet (study.methods): each its pretraining and its probe.
+    methods = ("simclr", "byol")
+    expected |= {f"{k}@{d}-nin-{m}" for k in ("ssl_pretrain", "ssl_probe") for d in datasets for m in methods}
     assert _ran(first) == expected
 
     report = (repo / "metrics" / "report.md").read_text()
@@ -57,7 +60,8 @@ def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
     # supervised, rotation, finetune conv and nonlinear, 4 layers x (2 heads + kNN), + the conv
     # head on NIN block 2; the same heads and kNN for the random-init control; the nin3
     # baseline; supervised+rot
-    per_dataset = (4 + 4 * 2 + 4) + 1 + (4 * 2 + 4 + 1) + 1 + 1
+    # per method (SimCLR, BYOL): its kNN monitor, then the probe's heads and kNN as RotNet's
+    per_dataset = (4 + 4 * 2 + 4) + 1 + (4 * 2 + 4 + 1) + 1 + 1 + 2 * (1 + 4 * 2 + 1 + 4)
     assert len(rows) == 1 + 2 * per_dataset
     assert "| random init + conv head (block 2) | 72.50 |" in report and "3-block NIN (nin3)" in report
     # A section per dataset, each labelled with the data it was measured on.
@@ -72,9 +76,19 @@ def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
     # The HTML report opens with its images: every image it references exists.
     html = (repo / "metrics" / "report.html").read_text()
     sources = re.findall(r'<img[^>]* src="([^"]+)"', html)
-    assert len(sources) == 1 + 4 * 2  # probe plot + semi-supervised, curves, confusion, samples per dataset
+    # probe plot + semi-supervised, curves, confusion, samples and the t-SNE of RotNet, SimCLR, BYOL per dataset
+    assert len(sources) == 1 + 5 * 2
     assert all((repo / "metrics" / src).is_file() for src in sources)
     assert "<table>" in html and "Training curves" in report and "Best classifier" in report
+    # The methods compared, per map (same heads and kNN), then epochs, cost and the peers' figures.
+    assert "| layer | RotNet probe | SimCLR probe | BYOL probe | random init probe |" in report
+    assert "| nin | SimCLR | 2 |" in report and "| nin | BYOL | 2 |" in report
+    assert "lightly 200 ep" in report.split("## fashion_mnist")[0] and "lightly 200 ep" not in fashion_section
+    assert "![t-SNE, nin](report_files/cifar10_nin_tsne.png)" in report
+    tsne = json.loads((repo / "models/cifar10/nin/ssl_probe/byol/tsne.json").read_text())
+    assert tsne["images"] == 30 and len(tsne["x"]) == len(tsne["labels"]) == 30
+    summary = json.loads((repo / "metrics/summary.json").read_text())["cifar10"]["nin"]
+    assert {"simclr_knn", "simclr_probe", "byol_knn", "byol_probe"} <= set(summary)
     semisup = json.loads((repo / "metrics/runs/cifar10/nin/semisup.json").read_text())
     assert list(semisup["points"]) == ["4"]
     assert all(0 <= p[arm]["test_acc"] <= 100 for p in semisup["points"].values() for arm in ("scratch", "rotnet"))
@@ -123,6 +137,15 @@ def test_a_clone_reruns_only_what_changed(tiny_study, tmp_path):
     assert set(status) == {f"small_input@{d}" for d in datasets}
     _run(["git", "checkout", "--", "rotnet/stages/small_input.py"], repo)
     assert json.loads(_run(["dvc", "status", "--json"], repo)) == {}
+
+    # A change to SimCLR's recipe touches SimCLR's pretraining alone (its probe follows its model):
+    # not BYOL's, not RotNet's, not the controls.
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["simclr"]["temperature"] = 0.4
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    status = json.loads(_run(["dvc", "status", "--json"], repo))
+    assert set(status) == {f"ssl_pretrain@{d}-nin-simclr" for d in datasets}, status
+    _run(["git", "checkout", "--", "params.yaml"], repo)
 
     # A queued variant runs in a fresh temporary copy of the project: only the semi-supervised
     # stages (the one stage family that reads `semisup`) and the report rerun, not the RotNets
