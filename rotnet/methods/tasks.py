@@ -90,6 +90,10 @@ class MethodTask(Task):
         super().__init__(online)
         self.backbone, self.online, self.cfg, self.views = backbone, online, cfg, views
         self.num_classes = backbone.num_classes
+        # The backbone's classifier is not on the method's path (its heads read the pooled map):
+        # frozen, so DDP does not wait for gradients it never gets and nothing decays it.
+        for p in backbone.get_classifier().parameters():
+            p.requires_grad_(False)
 
     @property
     def outputs(self) -> list[str]:

@@ -124,3 +124,38 @@ def test_method_params_refuse_what_does_not_apply():
         BYOLParams(schedule={"name": "plateau", "milestones": []})
     with pytest.raises(ValueError, match="no task for method"):
         method_task("byol", _backbone(), SimCLRParams())
+
+
+def _ddp_fit(rank: int, world: int, port: int, out: str, method: str) -> None:
+    """One epoch of ``method`` through the engine in ``world`` gloo processes."""
+    import torch.distributed as dist
+
+    from rotnet.training.distributed import World
+
+    dist.init_process_group("gloo", init_method=f"tcp://localhost:{port}", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    cfg = SimCLRParams(epochs=1, **SMALL) if method == "simclr" else _byol(epochs=1)
+    task = method_task(method, _backbone(), cfg)
+    data = DeviceDataset.from_prepared(dataset(n_train=64, n_val=32, n_test=32), CPU)  # two steps: DDP checks the 2nd
+    engine = Engine(data, RUNTIME, CPU, World(rank, world, rank))
+    result = engine.fit(task, cfg, seed=1, desc=method)
+    weights = {k: v.detach() for k, v in task.backbone.named_parameters()}  # BN's running stats are per process
+    torch.save({"state": weights, "knn": result.outputs[KNN].test_acc}, f"{out}.{rank}")
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("method", ["simclr", "byol"])
+def test_two_ddp_processes_train_one_model(tmp_path, method):
+    """Under DDP every weight the loss reaches gets a gradient (the unused classifier is frozen),
+    and the processes end with the same backbone weights and the same kNN figure."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_ddp_fit, args=(2, port, str(tmp_path / "fit"), method), nprocs=2, join=True)
+    a, b = (torch.load(tmp_path / f"fit.{r}") for r in range(2))
+    assert a["knn"] == b["knn"]
+    assert len(a["state"]) > 10 and all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
