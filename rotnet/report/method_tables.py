@@ -108,7 +108,11 @@ def scale_note(ds: DatasetResults) -> list[str]:
         for m, r in methods.items()
         if "pretrain" in r
     ]
-    short = [f"{name} {epochs} epochs on {device}" for name, epochs, device in runs if (epochs or 0) < 200]
+    short = [
+        f"{name} {epochs} epoch{'' if epochs == 1 else 's'} on {device}"
+        for name, epochs, device in runs
+        if (epochs or 0) < 200
+    ]
     if not short:
         return []
     return [

@@ -69,7 +69,7 @@ def test_methods_section_shows_epochs_cost_and_the_peers_on_cifar10_only():
     assert "best *test* epoch" in text and "1000 epochs" in text  # each peer figure with its protocol
     assert "Smoke" not in text  # 200 epochs: the published scale
     ds.methods["nin"]["simclr"]["pretrain"]["epochs"] = 1
-    assert "**Smoke, not a result:** SimCLR 1 epochs on cpu." in "\n".join(methods_section(ds, rows, gpu))
+    assert "**Smoke, not a result:** SimCLR 1 epoch on cpu." in "\n".join(methods_section(ds, rows, gpu))
     other, other_rows = _rows("shapes")
     shapes = "\n".join(methods_section(other, other_rows, None))
     assert "84.80" not in shapes and "none committed yet" in shapes
