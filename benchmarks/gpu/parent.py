@@ -69,13 +69,18 @@ def new_result(args: argparse.Namespace, name: str, device_type: str, date: str)
             "cost_backbones": args.cost_backbones,
             "cost_steps": args.cost_steps,
             "cost_width": args.cost_width,
+            "cost_tasks": args.cost_tasks,
+            "equal_cost_steps": args.equal_cost_steps,
         },
         "phases": {},
-        "throughput": {"unit": "source images/s; NIN rotation trains on 4 rotated samples per image", "table": {}},
+        "throughput": {
+            "unit": "source images/s; rotation trains on 4 rotated samples per image, SimCLR and BYOL on 2 views",
+            "table": {},
+        },
         "bar": None,
         "costs": {
             "unit": "source images/s at each backbone's committed recipe and batch; rotation trains on "
-            "len(pretrain.rotations) rotated samples per image (samples_per_s)",
+            "len(pretrain.rotations) rotated samples per image, SimCLR and BYOL on 2 views (samples_per_s)",
             "steps": args.cost_steps,
             "status": "not started",
         },
