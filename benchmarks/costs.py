@@ -72,19 +72,18 @@ def measure(backbone: str, task: str, steps: int, device_name: str, params: Any 
     batch = cfg.batch_size
     device = torch.device(device_name)
     cuda = device.type == "cuda"
-    # A method's epoch is one pass over the split (it has no epoch_size): exactly `steps` batches.
-    data = DeviceDataset.from_prepared(synthetic((steps if method else steps + 1) * batch), device)
+    data = DeviceDataset.from_prepared(synthetic((steps + 1) * batch), device)
     runtime = params.runtime.model_copy(update={"device": device_name, "micro_batch": None if method else "auto"})
     torch.manual_seed(0)
     angles = list(cfg.rotations) if task == "rotation" else []
     model = create_backbone(backbone, len(angles) or 10, options=params.backbone_options(backbone))
     schedule = cfg.schedule.model_copy(update={"milestones": [], "warmup_epochs": 0})
-    if method:
+    short = cfg.model_copy(update={"epochs": 2, "epoch_size": steps * batch, "schedule": schedule})
+    if method:  # its kNN monitor's memory bank is the split: k no larger
         fit_task = method_task(task, model, cfg)
-        short = cfg.model_copy(update={"epochs": 2, "schedule": schedule, "knn_k": min(cfg.knn_k, steps * batch)})
+        short = short.model_copy(update={"knn_k": min(cfg.knn_k, len(data.train))})
     else:
         fit_task = RotationTask(model, angles) if task == "rotation" else SupervisedTask(model, 10)
-        short = cfg.model_copy(update={"epochs": 2, "epoch_size": steps * batch, "schedule": schedule})
     engine = Engine(data, runtime, device)
 
     def after_epoch(row: dict[str, float]) -> None:

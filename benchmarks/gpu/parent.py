@@ -17,7 +17,7 @@ from benchmarks.gpu.common import device_of, log, result_path
 from benchmarks.gpu.costs_phase import run_costs
 from benchmarks.gpu.study_phase import study_compile
 from benchmarks.gpu.summary import summary
-from benchmarks.gpu.throughput_phase import bar, throughput_table
+from benchmarks.gpu.throughput_phase import bar, lacks_side, throughput_table
 from rotnet.report import gpu_check_schema as schema
 from rotnet.report.gpu_check_schema import GpuCheckResult
 
@@ -29,10 +29,12 @@ def overall_status(res: GpuCheckResult) -> str:
     incomplete = [k for k, p in res["phases"].items() if p["status"] != "complete"]
     if incomplete:
         return "partial: " + ", ".join(f"{k} {res['phases'][k]['status']}" for k in incomplete)
+    # A side the workload does not have (a method's plain) is no missing measurement.
+    throughput = [r for r in res["throughput"].get("rows", []) if not lacks_side(r["workload"], r["side"])]
     missing = [
         f"{n} {what} measurement(s) skipped or failed"
         for what, rows in (
-            ("throughput", res["throughput"].get("rows", [])),
+            ("throughput", throughput),
             ("cost", [e for t in (res["costs"].get("table") or {}).values() for e in t.values()]),
         )
         if (n := sum("images_per_s" not in r for r in rows))

@@ -25,6 +25,16 @@ EQUAL_COST = ["nin-rotation", "nin-simclr", "nin-byol", "resnet18-rotation", "re
 WORKLOADS = [*EQUAL_COST, "resnet18"]
 # Every workload --workloads may name (= throughput_rig.WORKLOADS; the parent imports no torch).
 KNOWN = [*WORKLOADS, "resnet50", "effb0-stride", "effb0-upsample"]
+# Workloads whose key ends so train a self-supervised method: they have no plain side (the
+# row says why: throughput.skip_reason), which no box can add, so it leaves the run complete.
+METHOD_SUFFIXES = ("-simclr", "-byol")
+
+
+def lacks_side(workload: str, side: str) -> bool:
+    """Whether ``workload`` has no ``side`` at all (not: it was skipped for time or failed)."""
+    return side == "plain" and workload.endswith(METHOD_SUFFIXES)
+
+
 # The engine's bar: 200 NIN pretraining epochs (45,000 train images x 4 rotations) in 5 minutes.
 BAR_IMAGES = 45_000
 BAR_SAMPLES_PER_S = 200 * BAR_IMAGES * 4 / 300

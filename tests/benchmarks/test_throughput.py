@@ -170,11 +170,14 @@ def test_model_only_moves_byols_target_as_fit_does(tiny_methods):
 
 
 def test_the_method_workloads_build_as_the_report_reads_them():
-    from benchmarks.gpu.throughput_phase import EQUAL_COST, KNOWN
+    from benchmarks.gpu.throughput_phase import EQUAL_COST, KNOWN, lacks_side
     from benchmarks.throughput_rig import METHODS, WORKLOADS, method_of, samples_per_image
     from rotnet.methods.tasks import BYOLTask, SimCLRTask
 
     assert set(KNOWN) == set(WORKLOADS)  # gpu_check's list (its parent imports no torch) is the rig's
+    for key in WORKLOADS:  # and so is its torch-free word on which sides a workload lacks
+        for side in throughput.SIDES:
+            assert lacks_side(key, side) == (throughput.skip_reason(key, side) is not None), (key, side)
     for key in EQUAL_COST:  # the report's equal-cost keys: f"{backbone}-{method}" and f"{backbone}-rotation"
         backbone, kind = key.rsplit("-", 1)
         assert WORKLOADS[key][1] == backbone and (method_of(key) or "rotation") == kind
