@@ -1,11 +1,15 @@
-"""What each backbone costs to train: source images/s and peak memory, supervised and
-rotation pretraining, at the committed batch (128 images; rotation: 512 samples).
+"""What each backbone costs to train: source images/s and peak memory, supervised, rotation,
+SimCLR and BYOL pretraining, at the committed batch (128 images; rotation: 512 samples;
+SimCLR and BYOL: 512 images, 1024 views).
 
     python benchmarks/costs.py                                   # the committed study's backbones
     python benchmarks/costs.py --backbones nin resnet18 --steps 3 --device cuda
+    python benchmarks/costs.py --backbones nin --tasks rotation simclr byol
 
 Runs through the engine with ``runtime.micro_batch: auto`` (the largest micro-batch that
-fits; the table says which was used). Data: random 32x32 images (the cost does not depend
+fits; the table says which was used); SimCLR and BYOL run their batch whole, as the study
+must (their loss takes the whole batch: rotnet.methods.whole_batch), so a batch that does not
+fit fails with its error instead. Data: random 32x32 images (the cost does not depend
 on what they show). Peak memory: on the CPU the peak resident memory of a process that
 measures one backbone and task (this script starts one per row); on CUDA the memory
 allocated on the device during the timed epoch. Prints one row per backbone and task, then
@@ -27,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 STUDY = ["nin", "resnet18", "resnet50", "resnet101", "efficientnet_b0", "efficientnet_b5"]
-TASKS = ["supervised", "rotation"]
+TASKS = ["supervised", "rotation", "simclr", "byol"]
+METHODS = ("simclr", "byol")  # own-loss tasks on two views (rotnet.methods.tasks), params section = name
 
 
 def synthetic(n: int, seed: int = 0):
@@ -48,33 +53,37 @@ def synthetic(n: int, seed: int = 0):
 def measure(backbone: str, task: str, steps: int, device_name: str, params: Any = None) -> dict[str, Any]:
     """One measurement, in this process: a fit of ``steps`` timed steps after a warm-up epoch
     of as many, with ``params``' recipe for ``backbone`` (default: the committed params.yaml)
-    and its runtime (amp, channels-last, compile) but ``micro_batch: auto``."""
+    and its runtime (amp, channels-last, compile) but ``micro_batch: auto`` (SimCLR, BYOL:
+    none, the whole batch)."""
     import torch
 
     from rotnet.data.device import DeviceDataset
+    from rotnet.methods.tasks import method_task
     from rotnet.models.registry import create_backbone
     from rotnet.params import load_params
     from rotnet.training.engine import Engine
     from rotnet.training.tasks import RotationTask, SupervisedTask
 
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from {TASKS}")
     params = params if params is not None else load_params(ROOT / "params.yaml")
-    cfg = params.recipe("pretrain" if task == "rotation" else "supervised", backbone)
+    method = task in METHODS
+    cfg = params.recipe(task if method else "pretrain" if task == "rotation" else "supervised", backbone)
     batch = cfg.batch_size
     device = torch.device(device_name)
     cuda = device.type == "cuda"
     data = DeviceDataset.from_prepared(synthetic((steps + 1) * batch), device)
-    runtime = params.runtime.model_copy(update={"device": device_name, "micro_batch": "auto"})
+    runtime = params.runtime.model_copy(update={"device": device_name, "micro_batch": None if method else "auto"})
     torch.manual_seed(0)
     angles = list(cfg.rotations) if task == "rotation" else []
     model = create_backbone(backbone, len(angles) or 10, options=params.backbone_options(backbone))
-    fit_task = RotationTask(model, angles) if task == "rotation" else SupervisedTask(model, 10)
-    short = cfg.model_copy(
-        update={
-            "epochs": 2,
-            "epoch_size": steps * batch,
-            "schedule": cfg.schedule.model_copy(update={"milestones": [], "warmup_epochs": 0}),
-        }
-    )
+    schedule = cfg.schedule.model_copy(update={"milestones": [], "warmup_epochs": 0})
+    short = cfg.model_copy(update={"epochs": 2, "epoch_size": steps * batch, "schedule": schedule})
+    if method:  # its kNN monitor's memory bank is the split: k no larger
+        fit_task = method_task(task, model, cfg)
+        short = short.model_copy(update={"knn_k": min(cfg.knn_k, len(data.train))})
+    else:
+        fit_task = RotationTask(model, angles) if task == "rotation" else SupervisedTask(model, 10)
     engine = Engine(data, runtime, device)
 
     def after_epoch(row: dict[str, float]) -> None:
@@ -88,7 +97,7 @@ def measure(backbone: str, task: str, steps: int, device_name: str, params: Any 
     t0 = time.perf_counter()
     result = engine.fit(fit_task, short, seed=1, desc=f"{backbone} {task}", on_epoch=after_epoch)
     images_per_s = result.history[-1]["images_per_s"]
-    per_image = len(angles) or 1  # samples per source image
+    per_image = 2 if method else len(angles) or 1  # samples per source image: views, rotations or itself
     if cuda:
         peak, peak_of = torch.cuda.max_memory_allocated(device), "CUDA memory allocated in the timed epoch"
     else:  # ru_maxrss is KiB on Linux, and the whole process's: one measurement per process

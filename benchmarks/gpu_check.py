@@ -1,15 +1,17 @@
 """make gpu-check: what a GPU box gives the study, measured in one time-boxed command.
 
 1. Throughput: engine, plain DataLoader and model-only (the step on one fixed batch on the
-   device: the ceiling) for NIN rotation pretraining, ResNet-18 and ResNet-50 supervised,
-   with bf16, channels-last and torch.compile on (benchmarks/throughput.py), plus the
-   engine eager. Figures are source images/s; NIN rotation trains on 4 rotated samples per
-   image.
-2. Per backbone of the committed study (or --cost-backbones): supervised and rotation
-   training at the committed batch and recipes, through the engine with micro_batch auto
-   (benchmarks/costs.py): source images/s, the micro-batch used and, on CUDA, the peak
-   memory allocated; from the rates, the GPU-hours of the paper-scale study's training
-   steps (supervised and RotNet pretraining, their recipes' epochs, per dataset).
+   device: the ceiling) for rotation, SimCLR and BYOL pretraining on NIN and ResNet-18 (the
+   equal-cost workloads, --equal-cost-steps each; a method has no plain side, its row says
+   why) and ResNet-18 supervised, with bf16, channels-last and torch.compile on
+   (benchmarks/throughput.py), plus the engine eager. Figures are source images/s; rotation
+   trains on 4 rotated samples per image, SimCLR and BYOL on 2 views.
+2. Per backbone of the committed study (or --cost-backbones): supervised, rotation, SimCLR
+   and BYOL training at the committed batch and recipes, through the engine with micro_batch
+   auto (SimCLR and BYOL: the whole batch, as they must run) (benchmarks/costs.py): source
+   images/s, the micro-batch used and, on CUDA, the peak memory allocated; from the rates,
+   the GPU-hours of the paper-scale study's training steps (supervised, RotNet, SimCLR and
+   BYOL pretraining, their recipes' epochs, per dataset).
 3. The paper-protocol NIN study in what is left of the box: the 4-block NIN RotNet
    pretrained with the paper's schedule compressed to the epochs that fit (milestones
    scaled), then the paper's probes (non-linear and conv heads on block 2, and the other
@@ -42,10 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]  # runs without `pip install -e .`
 
 from benchmarks.gpu.common import SHARED_FULL  # noqa: E402
-from benchmarks.gpu.costs_phase import committed_backbones, phase_costs  # noqa: E402
+from benchmarks.gpu.costs_phase import COST_TASKS, committed_backbones, phase_costs  # noqa: E402
 from benchmarks.gpu.parent import parent  # noqa: E402
 from benchmarks.gpu.study_phase import phase_prepare, phase_study  # noqa: E402
-from benchmarks.gpu.throughput_phase import WORKLOADS, phase_throughput  # noqa: E402
+from benchmarks.gpu.throughput_phase import KNOWN, WORKLOADS, phase_throughput  # noqa: E402
 
 PHASES = {"prepare": phase_prepare, "throughput": phase_throughput, "costs": phase_costs, "study": phase_study}
 
@@ -72,16 +74,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats per throughput figure (their median)")
     ap.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="plain DataLoader workers")
     ap.add_argument("--workloads", nargs="*", default=WORKLOADS, help="throughput workloads (none: no table)")
+    ap.add_argument(
+        "--equal-cost-steps",
+        type=int,
+        default=30,
+        help="steps per timed repeat and warm-up of the equal-cost workloads (rotation, SimCLR, BYOL; at most --steps)",
+    )
     ap.add_argument("--compile", choices=["on", "off"], default="on", help="torch.compile in the throughput table")
     ap.add_argument("--study-compile", choices=["auto", "on", "off"], default="auto",
                     help="auto: compile the study if that made the NIN engine 15%% faster")  # fmt: skip
-    ap.add_argument("--throughput-share", type=float, default=0.42, help="share of the box after prepare")
+    ap.add_argument("--throughput-share", type=float, default=0.5, help="share of the box after prepare")
     ap.add_argument(
         "--cost-backbones",
         nargs="*",
         default=committed_backbones(),
         help="backbones whose supervised and rotation training the cost probe measures (default: params.yaml's "
         "study.backbones; none: no probe)",
+    )
+    ap.add_argument(
+        "--cost-tasks",
+        nargs="+",
+        choices=COST_TASKS,
+        default=COST_TASKS,
+        help="what the cost probe trains per backbone, in this order (default: all)",
     )
     ap.add_argument("--costs-share", type=float, default=0.2, help="the cost probe's share of the box after prepare")
     ap.add_argument("--cost-steps", type=int, default=5, help="timed steps per cost figure, after as many warm-up")
@@ -116,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--until", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    unknown = sorted(set(args.workloads) - set(WORKLOADS))
+    unknown = sorted(set(args.workloads) - set(KNOWN))
     if unknown:
-        ap.error(f"--workloads: unknown {unknown}; choose from {WORKLOADS}")
+        ap.error(f"--workloads: unknown {unknown}; choose from {KNOWN}")
     if args.throughput_share + args.costs_share > 1:
         ap.error("--throughput-share and --costs-share add up to more than the box (1)")
     if args.data is not None:

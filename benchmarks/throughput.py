@@ -4,6 +4,10 @@ model alone, in one run.
 Two workloads by default, same model, batch and step count everywhere:
 - NIN rotation pretraining (batch of B images = 4B samples),
 - ResNet-18 supervised training.
+Others by name (``--workloads``; throughput_rig.WORKLOADS): ResNet-50 and EfficientNet-B0
+supervised, ResNet-18 rotation pretraining, and SimCLR and BYOL pretraining on NIN and
+ResNet-18 (a batch of B images = two views of each, 2B samples; the method's own-loss task
+through ``Engine.fit``, BYOL's EMA update after each step included).
 Three ways to feed the same training step:
 - plain: the usual recipe: a PIL-image Dataset, torchvision transforms (random crop with
   padding 4, flip, to-tensor, normalize), a DataLoader with worker processes; rotations
@@ -18,7 +22,9 @@ Three ways to feed the same training step:
   work per step.
 Plain runs the same ``Engine._step`` too (through a SupervisedTask on its pre-rotated
 batches, the same model graph: ``Task.compile`` compiles only the model), so each ratio
-isolates the data path.
+isolates the data path. A method's workload has no plain side (``skip_reason``: its row says
+why); its model-only side steps ``Engine._own_step`` and ``Task.after_step`` on one
+two-view batch the engine made.
 
 How a side is timed (the same for all three): ``steps`` warm-up steps first, untimed
 (compile, autotuning, allocator growth, workers starting; the engine's warm-up is its
@@ -48,7 +54,7 @@ power-state swings went straight into the ratio. Any of these can put a "ceiling
 the engine; none of them can now.
 
 Every figure is in source images per second (rotation pretraining trains on 4 rotated
-samples per image: multiply by 4 for samples/s).
+samples per image, SimCLR and BYOL on 2 views: multiply by 4 or 2 for samples/s).
 
     python benchmarks/throughput.py                  # real images when ../shared has them
     python benchmarks/throughput.py --steps 30 --repeats 5 --device cuda
@@ -73,8 +79,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from rotnet.data.device import Batch
-from rotnet.training import memory
 from rotnet.training.runtime import describe_device
 
 MINI = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "cifar10-jpeg-mini.tar.gz"
@@ -86,7 +90,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # runs without `pip install -e .`
 
 from benchmarks.throughput_plain import plain_side  # noqa: E402
-from benchmarks.throughput_rig import WORKLOADS, Rig, build_rig, record, timed_repeats, timed_run  # noqa: E402
+from benchmarks.throughput_rig import (  # noqa: E402
+    WORKLOADS,
+    Rig,
+    build_rig,
+    method_of,
+    record,
+    timed_repeats,
+    timed_run,
+)
 
 
 def load_images(n: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -125,9 +137,9 @@ def engine_and_model_only(rig: Rig, steps: int, repeats: int) -> dict[str, dict[
     warm-up epoch, model-only warm-up and repeat 1, engine repeat 1, model-only repeat 2, ..."""
     # fit decides the micro-batches eagerly, before compiling; deciding them the same way
     # here, before fit, keeps every trial pass off the compiled model.
-    rig.micro = memory.micro_batch(rig.engine, rig.task, rig.cfg, "bench")
+    rig.micro = rig.micro_batch()
     rates: list[float] = []
-    made: list[tuple[Callable[[Batch], None], Batch]] = []
+    made: list[tuple[Callable[[Any], None], Any]] = []
 
     def between_epochs(row: dict[str, float]) -> None:
         if len(rates) == repeats:
@@ -148,11 +160,10 @@ def engine_and_model_only(rig: Rig, steps: int, repeats: int) -> dict[str, dict[
     return {"engine": engine, "model-only": record(rates, steps, steps)}
 
 
-def model_only_step(rig: Rig) -> tuple[Callable[[Batch], None], Batch]:
-    """The engine's step and one batch its own data path made (same shape, dtype, strides)."""
-    cfg = rig.cfg
-    batch = next(rig.engine.data.train.train_batches(cfg.batch_size, cfg.augment, rig.task.num_classes, 0, 1))
-    return rig.step(), batch
+def model_only_step(rig: Rig) -> tuple[Callable[[Any], None], Any]:
+    """The engine's step and one batch its own data path made (same shape, dtype, strides;
+    for a method, one two-view batch)."""
+    return rig.step(), rig.first_batch()
 
 
 def model_only_side(rig: Rig, steps: int, repeats: int, warmup: int | None = None) -> dict[str, Any]:
@@ -164,6 +175,18 @@ def model_only_side(rig: Rig, steps: int, repeats: int, warmup: int | None = Non
 
 
 SIDES = ("plain", "engine", "model-only")
+
+
+def skip_reason(key: str, side: str) -> str | None:
+    """Why workload ``key`` has no ``side`` (its row records this instead of a figure), or None."""
+    method = method_of(key)
+    if side == "plain" and method:
+        return (
+            f"no plain side for {method}: the plain pipeline is the crop-and-flip (and rotation) "
+            "PIL Dataset, and a per-image two-view DataLoader of the method's transforms is not built; "
+            "the engine and model-only sides are measured"
+        )
+    return None
 
 
 def measure_sides(
@@ -178,23 +201,27 @@ def measure_sides(
     repeats: int = REPEATS,
     sides: tuple[str, ...] = SIDES,
 ) -> dict[str, dict[str, Any]]:
-    """Each side's record (median images/s, repeats) for one workload. Engine and model-only
-    share one rig, their repeats interleaved (engine_and_model_only); plain runs last."""
+    """Each side's record (median images/s, repeats) for one workload, or ``{"skipped": why}``
+    for a side the workload does not have (skip_reason). Engine and model-only share one rig,
+    their repeats interleaved (engine_and_model_only); plain runs last."""
     unknown = set(sides) - set(SIDES)
     if unknown:
         raise ValueError(f"unknown sides {sorted(unknown)}; choose from {SIDES}")
     out: dict[str, dict[str, Any]] = {}
-    rig = build_rig(key, images, labels, batch, steps, device, compile_)
-    if {"engine", "model-only"} <= set(sides):
-        out.update(engine_and_model_only(rig, steps, repeats))
-    elif "engine" in sides:
-        out["engine"] = engine_side(rig, steps, repeats)
-    elif "model-only" in sides:
-        out["model-only"] = model_only_side(rig, steps, repeats)
+    skipped = {s: why for s in sides if (why := skip_reason(key, s))}
+    sides = tuple(s for s in sides if s not in skipped)
+    if {"engine", "model-only"} & set(sides):
+        rig = build_rig(key, images, labels, batch, steps, device, compile_)
+        if {"engine", "model-only"} <= set(sides):
+            out.update(engine_and_model_only(rig, steps, repeats))
+        elif "engine" in sides:
+            out["engine"] = engine_side(rig, steps, repeats)
+        else:
+            out["model-only"] = model_only_side(rig, steps, repeats)
     if "plain" in sides:
         own = build_rig(key, images, labels, batch, steps, device, compile_, plain=True)
         out["plain"] = plain_side(own, key, images, labels, steps, repeats, workers)
-    return out
+    return {**out, **{s: {"skipped": why} for s, why in skipped.items()}}
 
 
 def measure(
@@ -210,7 +237,8 @@ def measure(
     repeats: int = REPEATS,
 ) -> dict[str, Any]:
     """One side on its own rig, compiled identically (the same build_rig, Task.compile and
-    Engine._step as measure_sides): for callers that time the sides separately."""
+    Engine._step as measure_sides): for callers that time the sides separately. A side the
+    workload does not have comes back as ``{"skipped": why}``."""
     return measure_sides(key, images, labels, batch, steps, device, compile_, workers, repeats, (side,))[side]
 
 
@@ -257,16 +285,20 @@ def run(
     for key in keys:
         for compile_ in compiles:
             got = measure_sides(key, images, labels, batch, steps, device, compile_, workers, repeats, sides)
-            check = ceiling({s: r["images_per_s"] for s, r in got.items()}, tolerance)
+            check = ceiling({s: r["images_per_s"] for s, r in got.items() if "images_per_s" in r}, tolerance)
             rows.append({"workload": key, "compile": compile_, "sides": got, **check})
-            figures = " ".join(f"{got[s]['images_per_s']:12.1f}" if s in got else f"{'-':>12s}" for s in SIDES)
+            shown_ips = {s: r["images_per_s"] for s, r in got.items() if "images_per_s" in r}
+            figures = " ".join(f"{shown_ips[s]:12.1f}" if s in shown_ips else f"{'-':>12s}" for s in SIDES)
             ratios = [check.get(k) for k in ("engine_over_plain", "engine_over_model", "plain_over_model")]
             shown = [
                 f"{'-':>12s}" if r is None else f"{r:11.2f}x" if i == 0 else f"{r:11.0%} " for i, r in enumerate(ratios)
             ]
             print(f"{WORKLOADS[key][0]:44s} {'on' if compile_ else 'off':>7s} {figures} {' '.join(shown)}")
             for s, rec in got.items():
-                print(f"{'':44s} {s:>10s} repeats: " + ", ".join(f"{v:.1f}" for v in rec["repeats"]))
+                if "skipped" in rec:
+                    print(f"{'':44s} {s:>10s} skipped: {rec['skipped']}")
+                else:
+                    print(f"{'':44s} {s:>10s} repeats: " + ", ".join(f"{v:.1f}" for v in rec["repeats"]))
             if check["warning"]:
                 warning = f"WARNING: {WORKLOADS[key][0]}, compile {'on' if compile_ else 'off'}: {check['warning']}"
                 print(warning, flush=True)
@@ -279,7 +311,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--steps", type=int, default=8, help="steps per timed repeat (and untimed warm-up steps)")
     ap.add_argument("--repeats", type=int, default=REPEATS, help="timed repeats per side; the median is reported")
-    ap.add_argument("--batch", type=int, default=128, help="images per batch (rotation: x4 samples)")
+    ap.add_argument("--batch", type=int, default=128, help="images per batch (rotation: x4 samples; methods: x2 views)")
     ap.add_argument("--workers", type=int, default=2, help="DataLoader workers of the baseline")
     ap.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), default=["nin-rotation", "resnet18"])
     ap.add_argument("--compile", choices=["off", "on", "both"], default="off", help="torch.compile the engine's step")
@@ -295,7 +327,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         f"device: {describe_device(device)}; data: {source}; batch {args.batch}; "
         f"median of {args.repeats} x {args.steps} timed steps after {args.steps} warm-up steps"
     )
-    print("figures: source images/s (rotation pretraining: x4 rotated samples/s)")
+    print("figures: source images/s (rotation pretraining: x4 rotated samples/s; SimCLR, BYOL: x2 views/s)")
     rows = run(
         args.workloads,
         images,

@@ -1,5 +1,11 @@
 """The throughput benchmark's workloads, each built into a rig the way the stages build an
-engine, and the clock every side is timed with (benchmarks/throughput.py)."""
+engine, and the clock every side is timed with (benchmarks/throughput.py).
+
+A workload trains a backbone with a classification task (supervised, rotation) or with a
+self-supervised method's own-loss task (SimCLR, BYOL: rotnet.methods.tasks), whose batches
+are two augmented views of each image (``DeviceSplit.view_batches``). The equal-cost epochs
+of the report compare ``<backbone>-<method>`` with ``<backbone>-rotation`` (engine side,
+source images/s), so every backbone with a method workload has its rotation workload too."""
 
 from __future__ import annotations
 
@@ -12,18 +18,28 @@ from typing import Any
 import numpy as np
 import torch
 
-from rotnet.data.device import Batch, DeviceDataset
+from rotnet.data.device import DeviceDataset
 from rotnet.data.prepared import PreparedDataset, Split, channel_stats
+from rotnet.methods.tasks import method_task
 from rotnet.models.registry import create_backbone
-from rotnet.params import RuntimeParams, ScheduleParams, TrainParams
+from rotnet.params import BYOLParams, MethodParams, RuntimeParams, ScheduleParams, SimCLRParams, TrainParams
 from rotnet.training import memory
 from rotnet.training.engine import Engine
 from rotnet.training.optim import build_optimizer
 from rotnet.training.tasks import RotationTask, SupervisedTask, Task
 
-# name: (label, backbone, options, task, rotate)
+# The self-supervised methods a workload may train: each its params section's defaults
+# (lightly's recipe: rotnet.params), at the benchmark's batch.
+METHODS: dict[str, type[MethodParams]] = {"simclr": SimCLRParams, "byol": BYOLParams}
+
+# name: (label, backbone, options, task, rotate); task: a Task class, or a METHODS name
 WORKLOADS = {
     "nin-rotation": ("NIN rotation pretraining", "nin", {}, RotationTask, True),
+    "nin-simclr": ("NIN SimCLR pretraining", "nin", {}, "simclr", False),
+    "nin-byol": ("NIN BYOL pretraining", "nin", {}, "byol", False),
+    "resnet18-rotation": ("ResNet-18 rotation pretraining", "resnet18", {}, RotationTask, True),
+    "resnet18-simclr": ("ResNet-18 SimCLR pretraining", "resnet18", {}, "simclr", False),
+    "resnet18-byol": ("ResNet-18 BYOL pretraining", "resnet18", {}, "byol", False),
     "resnet18": ("ResNet-18 supervised", "resnet18", {}, SupervisedTask, False),
     "resnet50": ("ResNet-50 supervised", "resnet50", {}, SupervisedTask, False),
     "effb0-stride": (
@@ -41,6 +57,17 @@ WORKLOADS = {
         False,
     ),
 }
+
+
+def method_of(key: str) -> str | None:
+    """The self-supervised method workload ``key`` trains (a METHODS name), or None."""
+    task = WORKLOADS[key][3]
+    return task if isinstance(task, str) else None
+
+
+def samples_per_image(key: str) -> int:
+    """Samples a training step runs per source image: 4 rotated copies, 2 views, or the image."""
+    return 4 if WORKLOADS[key][4] else 2 if method_of(key) else 1
 
 
 def sync(device: torch.device) -> None:
@@ -61,7 +88,7 @@ class Rig:
 
     engine: Engine
     task: Task
-    cfg: TrainParams
+    cfg: TrainParams  # a MethodParams for a method's task
     prepared: bool = False  # the task is on the device and compiled (by fit or by prepare)
     micro: int | None = None  # images per micro-batch, as fit chose them
 
@@ -71,23 +98,42 @@ class Rig:
         once: a rig that fit already ran keeps fit's compiled model and micro-batch."""
         if not self.prepared:
             self.engine._prepare(self.task, sync_bn=False)
-            self.micro = memory.micro_batch(self.engine, self.task, self.cfg, "bench")
+            self.micro = self.micro_batch()
             if self.engine.runtime.compile:
                 self.task.compile()
             self.prepared = True
 
-    def step(self) -> Callable[[Batch], None]:
+    def micro_batch(self) -> int | None:
+        """Images per micro-batch as fit decides them: an own-loss task (SimCLR, BYOL) runs
+        its batch whole (and refuses micro-batches), so it has no sizing passes."""
+        if self.task.own_loss:
+            self.task.check_whole_batch(self.engine.runtime.micro_batch, self.cfg.batch_size, 1)
+            return None
+        return memory.micro_batch(self.engine, self.task, self.cfg, "bench")
+
+    def first_batch(self) -> Any:
+        """One training batch from the engine's own data path (the task's: views for a method)."""
+        return next(self.task.batches(self.engine.data.train, self.cfg, 0, 1, (0, 1)))
+
+    def step(self) -> Callable[[Any], None]:
         """The engine's training step with the engine's optimizer (built from the same cfg),
-        for a loop that brings its own batches."""
+        for a loop that brings its own batches: ``Engine._step``, or for an own-loss task
+        ``Engine._own_step`` then ``Task.after_step`` (BYOL's EMA update), as fit runs them."""
         self.prepare()
         micro = self.micro
         optimizer = build_optimizer(self.task.param_groups(), self.cfg.optimizer)
         self.task.train()
+        done = [0]
 
-        def step(batch: Batch) -> None:
+        def step(batch: Any) -> None:
             optimizer.zero_grad(set_to_none=True)
-            self.engine._step(self.task, batch, self.cfg, micro)
+            if self.task.own_loss:
+                self.engine._own_step(self.task, batch)
+            else:
+                self.engine._step(self.task, batch, self.cfg, micro)
             optimizer.step()
+            self.task.after_step(done[0], 1_000_000)  # a long run's early step: BYOL's momentum near its start
+            done[0] += 1
 
         return step
 
@@ -103,8 +149,11 @@ def build_rig(
     plain: bool = False,
 ) -> Rig:
     """A fresh, seeded model of workload ``key`` in an engine over ``steps`` batches of
-    ``images``. ``plain``: a SupervisedTask over its classes (plain's batches come rotated)."""
+    ``images``. ``plain``: a SupervisedTask over its classes (plain's batches come rotated).
+    A method's task gets its params section's recipe (optimizer, heads) at batch ``batch``,
+    its kNN monitor's k capped at the images the rig trains on (the memory bank)."""
     _, name, options, task_cls, rotate = WORKLOADS[key]
+    method = method_of(key)
     torch.manual_seed(0)
     classes = 4 if rotate else 10
     model = create_backbone(name, classes, options=options)
@@ -117,8 +166,15 @@ def build_rig(
     data = DeviceDataset.from_prepared(
         PreparedDataset("bench", split, small, small, meta), device, runtime.channels_last
     )
-    task = SupervisedTask(model, classes) if plain or not rotate else task_cls(model)
-    cfg = TrainParams(epochs=2, batch_size=batch, schedule=ScheduleParams(milestones=[]), optimizer={"lr": 0.01})
+    cfg: TrainParams
+    if method is not None:
+        if plain:
+            raise ValueError(f"{key}: a method's workload has no plain side (throughput.skip_reason says why)")
+        cfg = METHODS[method](epochs=2, batch_size=batch, knn_k=min(200, n))
+        task: Task = method_task(method, model, cfg)
+    else:
+        task = SupervisedTask(model, classes) if plain or not rotate else task_cls(model)
+        cfg = TrainParams(epochs=2, batch_size=batch, schedule=ScheduleParams(milestones=[]), optimizer={"lr": 0.01})
     return Rig(Engine(data, runtime, device), task, cfg)
 
 
@@ -127,8 +183,8 @@ def record(rates: list[float], steps: int, warmup: int) -> dict[str, Any]:
 
 
 def timed_repeats(
-    step: Callable[[Batch], None],
-    batches: Iterator[Batch],
+    step: Callable[[Any], None],
+    batches: Iterator[Any],
     batch: int,
     steps: int,
     repeats: int,
@@ -142,7 +198,7 @@ def timed_repeats(
     return [timed_run(step, batches, batch, steps, device) for _ in range(repeats)]
 
 
-def timed_run(step: Callable[[Batch], None], batches: Iterator[Batch], batch: int, steps: int,
+def timed_run(step: Callable[[Any], None], batches: Iterator[Any], batch: int, steps: int,
               device: torch.device) -> float:  # fmt: skip
     """Images/s of ``steps`` steps, synchronised and clocked as ``Engine.fit`` clocks an epoch."""
     sync(device)

@@ -66,7 +66,8 @@ def child_args(args: argparse.Namespace) -> list[str]:
            "--repeats", str(args.repeats), "--workers", str(args.workers), "--compile", args.compile,
            "--val-size", str(args.val_size),
            "--calibration-steps", str(args.calibration_steps), "--min-measure-s", str(args.min_measure_s),
-           "--cost-steps", str(args.cost_steps), "--workloads", *args.workloads,
+           "--cost-steps", str(args.cost_steps), "--equal-cost-steps", str(args.equal_cost_steps),
+           "--workloads", *args.workloads, "--cost-tasks", *args.cost_tasks,
            "--cost-backbones", *args.cost_backbones]  # fmt: skip
     if args.data:
         out += ["--data", str(args.data)]

@@ -4,6 +4,7 @@ GPU-hours, and the NIN study beside the paper's figures."""
 from __future__ import annotations
 
 from benchmarks.gpu.common import num
+from benchmarks.gpu.costs_phase import METHODS
 from benchmarks.gpu.throughput_phase import BAR_SAMPLES_PER_S
 from rotnet.report.gpu_check_schema import Costs, GpuCheckResult
 
@@ -18,7 +19,7 @@ def cost_summary(costs: Costs) -> list[str]:
                  f"{'samples/s':>10s} {'micro':>5s} {'peak GiB':>8s}")  # fmt: skip
     unmeasured = []
     for b, tasks in table.items():
-        sup, rot = tasks["supervised"], tasks["rotation"]
+        sup, rot = tasks.get("supervised") or {}, tasks.get("rotation") or {}
         lines.append(
             f"  {b:16s} {num(sup.get('images_per_s'), '10.1f')} {num(sup.get('micro_batch'), '5d')} "
             f"{num(sup.get('peak_gib'), '8.2f')} {num(rot.get('images_per_s'), '10.1f')} "
@@ -30,13 +31,25 @@ def cost_summary(costs: Costs) -> list[str]:
             for t, e in tasks.items()
             if "error" in e or "skipped" in e
         ]
+    methods = [(b, m, t[m]) for b, t in table.items() for m in METHODS if "images_per_s" in (t.get(m) or {})]
+    if methods:
+        lines.append(f"  {'backbone':16s} {'method':8s} {'img/s':>10s} {'views/s':>10s} {'batch':>5s} {'peak GiB':>8s}")
+        lines += [
+            f"  {b:16s} {m:8s} {num(e.get('images_per_s'), '10.1f')} {num(e.get('samples_per_s'), '10.1f')} "
+            f"{num(e.get('batch'), '5d')} {num(e.get('peak_gib'), '8.2f')}"
+            for b, m, e in methods
+        ]
     hours = costs.get("study_gpu_hours") or {}
     lines += unmeasured
     if hours.get("per_backbone"):
-        lines.append("  the paper-scale study's GPU-hours, supervised + RotNet pretraining training steps only:")
+        lines.append("  the paper-scale study's GPU-hours, supervised + RotNet (+ SimCLR, BYOL) training steps only:")
         for b, h in hours["per_backbone"].items():
             per = ", ".join(f"{d} {v['total']:.2f}" for d, v in h["datasets"].items())
             lines.append(f"    {b:16s} {per}: {h['total']:.2f} h")
+            for m in METHODS:
+                if any(m in v for v in h["datasets"].values()):
+                    part = ", ".join(f"{d} {v[m]:.2f}" for d, v in h["datasets"].items() if m in v)
+                    lines.append(f"      {m} ({h['epochs'][m]} epochs) {part} h")
         missing = f" (not measured: {', '.join(hours['unmeasured'])})" if hours["unmeasured"] else ""
         lines.append(f"    {'all measured':16s} {hours['total']:.2f} h{missing}")
     return lines
@@ -44,12 +57,13 @@ def cost_summary(costs: Costs) -> list[str]:
 
 def summary(res: GpuCheckResult) -> str:
     lines = [f"gpu-check on {res['device']} ({res['date']}), {res['elapsed_s']:.0f} s of {res['budget_s']:.0f}: "
-             f"{res['status']}", "", "throughput, source images/s (NIN rotation: x4 rotated samples/s):",
-             f"  {'workload':14s} {'plain':>10s} {'engine':>10s} {'model-only':>10s} {'eager eng.':>10s} "
+             f"{res['status']}", "", "throughput, source images/s (rotation: x4 rotated samples/s; SimCLR, BYOL: "
+             "x2 views/s):",
+             f"  {'workload':17s} {'plain':>10s} {'engine':>10s} {'model-only':>10s} {'eager eng.':>10s} "
              f"{'eng/plain':>9s} {'eng/model':>9s}"]  # fmt: skip
     for w, t in res["throughput"]["table"].items():
         lines.append(
-            f"  {w:14s} {num(t.get('plain'), '10.0f')} {num(t.get('engine'), '10.0f')} "
+            f"  {w:17s} {num(t.get('plain'), '10.0f')} {num(t.get('engine'), '10.0f')} "
             f"{num(t.get('model_only'), '10.0f')} {num(t.get('engine_eager'), '10.0f')} "
             f"{num(t.get('engine_over_plain'), '8.2f')}x {num(t.get('engine_over_model'), '9.0%')}"
         )

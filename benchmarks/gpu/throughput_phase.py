@@ -1,6 +1,12 @@
 """make gpu-check, part 1: the throughput table. Engine, plain DataLoader and model-only
 (the ceiling) per workload through benchmarks/throughput.py, in a child; the table, its
-ratios and the engine against the bar, in the parent."""
+ratios and the engine against the bar, in the parent.
+
+The equal-cost workloads (SimCLR and BYOL, and the rotation workload of each backbone they
+run on) give the report its equal-cost epochs: a method's engine images/s over its
+backbone's RotNet engine images/s (rotnet.report.gpu_check.equal_cost_ratio). To fit the
+box, each runs ``--equal-cost-steps`` steps per repeat, and its engine and model-only share
+one rig and one compile (throughput.measure_sides, their repeats interleaved)."""
 
 from __future__ import annotations
 
@@ -12,7 +18,23 @@ from benchmarks.gpu.children import emit
 from benchmarks.gpu.common import device_of, log
 from rotnet.report.gpu_check_schema import Bar, ThroughputFigures, ThroughputRow
 
-WORKLOADS = ["nin-rotation", "resnet18", "resnet50"]
+# The equal-cost workloads, each backbone's rotation first (throughput_rig.WORKLOADS' keys).
+EQUAL_COST = ["nin-rotation", "nin-simclr", "nin-byol", "resnet18-rotation", "resnet18-simclr", "resnet18-byol"]
+# The default table: the equal-cost workloads, then ResNet-18 supervised. ResNet-50 (a minute
+# and a half of compiling on the H200) left the default to make room; --workloads names it.
+WORKLOADS = [*EQUAL_COST, "resnet18"]
+# Every workload --workloads may name (= throughput_rig.WORKLOADS; the parent imports no torch).
+KNOWN = [*WORKLOADS, "resnet50", "effb0-stride", "effb0-upsample"]
+# Workloads whose key ends so train a self-supervised method: they have no plain side (the
+# row says why: throughput.skip_reason), which no box can add, so it leaves the run complete.
+METHOD_SUFFIXES = ("-simclr", "-byol")
+
+
+def lacks_side(workload: str, side: str) -> bool:
+    """Whether ``workload`` has no ``side`` at all (not: it was skipped for time or failed)."""
+    return side == "plain" and workload.endswith(METHOD_SUFFIXES)
+
+
 # The engine's bar: 200 NIN pretraining epochs (45,000 train images x 4 rotations) in 5 minutes.
 BAR_IMAGES = 45_000
 BAR_SAMPLES_PER_S = 200 * BAR_IMAGES * 4 / 300
@@ -22,40 +44,68 @@ CEILING_TOLERANCE = 0.03  # = throughput.CEILING_TOLERANCE (the parent imports n
 def phase_throughput(args: argparse.Namespace, rows: Path) -> None:
     import numpy as np
 
-    from benchmarks import throughput
     from rotnet.data.prepared import load_prepared
 
-    device = device_of(args.device)
     train = load_prepared(Path(args.work) / "data" / "prepared" / "cifar10").train
     n = (args.steps + 2) * args.batch
     reps = -(-n // len(train.labels))
     images = np.concatenate([train.images] * reps)[:n]
     labels = np.concatenate([train.labels] * reps)[:n]
-    compiled = args.compile == "on"
-    # Per workload, most telling first: the ceiling, the engine, plain; then the engine eager
-    # (which also tells whether compiling pays for the study).
-    sides = [("model-only", compiled), ("engine", compiled), ("plain", compiled)]
-    plan = [(w, s, c) for w in args.workloads for s, c in sides + ([("engine", False)] if compiled else [])]
-    for key, side, comp in plan:
-        row = {"workload": key, "side": side, "compile": comp}
-        left = args.until - time.time()
-        if left < args.min_measure_s:
+    for key, sides, comp in plan(args.workloads, args.compile == "on"):
+        steps = min(args.steps, args.equal_cost_steps) if key in EQUAL_COST else args.steps
+        measure_into(rows, args, key, sides, comp, steps, images, labels)
+
+
+def plan(workloads: list[str], compiled: bool) -> list[tuple[str, tuple[str, ...], bool]]:
+    """(workload, sides measured together, compile) in the order they run. Per workload, most
+    telling first: the ceiling, the engine, plain; then the engine eager (which also tells
+    whether compiling pays for the study). An equal-cost workload's engine and model-only
+    share one rig (one compile), so its engine figure comes first and cheapest."""
+    out: list[tuple[str, tuple[str, ...], bool]] = []
+    for w in workloads:
+        if w in EQUAL_COST:
+            out += [(w, ("engine", "model-only"), compiled), (w, ("plain",), compiled)]
+        else:
+            out += [(w, (side,), compiled) for side in ("model-only", "engine", "plain")]
+        if compiled:
+            out.append((w, ("engine",), False))
+    return out
+
+
+def measure_into(rows: Path, args: argparse.Namespace, key: str, sides: tuple[str, ...], comp: bool, steps: int,
+                 images, labels) -> None:  # fmt: skip
+    """Measure ``sides`` of workload ``key`` together and append one row per side: its
+    figures, or why it has none (the time box, a failure, a side the workload lacks)."""
+    from benchmarks import throughput
+    from benchmarks.throughput_rig import samples_per_image
+
+    base = [{"workload": key, "side": side, "compile": comp} for side in sides]
+    left = args.until - time.time()
+    if left < args.min_measure_s:
+        for row in base:
             emit(rows, {**row, "skipped": f"time box ({left:.0f} s left)"})
-            continue
-        t0 = time.perf_counter()
-        try:
-            got = throughput.measure(key, side, images, labels, args.batch, args.steps, device, comp, args.workers,
-                                     args.repeats)  # fmt: skip
-            ips = got["images_per_s"]  # the median of the timed repeats, each kept in the row
-        except Exception as err:  # one failed measurement must not cost the others
+        return
+    t0 = time.perf_counter()
+    device = device_of(args.device)
+    try:
+        got = throughput.measure_sides(key, images, labels, args.batch, steps, device, comp, args.workers,
+                                       args.repeats, sides)  # fmt: skip
+    except Exception as err:  # one failed measurement must not cost the others
+        for row in base:
             emit(rows, {**row, "error": f"{type(err).__name__}: {err}"[:500]})
-            log(f"{key} {side} compile={comp}: failed: {err}")
+        log(f"{key} {'+'.join(sides)} compile={comp}: failed: {err}")
+        return
+    seconds = round(time.perf_counter() - t0, 1)
+    for row in base:
+        rec = got[row["side"]]
+        if "skipped" in rec:
+            emit(rows, {**row, "skipped": rec["skipped"]})
             continue
-        per = 4 if throughput.WORKLOADS[key][4] else 1
-        emit(rows, {**row, "images_per_s": round(ips, 1), "samples_per_s": round(ips * per, 1),
-                    "repeats_images_per_s": [round(v, 1) for v in got["repeats"]],
-                    "seconds": round(time.perf_counter() - t0, 1)})  # fmt: skip
-        log(f"{key} {side} compile={comp}: {ips:.1f} images/s ({time.perf_counter() - t0:.0f} s with warm-up)")
+        ips = rec["images_per_s"]  # the median of the timed repeats, each kept in the row
+        emit(rows, {**row, "images_per_s": round(ips, 1), "samples_per_s": round(ips * samples_per_image(key), 1),
+                    "repeats_images_per_s": [round(v, 1) for v in rec["repeats"]], "steps": steps,
+                    "seconds": seconds})  # fmt: skip
+        log(f"{key} {row['side']} compile={comp}: {ips:.1f} images/s ({seconds:.0f} s with warm-up)")
 
 
 def throughput_table(rows: list[ThroughputRow], compiled: bool) -> dict[str, ThroughputFigures]:

@@ -22,6 +22,7 @@ from typing import Any
 from rotnet.atomic import write_bytes
 from rotnet.errors import RotnetError
 from rotnet.report.docfigure import FIGURE, draw, probe_layers
+from rotnet.report.gpu_check import equal_cost_lines
 from rotnet.report.paper import COMPARISON, nin_probe_figure
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +71,11 @@ def quick_block(results: Path) -> list[str]:
     return lines
 
 
+def _ratio(value: float | None, spec: str, unit: str) -> str:
+    """A ratio, or a dash where a side was not measured (a method has no plain side)."""
+    return "–" if value is None else f"{value:{spec}}{unit}"
+
+
 def gpu_check_block(results: Path) -> list[str]:
     """The newest `make gpu-check`: its throughput table and its time-boxed NIN study beside the paper."""
     path, data = newest(results, "rotnet gpu-check")
@@ -82,8 +88,9 @@ def gpu_check_block(results: Path) -> list[str]:
     for name, row in table.items():
         cells = [f"{row[k]:,.0f}" if row.get(k) is not None else "–" for k in ("plain", "engine", "model_only")]
         cells.append(f"{row['engine_eager']:,.0f}" if row.get("engine_eager") is not None else "–")
-        cells += [f"{row['engine_over_plain']:.2f}x", f"{row['engine_over_model']:.0%}"]
+        cells += [_ratio(row.get("engine_over_plain"), ".2f", "x"), _ratio(row.get("engine_over_model"), ".0%", "")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += equal_cost_lines(table)
     study = data["study"]
     plan, probe = study["plan"], study["probe"]
     lines += ["", f"NIN study ({plan['pretrain_epochs']} + {plan['probe_epochs']} epochs, {study['data']}):", ""]

@@ -19,9 +19,25 @@ RESULTS = Path("benchmarks") / "results"
 GpuCheck = tuple[Path, GpuCheckResult]  # the result file and what it holds
 WORKLOAD_LABELS = {
     "nin-rotation": "NIN rotation pretraining",
+    "nin-simclr": "NIN SimCLR pretraining",
+    "nin-byol": "NIN BYOL pretraining",
+    "resnet18-rotation": "ResNet-18 rotation pretraining",
+    "resnet18-simclr": "ResNet-18 SimCLR pretraining",
+    "resnet18-byol": "ResNet-18 BYOL pretraining",
     "resnet18": "ResNet-18 supervised",
     "resnet50": "ResNet-50 supervised",
 }
+METHODS = {"simclr": "SimCLR", "byol": "BYOL"}  # the throughput and cost rows' keys, and their names
+NOT_MEASURED = "not measured yet: run `make gpu-check` on a GPU"
+
+
+def equal_cost_ratio(table: dict[str, Any], backbone: str, method: str) -> float | None:
+    """Epochs of ``method`` that cost as much GPU time as one RotNet epoch on ``backbone``:
+    the method's engine images/s over RotNet's (source images, both through the engine, in
+    one throughput table: same device, batch and compile). None when either was not measured."""
+    got = (table.get(f"{backbone}-{method}") or {}).get("engine")
+    rot = (table.get(f"{backbone}-rotation") or {}).get("engine")
+    return got / rot if got and rot else None
 
 
 def _by_date(folder: Path) -> list[Path]:
@@ -71,8 +87,10 @@ def throughput_lines(result: GpuCheckResult) -> list[str]:
         return ["No throughput figures were measured."]
     compiled = result.get("options", {}).get("compile") == "on"
     out = [
-        f"Source images/s (NIN rotation: ×4 rotated samples/s); batch {result['throughput'].get('batch')}, "
-        f"{result['throughput'].get('steps')} timed steps per figure; every side runs the model with bf16, "
+        f"Source images/s (rotation: ×4 rotated samples/s; SimCLR, BYOL: ×2 views/s); batch "
+        f"{result['throughput'].get('batch')}, {result['throughput'].get('steps')} timed steps per figure (the "
+        f"rotation, SimCLR and BYOL workloads: {result.get('options', {}).get('equal_cost_steps', '–')}); every "
+        "side runs the model with bf16, "
         f"channels-last and {'torch.compile' if compiled else 'no torch.compile'} (engine eager: the engine "
         "without it). Model-only loops the step on one ready batch: the ceiling; a ratio above 100% is "
         "timing noise.",
@@ -86,6 +104,7 @@ def throughput_lines(result: GpuCheckResult) -> list[str]:
             f"| {_num(row.get('model_only'), ',.0f')} | {_num(row.get('engine_eager'), ',.0f')} "
             f"| {_num(row.get('engine_over_plain'), '.2f')}× | {_num(row.get('engine_over_model'), '.0%')} |"
         )
+    out += _throughput_notes(result, table)
     bar = result.get("bar")
     if bar:
         out += [
@@ -95,6 +114,32 @@ def throughput_lines(result: GpuCheckResult) -> list[str]:
             f"{bar['nin_200_epochs_min']:.1f} min ({bar['note']}).",
         ]
     return out
+
+
+def equal_cost_lines(table: dict[str, Any]) -> list[str]:
+    """Per backbone with a rotation workload, the SimCLR and BYOL epochs one RotNet epoch buys;
+    or, before any method was measured, that they await a GPU run."""
+    ratios = [
+        f"{b}: one RotNet epoch costs as much as {r:.2f} {name} epochs"
+        for b in [k.removesuffix("-rotation") for k in table if k.endswith("-rotation")]
+        for m, name in METHODS.items()
+        if (r := equal_cost_ratio(table, b, m)) is not None
+    ]
+    if not ratios:
+        return ["", f"SimCLR and BYOL throughput, and so the equal-cost epochs: {NOT_MEASURED}."]
+    return ["", "Equal cost (the method's engine images/s over RotNet's, one backbone): " + "; ".join(ratios) + "."]
+
+
+def _throughput_notes(result: GpuCheckResult, table: dict[str, Any]) -> list[str]:
+    """Why a side has no figure, the equal-cost epochs, or that the methods await a GPU run."""
+    rows = result.get("throughput", {}).get("rows") or []
+    why = [
+        f"{r['workload']} {r['side']}{'' if r['compile'] else ' eager'}: {r.get('skipped') or r.get('error')}"
+        for r in rows
+        if "images_per_s" not in r
+    ]
+    out = ["", "Not measured: " + "; ".join(why) + "."] if why else []
+    return out + equal_cost_lines(table)
 
 
 def _cost_cells(entry: dict[str, Any], samples: bool) -> str:
@@ -124,14 +169,58 @@ def _hours_lines(hours: StudyGpuHours | dict[str, Any]) -> list[str]:
         out.append(f"| {backbone} | {cells} | {h['total']:.2f} |")
     missing = f" (not measured: {', '.join(hours['unmeasured'])})" if hours.get("unmeasured") else ""
     out.append(f"| all measured{missing} | {' | '.join('' for _ in datasets)} | {hours['total']:.2f} |")
-    return out
+    return out + _method_hours_lines(per, datasets)
+
+
+def _method_hours_lines(per: dict[str, Any], datasets: list[str]) -> list[str]:
+    """Each backbone's RotNet, SimCLR and BYOL pretraining hours side by side (in the totals above)."""
+    rows = []
+    for backbone, h in per.items():
+        for d in datasets:
+            got = h["datasets"].get(d) or {}
+            if any(m in got for m in METHODS):
+                cells = " | ".join(_num(got.get(k), ".2f") for k in ("pretrain", *METHODS))
+                rows.append(f"| {backbone} | {d} | {cells} |")
+    if not rows:
+        return ["", f"SimCLR's and BYOL's GPU-hours: {NOT_MEASURED}."]
+    epochs = next(h["epochs"] for h in per.values() if any(m in h.get("epochs", {}) for m in METHODS))
+    heads = " | ".join(f"{name} ({epochs.get(m, '–')} epochs)" for m, name in METHODS.items())
+    return [
+        "",
+        "Pretraining GPU-hours per method (a backbone's method without a rate shows –):",
+        "",
+        f"| backbone | dataset | RotNet ({epochs['pretrain']} epochs) | {heads} |",
+        "| --- | --- | --- | --- | --- |",
+        *rows,
+    ]
+
+
+def _method_cost_lines(table: dict[str, dict[str, Any]]) -> list[str]:
+    """SimCLR and BYOL per backbone at their committed batch (its whole batch in one pass)."""
+    rows = [
+        f"| {b} | {name} | {_num(e.get('batch'), 'd')} | {_cost_cells(e, True)} |"
+        for b, tasks in table.items()
+        for m, name in METHODS.items()
+        if "images_per_s" in (e := tasks.get(m) or {})
+    ]
+    if not rows:
+        return ["", f"SimCLR and BYOL: {NOT_MEASURED}."]
+    return [
+        "",
+        "| backbone | method | batch | images/s (views/s) | micro-batch | peak GiB |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *rows,
+    ]
 
 
 def cost_lines(result: GpuCheckResult) -> list[str]:
     """The per-backbone probe: images/s, micro-batch and peak memory, then the study's GPU-hours."""
     costs: Costs | None = result.get("costs")
     if costs is None:
-        return ["The per-backbone probe was not part of this run (it predates it): no per-backbone figures yet."]
+        return [
+            "The per-backbone probe was not part of this run (it predates it): no per-backbone figures yet; "
+            f"SimCLR and BYOL: {NOT_MEASURED}."
+        ]
     table = costs.get("table") or {}
     if not table:
         return [f"The per-backbone probe did not run: {costs.get('status')}."]
@@ -147,9 +236,10 @@ def cost_lines(result: GpuCheckResult) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     out += [
-        f"| {b} | {_cost_cells(t['supervised'], False)} | {_cost_cells(t['rotation'], True)} |"
+        f"| {b} | {_cost_cells(t.get('supervised') or {}, False)} | {_cost_cells(t.get('rotation') or {}, True)} |"
         for b, t in table.items()
     ]
+    out += _method_cost_lines(table)
     why = [
         f"{b} {task}: {' '.join(str(e.get('error') or e.get('skipped')).split())}"
         for b, tasks in table.items()

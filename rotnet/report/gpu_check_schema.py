@@ -36,6 +36,8 @@ class CurrentOptions(Options, total=False):  # added with the cost probe
     cost_backbones: list[str]
     cost_steps: int
     cost_width: int | None
+    cost_tasks: list[str]  # added with SimCLR and BYOL
+    equal_cost_steps: int
 
 
 class ThroughputFigures(TypedDict, total=False):
@@ -63,6 +65,7 @@ class ThroughputRow(_ThroughputRow, total=False):
     images_per_s: float
     samples_per_s: float
     repeats_images_per_s: list[float]
+    steps: int  # steps per timed repeat (added with the equal-cost workloads, which run fewer)
     seconds: float
     skipped: str
     error: str
@@ -110,10 +113,15 @@ class CostRow(CostEntry, total=False):
     task: str
 
 
-class StageHours(TypedDict):
+class _StageHours(TypedDict):
     supervised: float
     pretrain: float
     total: float
+
+
+class StageHours(_StageHours, total=False):  # added with SimCLR and BYOL: where measured
+    simclr: float
+    byol: float
 
 
 class BackboneHours(TypedDict):
@@ -122,12 +130,16 @@ class BackboneHours(TypedDict):
     total: float
 
 
-class StudyGpuHours(TypedDict):
+class _StudyGpuHours(TypedDict):
     per_backbone: dict[str, BackboneHours]
     total: float
     unmeasured: list[str]
     train_images: dict[str, int | None]
     note: str
+
+
+class StudyGpuHours(_StudyGpuHours, total=False):
+    methods_unmeasured: list[str]  # "<backbone> <method>" without a rate (added with SimCLR and BYOL)
 
 
 class _Costs(TypedDict):

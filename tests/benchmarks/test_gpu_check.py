@@ -3,10 +3,12 @@ measured and reads back through the report's reader, a part that outruns the box
 and what came before is kept.
 
 One run serves every test of the first kind (a module fixture): each run costs four child
-interpreters (the parent runs in the test's). It measures the NIN rotation workload only (the ResNets are the
-same code with another entry of benchmarks/throughput.py's WORKLOADS, and take minutes on
-two CPU cores) and fixes the study's epochs (how epochs fill the box: tests/benchmarks/gpu/
-test_study_phase.py), so that no part waits for the box to close; the box is generous, so
+interpreters (the parent runs in the test's). It measures the NIN rotation workload only (the
+ResNets and the methods are the same code with another entry of benchmarks/throughput.py's
+WORKLOADS, and the ResNets take minutes on two CPU cores; a method's rows:
+tests/benchmarks/gpu/test_throughput_phase.py), the cost probe's SimCLR beside supervised and
+rotation (BYOL is the same code), and fixes the study's epochs (how epochs fill the box:
+tests/benchmarks/gpu/test_study_phase.py), so that no part waits for the box to close; the box is generous, so
 that a loaded machine does not stop a part either."""
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def run_check(tmp: Path, *extra: str) -> Run:
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory) -> Run:
     cost = ["--cost-backbones", "nin", "--cost-width", "8", "--cost-steps", "1", "--costs-share", "0.3"]
+    cost += ["--cost-tasks", "supervised", "rotation", "simclr"]  # BYOL: the same code, another task
     return run_check(
         tmp_path_factory.mktemp("gpu-check"), "--budget-s", str(BOX_S), "--throughput-share", "0.4",
         "--workloads", "nin-rotation", "--epochs", "2", "1", *cost,
@@ -77,7 +80,7 @@ def test_gpu_check_measures_everything_in_its_box(checked):
     assert checked.wall < BOX_S + 15  # the box, plus interpreter start-up and the final write
     # 1. the throughput table: three sides, with the ratios
     table = res["throughput"]["table"]
-    assert set(table) == {"nin-rotation"}
+    assert set(table) == {"nin-rotation"}  # a method's rows: tests/benchmarks/gpu/test_throughput_phase.py
     for row in table.values():
         assert {"plain", "engine", "model_only"} <= set(row)
         assert all(row[k] > 0 for k in ("plain", "engine", "model_only"))
@@ -86,16 +89,20 @@ def test_gpu_check_measures_everything_in_its_box(checked):
     # 2. the cost probe: NIN at the committed batch, both tasks, and the study's GPU-hours
     costs = res["costs"]
     assert costs["status"] == res["phases"]["costs"]["status"] == "complete"
-    for task, per_image in (("supervised", 1), ("rotation", 4)):
+    assert set(costs["table"]["nin"]) == {"supervised", "rotation", "simclr"}  # what --cost-tasks asked
+    for task, per_image, batch in (("supervised", 1, 128), ("rotation", 4, 128), ("simclr", 2, 512)):
         row = costs["table"]["nin"][task]
         assert row["images_per_s"] > 0 and abs(row["samples_per_s"] - per_image * row["images_per_s"]) < 0.1
-        assert row["batch"] == 128 and row["samples_per_step"] == 128 * per_image
-        assert 1 <= row["micro_batch"] <= 128
+        assert row["batch"] == batch and row["samples_per_step"] == batch * per_image
+        assert 1 <= row["micro_batch"] <= batch
         assert row["peak_gib"] is None and "not measured on the CPU" in row["peak_of"]
+    assert costs["table"]["nin"]["simclr"]["micro_batch"] == 512  # a method's batch runs whole
     hours = costs["study_gpu_hours"]
     nin = hours["per_backbone"]["nin"]
     assert set(nin["datasets"]) == set(cost_params(None).study.datasets) and nin["total"] > 0
+    assert all("simclr" in day and "byol" not in day for day in nin["datasets"].values())
     assert "--cost-width 8" in hours["note"] and hours["unmeasured"] == []
+    assert hours["methods_unmeasured"] == ["nin byol"]  # not asked for: named, and left out of the totals
     # 3. the study: the epochs asked for, the paper's milestones scaled, pretraining, then the block-2 probes
     study = res["study"]
     assert study["data"].endswith("130 train / 30 val / 30 test")
@@ -111,6 +118,7 @@ def test_gpu_check_measures_everything_in_its_box(checked):
     # 4. the summary printed beside the paper's figures, the cost table and GPU-hours before them
     assert "block2 conv" in checked.stdout and "paper 91.16%" in checked.stdout
     assert "per-backbone training cost" in checked.stdout and f"{nin['total']:.2f} h" in checked.stdout
+    assert "simclr (200 epochs)" in checked.stdout
     assert "gpu_check_schema.py" not in checked.stdout  # the writer checks its JSON against the schema
 
 
@@ -172,6 +180,7 @@ def test_the_written_json_round_trips_through_the_reports_reader(checked):
     conv = result["study"]["probe"]["block2"]["conv"]["test_acc"]
     assert f"| block 2, conv head | {conv:.2f} | 91.16 |" in text
     assert f"{result['costs']['study_gpu_hours']['total']:.2f} |" in text
+    assert "| nin | SimCLR | 512 |" in text and "| nin | cifar10 |" in text  # its cost row and its GPU-hours
     # The reader asks only for keys the schema names (a key renamed on one side fails here).
     unnamed: list[str] = []
     assert gpu_check_section((path, Read(result, schema.GpuCheckResult, "result", unnamed))) == lines

@@ -125,3 +125,68 @@ def test_a_slow_model_only_is_flagged_as_a_measurement_bug(tiny, monkeypatch, ca
     assert not throughput.ceiling({"engine": 102.0, "plain": 90.0, "model-only": 100.0})["ceiling_broken"]
     check = throughput.ceiling({"engine": 90.0, "plain": 104.0, "model-only": 100.0})
     assert check["ceiling_broken"] and "plain at 104%" in check["warning"]
+
+
+@pytest.fixture
+def tiny_methods(monkeypatch, tiny):
+    """Tiny NIN SimCLR and BYOL workloads beside the tiny rotation one (the real keys are the
+    same code at the study's width: test_the_method_workloads_build_as_the_report_reads_them)."""
+    for method in ("simclr", "byol"):
+        spec = (f"tiny NIN {method}", "nin", {"blocks": 3, "width": 8}, method, False)
+        monkeypatch.setitem(throughput.WORKLOADS, f"tiny-{method}", spec)
+    return tiny
+
+
+def test_a_method_runs_the_engines_own_loss_step_on_two_views_and_has_no_plain_side(tiny_methods, monkeypatch):
+    images, labels = tiny_methods
+    seen = []
+    real = Engine._own_step
+
+    def recorded(self, task, batch):
+        seen.append((type(task).__name__, len(batch.views), tuple(batch.views[0].shape)))
+        return real(self, task, batch)
+
+    monkeypatch.setattr(Engine, "_own_step", recorded)
+    for method, task in (("simclr", "SimCLRTask"), ("byol", "BYOLTask")):
+        seen.clear()
+        sides = throughput.measure_sides(f"tiny-{method}", images, labels, 8, 1, CPU, False, workers=0, repeats=1)
+        for side in ("engine", "model-only"):
+            assert sides[side]["images_per_s"] > 0 and len(sides[side]["repeats"]) == 1, (method, side)
+        assert "two-view DataLoader" in sides["plain"]["skipped"] and "images_per_s" not in sides["plain"]
+        # engine: warm-up + 1 epoch of 1 step; model-only: warm-up + 1 run of 1 step; each two views of 8 images
+        assert seen == [(task, 2, (8, 3, 32, 32))] * 4, method
+    rows = throughput.run(["tiny-simclr"], images, labels, 8, 1, CPU, [False], 0, 1)
+    assert rows[0]["sides"]["plain"] == {"skipped": throughput.skip_reason("tiny-simclr", "plain")}
+    assert "engine_over_plain" not in rows[0] and rows[0]["engine_over_model"] > 0
+
+
+def test_model_only_moves_byols_target_as_fit_does(tiny_methods):
+    images, labels = tiny_methods
+    rig = throughput.build_rig("tiny-byol", images, labels, 8, 1, CPU, False)
+    step, batch = throughput.model_only_step(rig)
+    before = [p.detach().clone() for p in rig.task.target.parameters()]
+    step(batch)
+    assert any(not torch.equal(a, b) for a, b in zip(before, rig.task.target.parameters(), strict=True))
+
+
+def test_the_method_workloads_build_as_the_report_reads_them():
+    from benchmarks.gpu.throughput_phase import EQUAL_COST, KNOWN, lacks_side
+    from benchmarks.throughput_rig import METHODS, WORKLOADS, method_of, samples_per_image
+    from rotnet.methods.tasks import BYOLTask, SimCLRTask
+
+    assert set(KNOWN) == set(WORKLOADS)  # gpu_check's list (its parent imports no torch) is the rig's
+    for key in WORKLOADS:  # and so is its torch-free word on which sides a workload lacks
+        for side in throughput.SIDES:
+            assert lacks_side(key, side) == (throughput.skip_reason(key, side) is not None), (key, side)
+    for key in EQUAL_COST:  # the report's equal-cost keys: f"{backbone}-{method}" and f"{backbone}-rotation"
+        backbone, kind = key.rsplit("-", 1)
+        assert WORKLOADS[key][1] == backbone and (method_of(key) or "rotation") == kind
+        assert f"{backbone}-rotation" in EQUAL_COST
+    images = np.zeros((4, 32, 32, 3), dtype=np.uint8)
+    rig = throughput.build_rig("resnet18-byol", images, np.zeros(4, dtype=np.int64), 4, 1, CPU, False)
+    assert isinstance(rig.task, BYOLTask) and isinstance(rig.cfg, METHODS["byol"]) and rig.cfg.batch_size == 4
+    assert rig.cfg.knn_k == 4 and rig.micro_batch() is None  # k capped at the bank; the batch runs whole
+    assert samples_per_image("resnet18-byol") == 2 and samples_per_image("resnet18-rotation") == 4
+    assert isinstance(throughput.build_rig("nin-simclr", images, np.zeros(4), 4, 1, CPU, False).task, SimCLRTask)
+    with pytest.raises(ValueError, match="no plain side"):
+        throughput.build_rig("nin-simclr", images, np.zeros(4), 4, 1, CPU, False, plain=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rotnet.errors import RotnetError
-from rotnet.report.gpu_check import gpu_check_section, latest_result
+from rotnet.report.gpu_check import NOT_MEASURED, equal_cost_ratio, gpu_check_section, latest_result
 
 COMMITTED = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 FIRST = COMMITTED / "2026-11-28-nvidia-h200.json"  # never overwritten: it predates the cost probe
@@ -123,3 +123,42 @@ def test_the_cost_probe_table_and_the_studys_gpu_hours():
     assert "| backbone | cifar10 (45,000 train images) | fashion_mnist (55,000 train images) | total |" in text
     assert "| nin | 1.00 | 1.25 | 2.25 |" in text
     assert "| all measured (not measured: efficientnet_b5) |  |  | 2.25 |" in text
+
+
+def test_simclr_and_byol_rows_the_equal_cost_epochs_and_their_gpu_hours():
+    # the committed result predates them: each place says they await a GPU run, with no figure
+    committed = "\n".join(gpu_check_section((FIRST, json.loads(FIRST.read_text()))))
+    assert f"the equal-cost epochs: {NOT_MEASURED}" in committed and f"SimCLR and BYOL: {NOT_MEASURED}" in committed
+    table = {
+        "nin-rotation": {"engine": 10_000.0, "model_only": 11_000.0},
+        "nin-simclr": {"engine": 15_000.0, "model_only": 16_000.0, "engine_over_model": 0.94},
+        "resnet18-rotation": {"engine": 3_000.0},
+    }
+    rows = [{"workload": "nin-simclr", "side": "plain", "compile": True, "skipped": "no plain side for simclr: ..."}]
+    assert equal_cost_ratio(table, "nin", "simclr") == 1.5
+    assert equal_cost_ratio(table, "nin", "byol") is None and equal_cost_ratio(table, "resnet18", "simclr") is None
+    day = {"supervised": 1.0, "pretrain": 0.5, "simclr": 1.5, "total": 3.0}
+    epochs = {"supervised": 200, "pretrain": 200, "simclr": 200}
+    per = {"nin": {"epochs": epochs, "total": 3.0, "datasets": {"cifar10": day}}}
+    simclr = {"images_per_s": 4_000.0, "samples_per_s": 8_000.0, "batch": 512, "micro_batch": 512, "peak_gib": 9.5}
+    costs = {
+        "status": "complete",
+        "steps": 5,
+        "table": {"nin": {"supervised": {"images_per_s": 1.0}, "rotation": {"images_per_s": 1.0}, "simclr": simclr}},
+        "study_gpu_hours": {
+            "per_backbone": per,
+            "total": 3.0,
+            "unmeasured": [],
+            "methods_unmeasured": ["nin byol"],
+            "train_images": {"cifar10": 45_000},
+            "note": "training steps only",
+        },
+    }
+    result = minimal_result(throughput={"table": table, "rows": rows, "batch": 128, "steps": 100}, costs=costs)
+    text = "\n".join(gpu_check_section((Path("x.json"), result)))
+    assert "| NIN SimCLR pretraining | – | 15,000 | 16,000 | – | –× | 94% |" in text
+    assert "Not measured: nin-simclr plain: no plain side for simclr: ..." in text
+    assert "nin: one RotNet epoch costs as much as 1.50 SimCLR epochs." in text and "BYOL epochs" not in text
+    assert "| nin | SimCLR | 512 | 4,000.0 (8,000) | 512 | 9.50 |" in text
+    assert "| backbone | dataset | RotNet (200 epochs) | SimCLR (200 epochs) | BYOL (– epochs) |" in text
+    assert "| nin | cifar10 | 0.50 | 1.50 | – |" in text
