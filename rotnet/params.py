@@ -440,6 +440,9 @@ class FinetuneParams(TrainParams):
     )
     hidden: int = Field(200, ge=1)  # the non-linear head's width
     backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # lr of pretrained layers = scale x lr
+    # The study.methods (SimCLR, BYOL) whose backbones are fine-tuned too, exactly as the RotNet:
+    # one ssl_finetune@<dataset>-<backbone>-<method>-<head> per method and head. [] fine-tunes none.
+    methods: list[Literal["simclr", "byol"]] = Field(default_factory=lambda: ["simclr", "byol"])
 
     @model_validator(mode="before")
     @classmethod
@@ -455,6 +458,8 @@ class FinetuneParams(TrainParams):
     def _heads_fit_network(self) -> FinetuneParams:
         if len(set(self.heads)) != len(self.heads):
             raise ValueError(f"heads lists a head twice: {self.heads}")
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"methods lists a method twice: {self.methods}")
         if self.network == "whole" and self.heads != ["linear"]:
             raise ValueError(
                 f"network: whole trains the whole backbone under its own fresh linear classifier, so heads "
@@ -685,6 +690,11 @@ def _check_recipes(params: Params, source: str) -> None:
                     f"{source}: {where}.finetune.heads: finetune.heads is one list for every backbone (dvc.yaml "
                     "runs a finetune stage per head); set it in the finetune section"
                 )
+            if section == "finetune" and "methods" in over:
+                raise RotnetError(
+                    f"{source}: {where}.finetune.methods: finetune.methods is one list for every backbone (dvc.yaml "
+                    "runs an ssl_finetune stage per method); set it in the finetune section"
+                )
             if section in used.get(name, ()):
                 params.recipe(section, name)
 
@@ -725,6 +735,13 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
         raise RotnetError(
             f"{source}: semisup.backbones names {unpretrained}, which study.backbones "
             f"({params.study.backbones}) does not pretrain; add them there or drop them from semisup.backbones"
+        )
+    # ssl_finetune@<dataset>-<backbone>-<method>-<head> fine-tunes that method's pretraining.
+    unpretrained = [m for m in params.finetune.methods if m not in params.study.methods]
+    if unpretrained:
+        raise RotnetError(
+            f"{source}: finetune.methods names {unpretrained}, which study.methods ({params.study.methods}) "
+            "does not pretrain; add them to study.methods or drop them from finetune.methods"
         )
     _check_recipes(params, source)
     return params

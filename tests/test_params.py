@@ -167,6 +167,17 @@ def test_params_files_hold_no_yaml_anchor_or_alias(path):
     assert shared == [], f"{path} shares values through YAML anchors; spell them out:\n" + "\n".join(shared)
 
 
+def test_finetune_methods_must_be_pretrained_by_the_study():
+    assert parse_params({}).finetune.methods == ["simclr", "byol"]  # every study.method, as the RotNet
+    with pytest.raises(RotnetError, match=r"finetune.methods names \['byol'\], which study.methods \(\['simclr'\]\)"):
+        parse_params({"study": {"methods": ["simclr"]}})  # the default finetune.methods asks for byol too
+    assert parse_params({"study": {"methods": []}, "finetune": {"methods": []}}).finetune.methods == []
+    with pytest.raises(RotnetError, match="lists a method twice"):
+        parse_params({"finetune": {"methods": ["simclr", "simclr"]}})
+    with pytest.raises(RotnetError, match=r"backbones.nin.recipe.finetune.methods: finetune.methods is one list"):
+        parse_params({"backbones": {"nin": {"recipe": {"finetune": {"methods": ["simclr"]}}}}})
+
+
 def test_semisup_backbones_must_be_pretrained_by_the_study():
     with pytest.raises(RotnetError, match=r"semisup.backbones names \['resnet18'\], which study.backbones"):
         parse_params({"study": {"backbones": ["nin"]}, "semisup": {"backbones": ["nin", "resnet18"]}})

@@ -79,6 +79,14 @@ STAGES: tuple[StageSpec, ...] = (
         distributed=True,
     ),
     StageSpec(
+        "ssl_finetune",
+        "the finetune stage (fresh head, every weight trained) on the backbone of a finetune.methods pretraining",
+        per_backbone=True,
+        per_method=True,
+        per_head=True,
+        distributed=True,
+    ),
+    StageSpec(
         "small_input",
         "compare the ways a large-image backbone can see small images (accuracy, images/s)",
         distributed=True,
