@@ -167,13 +167,19 @@ def test_params_files_hold_no_yaml_anchor_or_alias(path):
     assert shared == [], f"{path} shares values through YAML anchors; spell them out:\n" + "\n".join(shared)
 
 
-def test_finetune_methods_must_be_pretrained_by_the_study():
-    assert parse_params({}).finetune.methods == ["simclr", "byol"]  # every study.method, as the RotNet
+def test_finetune_and_semisup_methods_must_be_pretrained_by_the_study():
+    default = parse_params({})
+    assert default.finetune.methods == default.semisup.methods == ["simclr", "byol"]  # every study.method
     with pytest.raises(RotnetError, match=r"finetune.methods names \['byol'\], which study.methods \(\['simclr'\]\)"):
         parse_params({"study": {"methods": ["simclr"]}})  # the default finetune.methods asks for byol too
-    assert parse_params({"study": {"methods": []}, "finetune": {"methods": []}}).finetune.methods == []
+    with pytest.raises(RotnetError, match=r"semisup.methods names \['simclr', 'byol'\], which study.methods \(\[\]\)"):
+        parse_params({"study": {"methods": []}, "finetune": {"methods": []}})  # semisup's too: drop them there
+    none = parse_params({"study": {"methods": []}, "finetune": {"methods": []}, "semisup": {"methods": []}})
+    assert none.finetune.methods == none.semisup.methods == []
     with pytest.raises(RotnetError, match="lists a method twice"):
         parse_params({"finetune": {"methods": ["simclr", "simclr"]}})
+    with pytest.raises(RotnetError, match="methods must not repeat"):
+        parse_params({"semisup": {"methods": ["byol", "byol"]}})
     with pytest.raises(RotnetError, match=r"backbones.nin.recipe.finetune.methods: finetune.methods is one list"):
         parse_params({"backbones": {"nin": {"recipe": {"finetune": {"methods": ["simclr"]}}}}})
 

@@ -94,6 +94,7 @@ def tiny_params() -> dict:
     params["byol"]["predictor_hidden"] = 32
     params["probe"]["tsne_images"] = 30
     params["finetune"]["methods"] = ["simclr"]  # ssl_finetune on one method: BYOL runs the same code
+    params["semisup"]["methods"] = ["simclr"]  # ssl_semisup likewise
     return params
 
 

@@ -98,6 +98,13 @@ STAGES: tuple[StageSpec, ...] = (
         distributed=True,
     ),
     StageSpec(
+        "ssl_semisup",
+        "the semisup stage's pretrained arms (conv head on the frozen or fine-tuned map) on a semisup.methods backbone",
+        per_backbone=True,
+        per_method=True,
+        distributed=True,
+    ),
+    StageSpec(
         "robustness",
         "accuracy under CIFAR-10-C's corruptions (regenerated): supervised, supervised+rot and the RotNet probe",
         per_backbone=True,

@@ -8,7 +8,7 @@ import yaml
 
 from rotnet import paths
 from rotnet.cli import stage_runner
-from rotnet.params import FinetuneParams
+from rotnet.params import FinetuneParams, SemisupParams
 from rotnet.stages.table import STAGES
 from tests.stages.imports import ROOT, collapse, import_closure, python_files
 
@@ -54,7 +54,7 @@ def test_code_deps_are_exactly_the_stage_scripts_import_closure(spec):
 
 
 def test_no_training_stage_depends_on_another_stage_family_or_the_report():
-    for kind in (*TRAINING, "ssl_finetune", "small_input", "semisup"):
+    for kind in (*TRAINING, "ssl_finetune", "small_input", "semisup", "ssl_semisup"):
         closure = {str(p) for p in import_closure(ROOT / "stages" / f"{kind}.py")}
         others = {f"rotnet/stages/{s.name}.py" for s in STAGES if s.name != kind}
         assert not closure & others, f"{kind} imports {closure & others}"
@@ -101,6 +101,13 @@ def test_outputs_match_the_package_paths():
     data_deps = {d for d in _names(st["deps"]) if not d.endswith(".py") and not d.startswith("rotnet")}
     pretrained = {str(paths.model_file(pre, ds, bb)), str(paths.seeds_dir(pre, ds, bb))}
     assert data_deps == {str(paths.prepared_dir(ds)), "requirements.lock"} | pretrained
+    # ssl_semisup: the semisup stage's pretrained arms on the method's pretraining, per method.
+    ssl, st = paths.variant_kind("ssl_semisup", "simclr"), DVC["ssl_semisup"]
+    assert _names(st["outs"]) == {str(paths.record_file(ssl, ds, bb)), str(paths.seeds_dir(ssl, ds, bb))}
+    assert _resolve(st["metrics"][0]) == str(paths.metrics_file(ssl, ds, bb))
+    data_deps = {d for d in _names(st["deps"]) if not d.endswith(".py") and not d.startswith("rotnet")}
+    assert data_deps == {str(paths.prepared_dir(ds)), "requirements.lock"} | pretrained
+    assert st["matrix"] == {**DVC["semisup"]["matrix"], "method": "${semisup.methods}"}
     assert _names(DVC["semisup"]["outs"]) == {
         str(paths.record_file("semisup", ds, bb)),
         str(paths.seeds_dir("semisup", ds, bb)),
@@ -133,6 +140,16 @@ def test_finetune_runs_per_head_and_depends_on_every_finetune_key_but_heads():
     section = yaml.safe_load((ROOT / "params.yaml").read_text())["finetune"]
     assert set(section) == set(FinetuneParams.model_fields)
     assert "finetune.heads" in DVC["report"]["params"]  # it reads each head's record
+
+
+def test_semisup_depends_on_every_semisup_key_but_methods():
+    """semisup.methods picks the ssl_semisup instances: changing it retrains no semisup instance."""
+    listed = {p.removeprefix("semisup.") for p in DVC["semisup"]["params"] if p.startswith("semisup")}
+    assert "semisup" not in DVC["semisup"]["params"] and listed == set(SemisupParams.model_fields) - {"methods"}
+    assert set(yaml.safe_load((ROOT / "params.yaml").read_text())["semisup"]) == set(SemisupParams.model_fields)
+    # ssl_semisup runs no scratch arm: it tracks none of the scratch keys.
+    ssl = {p.removeprefix("semisup.") for p in DVC["ssl_semisup"]["params"] if p.startswith("semisup")}
+    assert ssl == {"labels_per_class", "arms", "rotnet", "methods"}
 
 
 def test_the_committed_lock_names_no_path_of_one_machine():

@@ -13,21 +13,13 @@ from rotnet.inference.model import load_model
 from rotnet.inference.predict import CLASSIFIERS
 from rotnet.models.saved import load_model_file
 from rotnet.stages import ssl_finetune
-from rotnet.training.context import StageRun
+from tests.stages.conftest import save_method_backbone
 
 
 @pytest.fixture
 def methods(project):
-    """The tiny project fine-tuning SimCLR alone, and a SimCLR backbone where ssl_pretrain writes it
-    (its weights moved off any fresh draw), as ssl_pretrain saves it: faster than training one."""
-    with StageRun(project, "ssl_pretrain", "cifar10", "nin", variant="simclr") as stage:
-        for _ in stage.each_seed():
-            model = stage.env.new_backbone(4)
-            with torch.no_grad():
-                for p in model.parameters():
-                    p.add_(1.0)
-            stage.outputs.save_model(model, 4, best_epoch=1, task="simclr")
-            stage.write_results({}, {})
+    """The tiny project fine-tuning SimCLR alone, with a SimCLR backbone to fine-tune."""
+    save_method_backbone(project, "simclr")
     update = {"finetune": project.finetune.model_copy(update={"methods": ["simclr"]})}
     return project.model_copy(update=update)
 
