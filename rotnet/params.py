@@ -440,6 +440,9 @@ class FinetuneParams(TrainParams):
     )
     hidden: int = Field(200, ge=1)  # the non-linear head's width
     backbone_lr_scale: float = Field(1.0, gt=0, le=1)  # lr of pretrained layers = scale x lr
+    # The study.methods (SimCLR, BYOL) whose backbones are fine-tuned too, exactly as the RotNet:
+    # one ssl_finetune@<dataset>-<backbone>-<method>-<head> per method and head. [] fine-tunes none.
+    methods: list[Literal["simclr", "byol"]] = Field(default_factory=lambda: ["simclr", "byol"])
 
     @model_validator(mode="before")
     @classmethod
@@ -455,6 +458,8 @@ class FinetuneParams(TrainParams):
     def _heads_fit_network(self) -> FinetuneParams:
         if len(set(self.heads)) != len(self.heads):
             raise ValueError(f"heads lists a head twice: {self.heads}")
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"methods lists a method twice: {self.methods}")
         if self.network == "whole" and self.heads != ["linear"]:
             raise ValueError(
                 f"network: whole trains the whole backbone under its own fresh linear classifier, so heads "
@@ -508,6 +513,9 @@ class SemisupParams(Strict):
     # The scratch arm's network per semisup backbone (a `backbones` entry); the official
     # scratch arm is a 3-block NIN. A backbone not listed trains itself from scratch.
     scratch_backbones: dict[str, str] = Field(default_factory=lambda: {"nin": "nin3"})
+    # The study.methods (SimCLR, BYOL) whose backbones run the pretrained arms too (not scratch,
+    # which has no pretraining): one ssl_semisup@<dataset>-<backbone>-<method> each. [] runs none.
+    methods: list[Literal["simclr", "byol"]] = Field(default_factory=lambda: ["simclr", "byol"])
     # Official: 200 epochs, lr x0.2 at 60/120/160, epochs of 50,000 samples cycling the labels.
     scratch: TrainParams = TrainParams(epochs=200, epoch_size=50000, schedule=ScheduleParams(milestones=[60, 120, 160]))
     # Official (conv head on frozen block 2): 100 epochs, lr x0.2 at 35/70/85, 50,000 samples.
@@ -519,6 +527,8 @@ class SemisupParams(Strict):
             raise ValueError(f"labels_per_class must be >= 1, got {self.labels_per_class}")
         if len(set(self.arms)) != len(self.arms):
             raise ValueError(f"arms must not repeat, got {self.arms}")
+        if len(set(self.methods)) != len(self.methods):
+            raise ValueError(f"methods must not repeat, got {self.methods}")
         return self
 
     def scratch_backbone(self, backbone: str) -> str:
@@ -685,6 +695,11 @@ def _check_recipes(params: Params, source: str) -> None:
                     f"{source}: {where}.finetune.heads: finetune.heads is one list for every backbone (dvc.yaml "
                     "runs a finetune stage per head); set it in the finetune section"
                 )
+            if section == "finetune" and "methods" in over:
+                raise RotnetError(
+                    f"{source}: {where}.finetune.methods: finetune.methods is one list for every backbone (dvc.yaml "
+                    "runs an ssl_finetune stage per method); set it in the finetune section"
+                )
             if section in used.get(name, ()):
                 params.recipe(section, name)
 
@@ -726,6 +741,14 @@ def parse_params(raw: dict[str, Any] | None, source: str = "params.yaml") -> Par
             f"{source}: semisup.backbones names {unpretrained}, which study.backbones "
             f"({params.study.backbones}) does not pretrain; add them there or drop them from semisup.backbones"
         )
+    # ssl_finetune and ssl_semisup run on that method's pretraining (ssl_pretrain).
+    for key, methods in (("finetune.methods", params.finetune.methods), ("semisup.methods", params.semisup.methods)):
+        unpretrained = [m for m in methods if m not in params.study.methods]
+        if unpretrained:
+            raise RotnetError(
+                f"{source}: {key} names {unpretrained}, which study.methods ({params.study.methods}) "
+                f"does not pretrain; add them to study.methods or drop them from {key}"
+            )
     _check_recipes(params, source)
     return params
 

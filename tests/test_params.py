@@ -167,6 +167,23 @@ def test_params_files_hold_no_yaml_anchor_or_alias(path):
     assert shared == [], f"{path} shares values through YAML anchors; spell them out:\n" + "\n".join(shared)
 
 
+def test_finetune_and_semisup_methods_must_be_pretrained_by_the_study():
+    default = parse_params({})
+    assert default.finetune.methods == default.semisup.methods == ["simclr", "byol"]  # every study.method
+    with pytest.raises(RotnetError, match=r"finetune.methods names \['byol'\], which study.methods \(\['simclr'\]\)"):
+        parse_params({"study": {"methods": ["simclr"]}})  # the default finetune.methods asks for byol too
+    with pytest.raises(RotnetError, match=r"semisup.methods names \['simclr', 'byol'\], which study.methods \(\[\]\)"):
+        parse_params({"study": {"methods": []}, "finetune": {"methods": []}})  # semisup's too: drop them there
+    none = parse_params({"study": {"methods": []}, "finetune": {"methods": []}, "semisup": {"methods": []}})
+    assert none.finetune.methods == none.semisup.methods == []
+    with pytest.raises(RotnetError, match="lists a method twice"):
+        parse_params({"finetune": {"methods": ["simclr", "simclr"]}})
+    with pytest.raises(RotnetError, match="methods must not repeat"):
+        parse_params({"semisup": {"methods": ["byol", "byol"]}})
+    with pytest.raises(RotnetError, match=r"backbones.nin.recipe.finetune.methods: finetune.methods is one list"):
+        parse_params({"backbones": {"nin": {"recipe": {"finetune": {"methods": ["simclr"]}}}}})
+
+
 def test_semisup_backbones_must_be_pretrained_by_the_study():
     with pytest.raises(RotnetError, match=r"semisup.backbones names \['resnet18'\], which study.backbones"):
         parse_params({"study": {"backbones": ["nin"]}, "semisup": {"backbones": ["nin", "resnet18"]}})

@@ -93,6 +93,8 @@ def tiny_params() -> dict:
         params[method].update(epochs=2, batch_size=30, projector_hidden=32, projector_out=16)
     params["byol"]["predictor_hidden"] = 32
     params["probe"]["tsne_images"] = 30
+    params["finetune"]["methods"] = ["simclr"]  # ssl_finetune on one method: BYOL runs the same code
+    params["semisup"]["methods"] = ["simclr"]  # ssl_semisup likewise
     return params
 
 

@@ -14,7 +14,7 @@ from rotnet.inference.images import MAX_PIXELS, distinct, expand, read_batches
 from rotnet.inference.model import load_model
 from rotnet.progress import log
 
-CLASSIFIERS = ("supervised", "finetune", "supervised_rot")
+CLASSIFIERS = ("supervised", "finetune", "supervised_rot", "ssl_finetune")
 
 
 def predict(
@@ -26,7 +26,8 @@ def predict(
     max_pixels: int = MAX_PIXELS,
 ) -> list[dict[str, Any]]:
     """One row per input file: its top-k classes and probabilities, or its error."""
-    m = load_model(model_path, CLASSIFIERS, device, "predict needs a supervised, finetune or supervised_rot model.pt")
+    hint = "predict needs a supervised, finetune or supervised_rot model.pt (or an ssl_finetune one)"
+    m = load_model(model_path, CLASSIFIERS, device, hint)
     if m.joint_rotations:
         log(
             f"{model_path}: a joint (class, rotation) model: each image's class scores average its "

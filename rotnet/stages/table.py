@@ -79,6 +79,14 @@ STAGES: tuple[StageSpec, ...] = (
         distributed=True,
     ),
     StageSpec(
+        "ssl_finetune",
+        "the finetune stage (fresh head, every weight trained) on the backbone of a finetune.methods pretraining",
+        per_backbone=True,
+        per_method=True,
+        per_head=True,
+        distributed=True,
+    ),
+    StageSpec(
         "small_input",
         "compare the ways a large-image backbone can see small images (accuracy, images/s)",
         distributed=True,
@@ -87,6 +95,13 @@ STAGES: tuple[StageSpec, ...] = (
         "semisup",
         "accuracy vs labelled images per class: from scratch vs RotNet + conv head (paper fig. 5b)",
         per_backbone=True,
+        distributed=True,
+    ),
+    StageSpec(
+        "ssl_semisup",
+        "the semisup stage's pretrained arms (conv head on the frozen or fine-tuned map) on a semisup.methods backbone",
+        per_backbone=True,
+        per_method=True,
         distributed=True,
     ),
     StageSpec(

@@ -122,9 +122,10 @@ class StageEnvironment:
 
     def upstream_model(self, kind: str) -> tuple[dict[str, Any], Path]:
         """An earlier stage's model file for the current seed, and its path; refused when it
-        was built with other backbone options than params.yaml now gives."""
+        was built with other backbone options than params.yaml now gives. A variant's kind
+        (``ssl_pretrain/simclr``) reads a file of its stage's kind (``ssl_pretrain``)."""
         path = self.upstream(kind)
-        ckpt = load_model_file(path, kind=kind)
+        ckpt = load_model_file(path, kind=kind.split("/")[0])
         now = self.params.backbone_options(self.backbone or "")
         if ckpt["backbone_options"] != now:
             raise RotnetError(

@@ -71,7 +71,7 @@ def test_cifar_archive_train_per_class_and_resize(tiny_cifar, tmp_path):
 
 
 def test_semisup_subsets_are_the_first_k_of_each_class_in_the_archive_order(tmp_path, monkeypatch):
-    from rotnet.stages.semisup import with_labels
+    from rotnet.probing.semisup import with_labels
 
     path = tmp_path / "cifar-10-python.tar.gz"
     make_cifar_archive(path, per_batch=40)  # 20 train images per class, interleaved over 5 batches

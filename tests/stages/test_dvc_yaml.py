@@ -8,7 +8,7 @@ import yaml
 
 from rotnet import paths
 from rotnet.cli import stage_runner
-from rotnet.params import FinetuneParams
+from rotnet.params import FinetuneParams, SemisupParams
 from rotnet.stages.table import STAGES
 from tests.stages.imports import ROOT, collapse, import_closure, python_files
 
@@ -17,7 +17,8 @@ TRAINING = ("supervised", "pretrain", "probe", "finetune")
 
 
 def _resolve(text: str, dataset: str = "cifar10", backbone: str = "nin", head: str = "conv") -> str:
-    return text.replace("${item.dataset}", dataset).replace("${item.backbone}", backbone).replace("${item.head}", head)
+    text = text.replace("${item.dataset}", dataset).replace("${item.backbone}", backbone).replace("${item.head}", head)
+    return text.replace("${item.method}", "simclr")
 
 
 def _kind(kind: str) -> str:
@@ -53,7 +54,7 @@ def test_code_deps_are_exactly_the_stage_scripts_import_closure(spec):
 
 
 def test_no_training_stage_depends_on_another_stage_family_or_the_report():
-    for kind in (*TRAINING, "small_input", "semisup"):
+    for kind in (*TRAINING, "ssl_finetune", "small_input", "semisup", "ssl_semisup"):
         closure = {str(p) for p in import_closure(ROOT / "stages" / f"{kind}.py")}
         others = {f"rotnet/stages/{s.name}.py" for s in STAGES if s.name != kind}
         assert not closure & others, f"{kind} imports {closure & others}"
@@ -90,6 +91,23 @@ def test_outputs_match_the_package_paths():
         data_deps = {d for d in _names(DVC[kind]["deps"]) if not d.endswith(".py") and not d.startswith("rotnet")}
         pretrained = {str(paths.model_file("pretrain", ds, bb)), str(paths.seeds_dir("pretrain", ds, bb))}
         assert data_deps == {str(paths.prepared_dir(ds)), "requirements.lock"} | pretrained
+    # ssl_finetune reads the method's pretraining and writes per method and head what finetune writes per head.
+    ssl, pre = paths.variant_kind("ssl_finetune", "simclr-conv"), paths.variant_kind("ssl_pretrain", "simclr")
+    st = DVC["ssl_finetune"]
+    made = (paths.model_file, paths.record_file, paths.seeds_dir, paths.logs_dir)
+    assert _names(st["outs"]) == {str(f(ssl, ds, bb)) for f in made}
+    assert _resolve(st["metrics"][0]) == str(paths.metrics_file(ssl, ds, bb))
+    assert _names(st["plots"]) == {str(paths.history_file(ssl, ds, bb))}
+    data_deps = {d for d in _names(st["deps"]) if not d.endswith(".py") and not d.startswith("rotnet")}
+    pretrained = {str(paths.model_file(pre, ds, bb)), str(paths.seeds_dir(pre, ds, bb))}
+    assert data_deps == {str(paths.prepared_dir(ds)), "requirements.lock"} | pretrained
+    # ssl_semisup: the semisup stage's pretrained arms on the method's pretraining, per method.
+    ssl, st = paths.variant_kind("ssl_semisup", "simclr"), DVC["ssl_semisup"]
+    assert _names(st["outs"]) == {str(paths.record_file(ssl, ds, bb)), str(paths.seeds_dir(ssl, ds, bb))}
+    assert _resolve(st["metrics"][0]) == str(paths.metrics_file(ssl, ds, bb))
+    data_deps = {d for d in _names(st["deps"]) if not d.endswith(".py") and not d.startswith("rotnet")}
+    assert data_deps == {str(paths.prepared_dir(ds)), "requirements.lock"} | pretrained
+    assert st["matrix"] == {**DVC["semisup"]["matrix"], "method": "${semisup.methods}"}
     assert _names(DVC["semisup"]["outs"]) == {
         str(paths.record_file("semisup", ds, bb)),
         str(paths.seeds_dir("semisup", ds, bb)),
@@ -105,15 +123,33 @@ def test_outputs_match_the_package_paths():
 
 def test_finetune_runs_per_head_and_depends_on_every_finetune_key_but_heads():
     """One instance per head of finetune.heads; each depends on every other finetune key, so
-    changing the heads adds or drops instances and retrains none of the others."""
+    changing the heads adds or drops instances and retrains none of the others (nor does
+    finetune.methods, which only picks the ssl_finetune instances)."""
     st = DVC["finetune"]
     assert st["matrix"]["head"] == "${finetune.heads}"
     listed = {p.removeprefix("finetune.") for p in st["params"] if p.startswith("finetune")}
-    assert "finetune" not in st["params"] and listed == set(FinetuneParams.model_fields) - {"heads"}
+    assert "finetune" not in st["params"] and listed == set(FinetuneParams.model_fields) - {"heads", "methods"}
+    ssl = DVC["ssl_finetune"]
+    assert ssl["matrix"] == {**st["matrix"], "method": "${finetune.methods}"}
+    assert "--method ${item.method} --head ${item.head}" in ssl["cmd"]
+    assert {p for p in ssl["params"] if not p.startswith("finetune")} == {
+        p for p in st["params"] if not p.startswith("finetune")
+    }
+    assert {p.removeprefix("finetune.") for p in ssl["params"] if p.startswith("finetune")} == listed | {"methods"}
     # DVC refuses a listed key that params.yaml lacks: the section names each of them.
     section = yaml.safe_load((ROOT / "params.yaml").read_text())["finetune"]
     assert set(section) == set(FinetuneParams.model_fields)
     assert "finetune.heads" in DVC["report"]["params"]  # it reads each head's record
+
+
+def test_semisup_depends_on_every_semisup_key_but_methods():
+    """semisup.methods picks the ssl_semisup instances: changing it retrains no semisup instance."""
+    listed = {p.removeprefix("semisup.") for p in DVC["semisup"]["params"] if p.startswith("semisup")}
+    assert "semisup" not in DVC["semisup"]["params"] and listed == set(SemisupParams.model_fields) - {"methods"}
+    assert set(yaml.safe_load((ROOT / "params.yaml").read_text())["semisup"]) == set(SemisupParams.model_fields)
+    # ssl_semisup runs no scratch arm: it tracks none of the scratch keys.
+    ssl = {p.removeprefix("semisup.") for p in DVC["ssl_semisup"]["params"] if p.startswith("semisup")}
+    assert ssl == {"labels_per_class", "arms", "rotnet", "methods"}
 
 
 def test_the_committed_lock_names_no_path_of_one_machine():

@@ -4,9 +4,9 @@ Planted per-seed figures where each seed alone would choose differently from the
 
 import pytest
 
+from rotnet.probing.semisup import Curves, choose_epochs
 from rotnet.seeds import over_seeds
 from rotnet.stages.control import choose_controls
-from rotnet.stages.semisup import Curves, choose_epochs
 from rotnet.training.results import FitResult, OutputResult
 from rotnet.training.seed_runs import SeedResults
 from tests.probing.test_frozen import SEED0, SEED1

@@ -1,6 +1,8 @@
 """rotnet/training/environment.py: what a stage's run stands on: upstream models checked
 against the params, the seeded model factory, and the fingerprint a resumed run must match."""
 
+import shutil
+
 import pytest
 import torch
 
@@ -32,6 +34,20 @@ def test_an_upstream_model_built_with_other_options_is_refused(data):
     with StageRun(_params([1]), "finetune", "cifar10", "nin") as stage:
         ckpt, path = stage.env.upstream_model("supervised")
         assert path == paths.stage_dir("supervised", "cifar10", "nin") / "model.pt" and ckpt["best_epoch"] == 1
+
+
+def test_a_variant_upstream_reads_a_file_of_its_stage_kind(data):
+    params = _params([1])
+    with StageRun(params, "ssl_pretrain", "cifar10", "nin", variant="simclr") as stage:
+        stage.outputs.save_model(stage.env.new_backbone(4), 4, best_epoch=1)
+    with StageRun(params, "ssl_finetune", "cifar10", "nin", variant="simclr-conv") as stage:
+        ckpt, path = stage.env.upstream_model("ssl_pretrain/simclr")  # the file says ssl_pretrain
+        assert ckpt["kind"] == "ssl_pretrain" and path == paths.model_file("ssl_pretrain/simclr", "cifar10", "nin")
+        elsewhere = paths.model_file("pretrain/simclr", "cifar10", "nin")
+        elsewhere.parent.mkdir(parents=True)
+        shutil.copy(path, elsewhere)
+        with pytest.raises(RotnetError, match=r"holds a 'ssl_pretrain' model, but a 'pretrain' model is needed"):
+            stage.env.upstream_model("pretrain/simclr")  # the part before '/' is still checked
 
 
 def test_the_fingerprint_holds_the_seed_params_and_data_a_resumed_run_must_match(data):
