@@ -131,7 +131,8 @@ def recorded_device(inst: Instance) -> str | None:
 
     if inst.stage in ("prepare", "report") or inst.dataset is None:
         return None
-    kind = "supervised" if inst.stage == "baseline" else paths.variant_kind(inst.stage, inst.head)
+    variant = "-".join(v for v in (inst.method, inst.head) if v) or None  # ssl_finetune/simclr-conv
+    kind = "supervised" if inst.stage == "baseline" else paths.variant_kind(inst.stage, variant)
     record = paths.stage_dir(kind, inst.dataset, inst.backbone) / "run.json"
     if not record.is_file():
         return None

@@ -3,6 +3,7 @@ the params they run with (the quick profile, one epoch; --tiny: the CPU cut; --s
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "baseline": ("prepare",),
     "pretrain": ("prepare",),
     "probe": ("prepare", "pretrain"),
+    "ssl_pretrain": ("prepare",),
+    "ssl_probe": ("prepare", "ssl_pretrain"),
+    "ssl_finetune": ("prepare", "ssl_pretrain"),
+    "ssl_semisup": ("prepare", "ssl_pretrain"),
     "control": ("prepare", "supervised"),
     "finetune": ("prepare", "pretrain"),
     "small_input": ("prepare",),
@@ -33,6 +38,7 @@ ONE_EPOCH: dict[str, Any] = {
     **{f"{s}.epochs": 1 for s in ("supervised", "supervised_rot", "pretrain", "probe", "finetune", "small_input")},
     **{f"{s}.schedule.milestones": [] for s in ("supervised", "supervised_rot", "pretrain", "probe", "finetune")},
     "probe.head_milestones.nonlinear": [],
+    **{f"{m}.epochs": 1 for m in ("simclr", "byol")},
     **{f"semisup.{arm}.epochs": 1 for arm in ("scratch", "rotnet")},
     **{f"semisup.{arm}.schedule.milestones": [] for arm in ("scratch", "rotnet")},
 }
@@ -56,6 +62,7 @@ TINY: dict[str, Any] = {
     **{f"{s}.batch_size": 16 for s in ("supervised", "supervised_rot", "pretrain", "probe", "finetune", "small_input")},
     "probe.hidden": 8,
     "finetune.hidden": 8,
+    **{f"{m}.{k}": v for m in ("simclr", "byol") for k, v in (("batch_size", 16), ("epoch_size", None))},
     "probe.knn_k": [5],
     "probe.knn_temperature": [0.1],
     "robustness.corruptions": ["gaussian_noise"],
@@ -74,15 +81,17 @@ class Instance:
     dataset: str | None = None
     backbone: str | None = None
     head: str | None = None
+    method: str | None = None  # a stage run per study.methods entry (ssl_*)
 
     @property
     def name(self) -> str:
-        where = "-".join(x for x in (self.dataset, self.backbone, self.head) if x)
+        where = "-".join(x for x in (self.dataset, self.backbone, self.method, self.head) if x)
         return f"{self.stage}@{where}" if where else self.stage
 
     def kwargs(self) -> dict[str, str]:
         """The keyword arguments of the stage module's ``run``."""
-        return {k: v for k, v in (("dataset", self.dataset), ("backbone", self.backbone), ("head", self.head)) if v}
+        pairs = (("dataset", self.dataset), ("backbone", self.backbone), ("method", self.method), ("head", self.head))
+        return {k: v for k, v in pairs if v}
 
     def argv(self) -> list[str]:
         """The same, as ``stages/<name>.py`` takes them."""
@@ -94,13 +103,19 @@ def instances(params: Any) -> list[Instance]:
     (prerequisites first), as dvc.yaml's matrices expand them."""
     from rotnet.stages.table import STAGES
 
-    backbones = {"baseline": params.study.baselines, "semisup": params.semisup.backbones}
+    backbones = {
+        "baseline": params.study.baselines,
+        "semisup": params.semisup.backbones,
+        "ssl_semisup": params.semisup.backbones,
+    }
+    methods = {"ssl_finetune": params.finetune.methods, "ssl_semisup": params.semisup.methods}
     out: list[Instance] = []
     for spec in STAGES:
         for dataset in params.study.datasets if spec.per_dataset else [None]:
             for backbone in backbones.get(spec.name, params.study.backbones) if spec.per_backbone else [None]:
-                for head in params.finetune.heads if spec.per_head else [None]:
-                    out.append(Instance(spec.name, dataset, backbone, head))
+                for method in methods.get(spec.name, params.study.methods) if spec.per_method else [None]:
+                    for head in params.finetune.heads if spec.per_head else [None]:
+                        out.append(Instance(spec.name, dataset, backbone, head, method))
     return out
 
 
@@ -115,6 +130,8 @@ def prerequisites(inst: Instance, everything: Sequence[Instance]) -> list[Instan
         if other.stage not in needs or (inst.dataset and other.dataset != inst.dataset):
             continue
         if other.backbone and inst.backbone and other.backbone != inst.backbone:
+            continue
+        if other.method and inst.method and other.method != inst.method:
             continue
         out.append(other)
     return out
@@ -131,6 +148,8 @@ def pass_overrides(device: str, tiny: bool = False) -> dict[str, Any]:
     runtime = {"runtime.device": device, "runtime.resume": False, "study.seeds": [0]}
     quick = load_profile(str(ROOT / "profiles" / "quick.yaml"))
     out = {**quick, **ONE_EPOCH, **study, **where, **runtime}
+    if importlib.util.find_spec("sklearn") is None:  # the GPU box has none: the probes draw no t-SNE there
+        out["probe.tsne_images"] = 0
     if tiny:
         entries = _params_yaml()["backbones"]
         out.update(TINY)

@@ -48,6 +48,9 @@ def study_params(args: argparse.Namespace, pre_epochs: int, probe_epochs: int):
     raw["study"].update(datasets=["cifar10"], backbones=["nin"], baselines=[], seeds=[0])
     raw["runtime"].update(device=str(args.device), compile=args.study_compile == "on", resume=False)
     raw["runtime"]["checkpoint_every"] = max(pre_epochs, probe_epochs)
+    raw["study"]["methods"] = []  # RotNet's protocol alone; the methods' cost is the throughput phase's
+    raw["finetune"]["methods"] = raw["semisup"]["methods"] = []
+    raw["probe"]["tsne_images"] = 0  # no picture in a timed check (and the box has no scikit-learn)
     if args.width:
         raw["backbones"]["nin"]["width"] = args.width
     scale_paper_epochs(raw, pre_epochs, probe_epochs)

@@ -32,14 +32,24 @@ def probe_kind(method: str) -> str:
     return paths.variant_kind("ssl_probe", method)
 
 
+def finetune_kind(method: str, head: str) -> str:
+    return paths.variant_kind("ssl_finetune", f"{method}-{head}")
+
+
 def method_records(params: Params, dataset: str) -> dict[str, dict[str, dict[str, Record]]]:
-    """backbone -> method -> {"pretrain": record, "probe": record}, for the records found."""
+    """backbone -> method -> {"pretrain", "probe", "finetune/<head>", "semisup": record}, for the
+    records found (fine-tuning and the few-labels arms only for finetune.methods, semisup.methods)."""
     out: dict[str, dict[str, dict[str, Record]]] = {}
     for backbone in params.study.backbones:
         for method in params.study.methods:
+            parts = [("pretrain", pretrain_kind(method)), ("probe", probe_kind(method))]
+            if method in params.finetune.methods:
+                parts += [(f"finetune/{h}", finetune_kind(method, h)) for h in params.finetune.heads]
+            if method in params.semisup.methods and backbone in params.semisup.backbones:
+                parts.append(("semisup", paths.variant_kind("ssl_semisup", method)))
             found = {
                 part: rec
-                for part, kind in (("pretrain", pretrain_kind(method)), ("probe", probe_kind(method)))
+                for part, kind in parts
                 if (rec := _optional(paths.record_file(kind, dataset, backbone))) is not None
             }
             if found:
@@ -61,7 +71,7 @@ def tsne_records(params: Params, dataset: str) -> dict[str, dict[str, Record]]:
 
 def method_rows(dataset: str, data: str, backbone: str, method: str, recs: dict[str, Record]) -> list[Record]:
     """report.csv rows of one method on one backbone: its kNN monitor at the validation-chosen
-    epoch, then each probe head and kNN per map (as the RotNet probe's, method named)."""
+    epoch, each fine-tuned head, then each probe head and kNN per map (as RotNet's, method named)."""
     from rotnet.report.results import std_at  # the one definition; imported here to keep layers flat
 
     rows = []
@@ -77,6 +87,10 @@ def method_rows(dataset: str, data: str, backbone: str, method: str, recs: dict[
         head = f"knn k={pre['knn']['k']} T={pre['knn']['temperature']}"
         acc = (pre["knn_val_acc"], pre["knn_test_acc"])
         rows.append(row(pretrain_kind(method), pre, f"{method} monitor", "", head, acc, "knn_test_acc"))
+    for part in (p for p in recs if p.startswith("finetune/")):  # as RotNet's fine-tuned rows
+        fine, head = recs[part], part.split("/", 1)[1]
+        acc = (fine["val_acc"], fine["test_acc"])
+        rows.append(row(finetune_kind(method, head), fine, f"{method} finetune", fine["layer"], head, acc, "test_acc"))
     if (probe := recs.get("probe")) is not None:
         stage = probe_kind(method)
         for layer, heads in probe["layers"].items():

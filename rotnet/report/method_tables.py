@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from rotnet.report.figures import dataset_figure
-from rotnet.report.gpu_check import GpuCheck
+from rotnet.report.gpu_check import GpuCheck, equal_cost_ratio
 from rotnet.report.method_results import LABELS
 from rotnet.report.paper import PAPER_DATASET
 from rotnet.report.results import DatasetResults
@@ -45,12 +45,9 @@ def throughput_table(gpu_check: GpuCheck | None) -> tuple[dict[str, Any], str]:
 
 def equal_cost_epochs(table_: dict[str, Any], backbone: str, method: str, rotnet_epochs: int) -> float | None:
     """Epochs of ``method`` that cost as much GPU time as ``rotnet_epochs`` RotNet epochs on
-    ``backbone``, from the engine's source images/s of both; None when either is not measured."""
-    rot = (table_.get(f"{backbone}-rotation") or {}).get("engine")
-    other = (table_.get(f"{backbone}-{method}") or {}).get("engine")
-    if not rot or not other:
-        return None
-    return rotnet_epochs * float(other) / float(rot)
+    ``backbone`` (gpu_check.equal_cost_ratio); None when either is not measured."""
+    ratio = equal_cost_ratio(table_, backbone, method)
+    return None if ratio is None else rotnet_epochs * ratio
 
 
 def _best(rows: pd.DataFrame, name: str) -> str:
@@ -69,7 +66,8 @@ def methods_section(ds: DatasetResults, rows: pd.DataFrame, gpu_check: GpuCheck 
         "",
         "kNN monitor: lightly's kNN (k=200, T=0.1, pooled last map, the training split as memory bank) at the "
         "epoch chosen on validation kNN accuracy, read once on test. Best probe: the head and map chosen on "
-        "validation, as in the tables above. Equal cost: the epochs of the method whose GPU time equals "
+        "validation, as in the tables above. Fine-tuned: the head of finetune.heads chosen on validation, each "
+        "trained as RotNet's fine-tuning is. Equal cost: the epochs of the method whose GPU time equals "
         "RotNet's epochs, from the engine's images/s in the newest `make gpu-check`"
         + (f" ({measured})." if measured else " (none committed yet: run `make gpu-check` on a GPU)."),
         "",
@@ -78,7 +76,7 @@ def methods_section(ds: DatasetResults, rows: pd.DataFrame, gpu_check: GpuCheck 
     for backbone, methods in ds.methods.items():
         g = rows[rows.backbone == backbone]
         rot_epochs = int(ds.records[backbone]["pretrain"]["epochs"])
-        body.append([backbone, "RotNet", rot_epochs, "–", _best(g, "rotnet probe"), "–"])
+        body.append([backbone, "RotNet", rot_epochs, "–", _best(g, "rotnet probe"), _best(g, "rotnet finetune"), "–"])
         for method, recs in methods.items():
             epochs = (recs.get("pretrain") or {}).get("epochs")
             monitor = g[g.method == f"{method} monitor"]
@@ -90,14 +88,44 @@ def methods_section(ds: DatasetResults, rows: pd.DataFrame, gpu_check: GpuCheck 
                     epochs,
                     test_figure(monitor.iloc[0]) if len(monitor) else None,
                     _best(g, f"{method} probe"),
+                    _best(g, f"{method} finetune"),
                     None if same is None else f"{same:.0f}",
                 ]
             )
-    header = ["backbone", "method", "epochs", "kNN monitor (test)", "best probe (test)", "epochs at RotNet's cost"]
-    out += [table(header, body), "", *scale_note(ds)]
+    header = ["backbone", "method", "epochs", "kNN monitor (test)", "best probe (test)", "fine-tuned (test)"]
+    header.append("epochs at RotNet's cost")
+    out += [table(header, body), "", *scale_note(ds), *few_labels_lines(ds)]
     if ds.dataset == PAPER_DATASET:
         out += peers_lines(ds, rows)
     return out
+
+
+def few_labels_lines(ds: DatasetResults) -> list[str]:
+    """The few-labels curve's pretrained arms on each method's backbone beside RotNet's (test %)."""
+    body = []
+    for backbone, methods in ds.methods.items():
+        rot = next((r for r in ds.semisup if r.get("backbone") == backbone), None)
+        recs = {LABELS[m]: r["semisup"] for m, r in methods.items() if "semisup" in r}
+        if rot is None or not recs:
+            continue
+        arms = [a for a in ("rotnet", "rotnet_finetune") if any(a in p for p in rot["points"])]
+        for i, point in enumerate(rot["points"]):
+            row = [backbone, point["labels_per_class"], (point.get("scratch") or {}).get("test_acc")]
+            for arm in arms:
+                row.append((point.get(arm) or {}).get("test_acc"))
+                row += [(r["points"][i].get(arm) or {}).get("test_acc") for r in recs.values()]
+            body.append(row)
+        header = ["backbone", "labels per class", "scratch"]
+        for arm in arms:
+            header += [f"RotNet {arm.replace('rotnet', 'frozen').replace('_finetune', ' + fine-tuned')}"]
+            header += [f"{name} (same arm)" for name in recs]
+        return [
+            "Few labels (semisup's pretrained arms on each method's backbone; test %):",
+            "",
+            table(header, body),
+            "",
+        ]
+    return []
 
 
 def scale_note(ds: DatasetResults) -> list[str]:

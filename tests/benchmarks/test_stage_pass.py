@@ -26,6 +26,8 @@ ORDER = [
     "baseline@cifar10-nin3",
     "pretrain@cifar10-nin",
     "probe@cifar10-nin",
+    "ssl_pretrain@cifar10-nin-simclr",  # the quick profile: SimCLR beside RotNet, probed, not fine-tuned
+    "ssl_probe@cifar10-nin-simclr",
     "control@cifar10-nin",
     "finetune@cifar10-nin-conv",
     "finetune@cifar10-nin-nonlinear",
@@ -115,7 +117,7 @@ def test_a_failed_stage_is_recorded_its_dependents_skipped_and_the_others_run(tm
     independent = ["prepare@cifar10", "supervised@cifar10-nin", "supervised_rot@cifar10-nin", "baseline@cifar10-nin3"]
     for name in [*independent, "control@cifar10-nin", "small_input@cifar10"]:
         assert rows[name]["status"] == "pass", name
-    assert result["status"] == "error" and result["counts"] == {"pass": 6, "error": 1, "skipped": 6}
+    assert result["status"] == "error" and result["counts"] == {"pass": 8, "error": 1, "skipped": 6}
     assert "RuntimeError: CUDA error" in stage_pass.table(result)
 
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from rotnet import paths
-from rotnet.params import parse_params
-from rotnet.report.method_results import method_records, method_rows, tsne_records
+from rotnet.report.method_results import method_rows
 from rotnet.report.method_tables import equal_cost_epochs, methods_section, tsne_section
 from rotnet.report.results import DatasetResults
 
@@ -32,21 +28,18 @@ def _probe(best_test: float) -> dict:
 
 
 def _rows(dataset: str) -> tuple[DatasetResults, pd.DataFrame]:
-    methods = {"nin": {"simclr": {"pretrain": _pretrain(70.0), "probe": _probe(72.0)}}}
+    fine = {"val_acc": 76.0, "test_acc": 75.0, "layer": "block2", **RUN}
+    semi = {"points": [{"labels_per_class": 20, "rotnet": {"test_acc": 40.0}}]}
+    methods = {"nin": {"simclr": {"pretrain": _pretrain(70.0), "probe": _probe(72.0), "finetune/conv": fine}}}
+    methods["nin"]["simclr"]["semisup"] = semi
     rows = method_rows(dataset, "data", "nin", "simclr", methods["nin"]["simclr"])
     rows.append({"dataset": dataset, "backbone": "nin", "method": "rotnet probe", "layer": "block2", "head": "conv"})
     rows[-1] |= {"val_acc": 80.0, "test_acc": 79.0, "test_std": None}
     records = {"nin": {"pretrain": {"epochs": 100}}}
-    ds = DatasetResults(dataset, "data", records, histories={}, methods=methods)
+    rot_semi = {"backbone": "nin", "points": [{"labels_per_class": 20, "scratch": {"test_acc": 30.0}}]}
+    rot_semi["points"][0]["rotnet"] = {"test_acc": 45.0}
+    ds = DatasetResults(dataset, "data", records, histories={}, semisup=[rot_semi], methods=methods)
     return ds, pd.DataFrame(rows)
-
-
-def test_method_rows_name_the_method_and_keep_the_probe_shape():
-    _, rows = _rows("cifar10")
-    monitor = rows[rows.method == "simclr monitor"].iloc[0]
-    assert monitor.stage == "ssl_pretrain/simclr" and monitor["head"] == "knn k=200 T=0.1" and monitor.test_acc == 70.0
-    probe = rows[rows.stage == "ssl_probe/simclr"]
-    assert set(probe.method) == {"simclr probe", "simclr knn"} and len(probe) == 2 + 2
 
 
 def test_equal_cost_epochs_come_from_the_engine_throughput():
@@ -62,8 +55,11 @@ def test_methods_section_shows_epochs_cost_and_the_peers_on_cifar10_only():
     gpu = (Path("2026-12-01-h200.json"), {"device": "H200", "date": "2026-12-01", "throughput": {"table": {}}})
     gpu[1]["throughput"]["table"] = {"nin-rotation": {"engine": 9000.0}, "nin-simclr": {"engine": 4500.0}}
     text = "\n".join(methods_section(ds, rows, gpu))
-    assert "| nin | RotNet | 100 | – | 79.00 (block2 conv) | – |" in text
-    assert "| nin | SimCLR | 200 | 70.00 | 72.00 (block2 linear) | 50 |" in text  # 100 x 4500 / 9000
+    assert "| nin | RotNet | 100 | – | 79.00 (block2 conv) | – | – |" in text
+    # fine-tuned from SimCLR's weights; equal cost 100 x 4500 / 9000
+    assert "| nin | SimCLR | 200 | 70.00 | 72.00 (block2 linear) | 75.00 (block2 conv) | 50 |" in text
+    assert "| backbone | labels per class | scratch | RotNet frozen | SimCLR (same arm) |" in text
+    assert "| nin | 20 | 30.00 | 45.00 | 40.00 |" in text  # the few-labels arm on each backbone
     assert "H200, 2026-12-01" in text
     assert "| SimCLR on nin, 200 ep | 70.00 | 84.80 | 87.90 | 90.74 |" in text
     assert "best *test* epoch" in text and "1000 epochs" in text  # each peer figure with its protocol
@@ -77,28 +73,9 @@ def test_methods_section_shows_epochs_cost_and_the_peers_on_cifar10_only():
     assert methods_section(bare, rows, gpu) == []
 
 
-def test_tsne_records_are_read_where_each_probe_stage_writes_them(tmp_path):
-    params = parse_params({"study": {"backbones": ["nin"], "methods": ["simclr", "byol"]}})
-    here = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        points = {"layer": "block2", "images": 3, "x": [0, 1, 2], "y": [0, 1, 2], "labels": [0, 1, 0]}
-        for kind in ("probe", "ssl_probe/simclr"):
-            folder = paths.model_dir(kind, "cifar10", "nin")
-            folder.mkdir(parents=True)
-            (folder / "tsne.json").write_text(json.dumps(points))
-        off = paths.model_dir("ssl_probe/byol", "cifar10", "nin")
-        off.mkdir(parents=True)
-        (off / "tsne.json").write_text(json.dumps({"images": 0, "why": "probe.tsne_images is 0"}))
-        found = tsne_records(params, "cifar10")
-        assert list(found["nin"]) == ["rotnet", "simclr"]  # BYOL drew none: no empty panel
-        record_dir = paths.model_dir("ssl_pretrain/simclr", "cifar10", "nin")
-        record_dir.mkdir(parents=True)
-        (record_dir / "run.json").write_text(json.dumps(_pretrain(60.0)))
-        assert set(method_records(params, "cifar10")["nin"]["simclr"]) == {"pretrain"}
-    finally:
-        os.chdir(here)
-    ds = DatasetResults("cifar10", "data", {}, histories={}, tsne=found)
-    text = "\n".join(tsne_section(ds))
-    assert "RotNet (block2, 3 images), SimCLR (block2, 3 images)" in text
+def test_tsne_section_names_each_methods_map_and_links_the_figure():
+    found = {"nin": {"rotnet": {"layer": "block2", "images": 3}, "simclr": {"layer": "block3", "images": 3}}}
+    text = "\n".join(tsne_section(DatasetResults("cifar10", "data", {}, histories={}, tsne=found)))
+    assert "RotNet (block2, 3 images), SimCLR (block3, 3 images)" in text
     assert "![t-SNE, nin](report_files/cifar10_nin_tsne.png)" in text
+    assert tsne_section(DatasetResults("cifar10", "data", {}, histories={})) == []

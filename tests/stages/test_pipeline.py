@@ -46,6 +46,9 @@ def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
     # SimCLR and BYOL beside RotNet (study.methods): each its pretraining and its probe.
     methods = ("simclr", "byol")
     expected |= {f"{k}@{d}-nin-{m}" for k in ("ssl_pretrain", "ssl_probe") for d in datasets for m in methods}
+    # Fine-tuned and the few-labels arms for SimCLR alone (finetune.methods, semisup.methods).
+    expected |= {f"ssl_finetune@{d}-nin-simclr-{head}" for d in datasets for head in ("conv", "nonlinear")}
+    expected |= {f"ssl_semisup@{d}-nin-simclr" for d in datasets}
     assert _ran(first) == expected
 
     report = (repo / "metrics" / "report.md").read_text()
@@ -61,7 +64,8 @@ def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
     # head on NIN block 2; the same heads and kNN for the random-init control; the nin3
     # baseline; supervised+rot
     # per method (SimCLR, BYOL): its kNN monitor, then the probe's heads and kNN as RotNet's
-    per_dataset = (4 + 4 * 2 + 4) + 1 + (4 * 2 + 4 + 1) + 1 + 1 + 2 * (1 + 4 * 2 + 1 + 4)
+    # (+ SimCLR's two fine-tuned heads)
+    per_dataset = (4 + 4 * 2 + 4) + 1 + (4 * 2 + 4 + 1) + 1 + 1 + 2 * (1 + 4 * 2 + 1 + 4) + 2
     assert len(rows) == 1 + 2 * per_dataset
     assert "| random init + conv head (block 2) | 72.50 |" in report and "3-block NIN (nin3)" in report
     # A section per dataset, each labelled with the data it was measured on.
@@ -83,6 +87,7 @@ def test_dvc_repro_runs_every_stage_of_the_study(tiny_study):
     # The methods compared, per map (same heads and kNN), then epochs, cost and the peers' figures.
     assert "| layer | RotNet probe | SimCLR probe | BYOL probe | random init probe |" in report
     assert "| nin | SimCLR | 2 |" in report and "| nin | BYOL | 2 |" in report
+    assert "Few labels (semisup's pretrained arms on each method's backbone" in report
     assert "lightly 200 ep" in report.split("## fashion_mnist")[0] and "lightly 200 ep" not in fashion_section
     assert "![t-SNE, nin](report_files/cifar10_nin_tsne.png)" in report
     tsne = json.loads((repo / "models/cifar10/nin/ssl_probe/byol/tsne.json").read_text())
@@ -238,6 +243,8 @@ def _check_every_stage_ran_every_seed(repo: Path, datasets: tuple[str, ...]) -> 
                 ("nin", ("supervised", "supervised_rot", "pretrain", "probe", "control", "semisup")),
                 ("nin", ("finetune/conv", "finetune/nonlinear")),  # one instance per finetune.heads
                 ("nin", ("robustness",)),
+                ("nin", ("ssl_pretrain/simclr", "ssl_pretrain/byol", "ssl_probe/simclr", "ssl_probe/byol")),
+                ("nin", ("ssl_finetune/simclr-conv", "ssl_finetune/simclr-nonlinear", "ssl_semisup/simclr")),
                 ("nin3", ("supervised",)),
             )
             for k in kinds
@@ -248,7 +255,7 @@ def _check_every_stage_ran_every_seed(repo: Path, datasets: tuple[str, ...]) -> 
             assert [record["per_seed"][s]["training_seed"] for s in seeds] == list(SEEDS), folder
             assert set(json.loads((folder / "seeds" / "index.json").read_text())["seeds"]) == set(seeds), folder
         models = repo / "models" / d / "nin"
-        for kind in ("supervised", "supervised_rot", "pretrain", "finetune/conv", "finetune/nonlinear"):
+        for kind in ("supervised", "supervised_rot", "pretrain", "finetune/conv", "finetune/nonlinear", "ssl_pretrain/byol"):
             assert all((models / kind / "seeds" / s / "model.pt").is_file() for s in seeds), kind
         probe = json.loads((models / "probe/run.json").read_text())
         control = json.loads((models / "control/run.json").read_text())["per_seed"]
