@@ -255,7 +255,8 @@ def _check_every_stage_ran_every_seed(repo: Path, datasets: tuple[str, ...]) -> 
             assert [record["per_seed"][s]["training_seed"] for s in seeds] == list(SEEDS), folder
             assert set(json.loads((folder / "seeds" / "index.json").read_text())["seeds"]) == set(seeds), folder
         models = repo / "models" / d / "nin"
-        for kind in ("supervised", "supervised_rot", "pretrain", "finetune/conv", "finetune/nonlinear", "ssl_pretrain/byol"):
+        trained = ("supervised", "supervised_rot", "pretrain", "finetune/conv", "finetune/nonlinear")
+        for kind in (*trained, "ssl_pretrain/byol"):
             assert all((models / kind / "seeds" / s / "model.pt").is_file() for s in seeds), kind
         probe = json.loads((models / "probe/run.json").read_text())
         control = json.loads((models / "control/run.json").read_text())["per_seed"]
