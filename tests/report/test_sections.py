@@ -29,7 +29,7 @@ def test_report_layout(results):
         "### Supervised vs RotNet",
         "### nin: probe accuracy per layer",
         "### resnet18: probe accuracy per layer",
-        "### Controls: the same probes on other frozen backbones",
+        "### Methods and controls: the same probes on every frozen backbone",
         "### NIN beside the paper",
         "### Small images: the choices compared",
         "### Few labels: RotNet vs training from scratch (the paper's fig. 5b experiment)",
